@@ -96,6 +96,9 @@ def main(args: list[str] | None = None) -> dict[str, float]:
         best = str(Path(trainer.default_root_dir) / "stacked.ckpt")
         trainer.save_checkpoint(best)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+            logger.experiment.finish()  # flush the run (offline: wandb-summary.json) before printing
     if trainer.is_global_zero:
         print(f"\ncheckpoint: {best}")
         print(f"config:     {Path(trainer.default_root_dir) / 'config.yaml'}")
