@@ -31,7 +31,7 @@ def test_alexnet_operations_merge_conv_and_relu():
 def test_chain_reconstructs_every_level_at_its_shape(net_name, layer, size, module_type):
     net = load_network(net_name, weights="random")
     ops = network_operations(net, layer, 224)
-    chain = InverterChain(ops, net, module_type, "bilinear", width=0.25)
+    chain = InverterChain(ops, module_type, "bilinear", width=0.25)
     x = torch.rand(2, 3, size, size)
     feats = net.features(x, [op.name for op in ops])
     sizes = {k: tuple(v.shape[-2:]) for k, v in feats.items() if v.ndim == 4} | {IMAGE: (size, size)}

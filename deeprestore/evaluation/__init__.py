@@ -12,7 +12,7 @@ Figures:
     :func:`save_figure`, :func:`atomic_write`.
 """
 
-from deeprestore.evaluation.atomic_io import atomic_write
+from deeprestore.atomic_io import atomic_write
 from deeprestore.evaluation.difference_images import absolute_difference_image, signed_difference_image
 from deeprestore.evaluation.figures import comparison_figure, save_figure
 from deeprestore.evaluation.grids import PANELS, comparison_grid, save_png

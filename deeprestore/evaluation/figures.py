@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from deeprestore.evaluation._checks import check_image_pair
-from deeprestore.evaluation.atomic_io import atomic_write
+from deeprestore.atomic_io import atomic_write
 from deeprestore.evaluation.difference_images import absolute_difference_image, signed_difference_image
 from deeprestore.evaluation.grids import PANELS
 from deeprestore.evaluation.metrics import SSIM_WINDOW, image_metrics, psnr

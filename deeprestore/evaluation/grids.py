@@ -11,7 +11,7 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from deeprestore.evaluation._checks import check_finite, check_image_pair
-from deeprestore.evaluation.atomic_io import atomic_write
+from deeprestore.atomic_io import atomic_write
 from deeprestore.evaluation.difference_images import absolute_difference_image, signed_difference_image
 
 __all__ = ["PANELS", "comparison_grid", "save_png"]
@@ -88,7 +88,7 @@ def save_png(image: Tensor, path: str | os.PathLike[str]) -> Path:
 
     The PNG is written to a temporary file in the destination directory and then
     moved into place with :func:`os.replace` (see
-    :func:`~deeprestore.evaluation.atomic_io.atomic_write`), so an interrupted
+    :func:`~deeprestore.atomic_io.atomic_write`), so an interrupted
     run never leaves a truncated file. Missing parent directories are created.
 
     Args:

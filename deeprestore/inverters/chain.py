@@ -13,26 +13,27 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from deeprestore.inverters.fc_decoder import VectorToMap, VectorToVector
-from deeprestore.inverters.mbconv_inverse import MBConvInverse
 from deeprestore.inverters.operations import IMAGE, Operation
 from deeprestore.inverters.transposed_conv import TransposedConvInverse
 from deeprestore.inverters.upsample_conv import UpsampleConvInverse
-from deeprestore.nets.layered_network import LayeredNetwork
 
 MODULE_TYPES = ("upsample", "transposed")
 
 
-def inverse_module(op: Operation, net: LayeredNetwork, module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0) -> nn.Module:
+def inverse_module(op: Operation, module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0) -> nn.Module:
     """The inverse module for one operation.
 
     Args:
         op: the operation to undo.
-        net: the network (read for MBConv kernel sizes and expansion ratios).
         module_type: ``"upsample"`` (resize + conv + ReLU + conv) or ``"transposed"``
-            (transposed conv + ReLU + conv) for convolution, pooling and LRN operations.
+            (transposed conv + ReLU + conv) for every map-to-map operation (convolution + ReLU,
+            pooling, LRN, MBConv block).
         upsample_mode: ``"nearest"`` or ``"bilinear"`` for resize-convolutions.
         kernel_size: kernel of the convolutions.
         width: multiplier on the hidden width (``max(C_in, C_out)`` channels at 1.0).
+
+    Map-to-vector operations (``fc6`` from ``pool5``, global pooling) get :class:`VectorToMap`,
+    vector-to-vector ones (``fc7``, ``fc8``) :class:`VectorToVector`.
     """
     if module_type not in MODULE_TYPES:
         raise ValueError(f"module_type must be one of {MODULE_TYPES}, got {module_type!r}")
@@ -44,10 +45,6 @@ def inverse_module(op: Operation, net: LayeredNetwork, module_type: str = "upsam
     if out_is_vector:
         seed = max(1, (op.input_shape[1] + 1) // 2)
         return VectorToMap(c_out, c_in, seed, hidden=min(4096, max(1024, hidden)), seed_channels=min(256, c_in), upsample_mode=upsample_mode)
-    if op.kind == "mbconv":
-        block = net.stages[op.stages[0]]
-        upsample = "transposed" if module_type == "transposed" else upsample_mode
-        return MBConvInverse(c_out, c_in, expand=max(1, block.expand), kernel_size=block.kernel, scale=op.scale, upsample=upsample)
     if module_type == "transposed":
         return TransposedConvInverse(c_out, c_in, hidden, op.scale, kernel_size)
     return UpsampleConvInverse(c_out, c_in, hidden, kernel_size, upsample_mode)
@@ -58,14 +55,13 @@ class InverterChain(nn.Module):
 
     Args:
         ops: the network's operations from the image up to the target (forward order).
-        net: the network (see :func:`inverse_module`).
         module_type, upsample_mode, kernel_size, width: see :func:`inverse_module`.
     """
 
-    def __init__(self, ops: list[Operation], net: LayeredNetwork, module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0) -> None:
+    def __init__(self, ops: list[Operation], module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0) -> None:
         super().__init__()
         self.ops = list(ops)
-        self.inverse = nn.ModuleDict({op.name: inverse_module(op, net, module_type, upsample_mode, kernel_size, width) for op in ops})
+        self.inverse = nn.ModuleDict({op.name: inverse_module(op, module_type, upsample_mode, kernel_size, width) for op in ops})
 
     @property
     def target(self) -> str:

@@ -68,7 +68,7 @@ class InvertingNetwork(L.LightningModule):
         upsample_mode: str = "nearest",
         weights: str = "pretrained",
         kernel_size: int = 3,
-        width: float = 1.0,
+        width: float = 2.0,
         lr: float = 3e-4,
         image_loss_weight: float = 1.0,
         probe_size: int = 224,
@@ -85,7 +85,7 @@ class InvertingNetwork(L.LightningModule):
         self.net.check_layer(layer)
         self.ops = network_operations(self.net, layer, probe_size)
         self.levels = [op.name for op in self.ops]
-        self.chain = InverterChain(self.ops, self.net, module_type, upsample_mode, kernel_size, width)
+        self.chain = InverterChain(self.ops, module_type, upsample_mode, kernel_size, width)
         if mode == "stacked":
             self.assemble_from(parallel_checkpoints)
 

@@ -67,13 +67,10 @@ class DeepRestoreCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
-def main(args: list[str] | None = None) -> dict[str, float]:
-    """Train (unless the model is a stacked assembly), test the best checkpoint, print a summary.
-
-    Returns:
-        the test metrics of rank 0 (``test/ssim`` …).
-    """
-    cli = DeepRestoreCLI(
+def build_cli(args: list[str] | None = None) -> DeepRestoreCLI:
+    """Parse ``args`` (default: ``sys.argv``) over ``configs/default.yaml`` and instantiate the
+    model, data module and trainer."""
+    return DeepRestoreCLI(
         L.LightningModule,
         L.LightningDataModule,
         subclass_mode_model=True,
@@ -84,6 +81,15 @@ def main(args: list[str] | None = None) -> dict[str, float]:
         save_config_callback=SaveRunConfig,
         parser_kwargs={"default_config_files": [str(DEFAULT_CONFIG)]},
     )
+
+
+def main(args: list[str] | None = None) -> dict[str, float]:
+    """Train (unless the model is a stacked assembly), test the best checkpoint, print a summary.
+
+    Returns:
+        the test metrics of rank 0 (``test/ssim`` …).
+    """
+    cli = build_cli(args)
     model, data, trainer = cli.model, cli.datamodule, cli.trainer
     trains = getattr(model.hparams, "mode", None) != "stacked"
     if trains:

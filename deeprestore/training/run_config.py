@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.cli import SaveConfigCallback
 
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from deeprestore.atomic_io import atomic_write
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -32,7 +19,7 @@ class SaveRunConfig(SaveConfigCallback):
             return
         if trainer.is_global_zero:
             text = self.parser.dump(self.config, skip_none=False)
-            write_text_atomic(Path(trainer.default_root_dir) / "config.yaml", text)
+            atomic_write(Path(trainer.default_root_dir) / "config.yaml", lambda f: f.write(text.encode()))
             flat = self.config.as_dict()
             for logger in trainer.loggers:
                 logger.log_hyperparams({"config": flat})
