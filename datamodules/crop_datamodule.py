@@ -52,6 +52,8 @@ class CropDataModule(L.LightningDataModule):
         eval_crops: ``"center"`` or ``"five"`` (4 corners + centre) crops per evaluation
             image; five crops of one image are consecutive in a batch.
         seed: base seed of the training crops, flips and order (epoch by epoch).
+        hue_jitter: random hue rotation of training crops, a fraction of the colour circle
+            in ``[0, 0.5]`` (0: none).
         resize_in_transform: ``False`` when the subclass hands over images already resized.
     """
 
@@ -64,6 +66,7 @@ class CropDataModule(L.LightningDataModule):
         train_samples_per_epoch: int | None,
         eval_crops: EvalCrops,
         seed: int,
+        hue_jitter: float = 0.0,
         resize_in_transform: bool = True,
     ) -> None:
         super().__init__()
@@ -77,7 +80,7 @@ class CropDataModule(L.LightningDataModule):
             )
         transform_resize = resize if resize_in_transform else None
         TrainTransform(crop_size, resize)  # clear ValueErrors for a bad crop_size or resize
-        self.train_transform = TrainTransform(crop_size, transform_resize)
+        self.train_transform = TrainTransform(crop_size, transform_resize, hue_jitter)
         self.eval_transform = EvalTransform(crop_size, transform_resize, eval_crops)
         self.crop_size = crop_size
         self.resize = resize

@@ -48,6 +48,7 @@ class FileCropDataModule(CropDataModule):
         eval_crops: EvalCrops,
         seed: int,
         scan: ScanMode,
+        hue_jitter: float = 0.0,
     ) -> None:
         super().__init__(
             crop_size=crop_size,
@@ -57,6 +58,7 @@ class FileCropDataModule(CropDataModule):
             train_samples_per_epoch=train_samples_per_epoch,
             eval_crops=eval_crops,
             seed=seed,
+            hue_jitter=hue_jitter,
         )
         if scan not in ("none", "header", "decode"):
             raise ValueError(f'scan must be "none", "header" or "decode", got {scan!r}')
@@ -136,6 +138,7 @@ class ImageFolder(FileCropDataModule):
         train_samples_per_epoch: random crops per epoch (``None``: one per photo).
         eval_crops: ``"center"`` or ``"five"`` (4 corners + centre).
         seed: base seed of the training crops.
+        hue_jitter: random hue rotation of training crops (fraction of the colour circle, ≤ 0.5).
         scan: setup check of the files: ``"header"``, ``"decode"`` or ``"none"``.
     """
 
@@ -151,6 +154,7 @@ class ImageFolder(FileCropDataModule):
         train_samples_per_epoch: int | None = None,
         eval_crops: EvalCrops = "center",
         seed: int = 0,
+        hue_jitter: float = 0.0,
         scan: ScanMode = "header",
     ) -> None:
         super().__init__(
@@ -161,6 +165,7 @@ class ImageFolder(FileCropDataModule):
             train_samples_per_epoch=train_samples_per_epoch,
             eval_crops=eval_crops,
             seed=seed,
+            hue_jitter=hue_jitter,
             scan=scan,
         )
         self.save_hyperparameters()

@@ -106,6 +106,7 @@ class ImageNet(FileCropDataModule):
         train_samples_per_epoch: random crops per epoch (``None``: one per image).
         eval_crops: ``"center"`` or ``"five"`` (4 corners + centre).
         seed: base seed of the training crops.
+        hue_jitter: random hue rotation of training crops (fraction of the colour circle, ≤ 0.5).
         scan: setup check of the files: ``"header"``, ``"decode"`` or ``"none"``.
     """
 
@@ -123,6 +124,7 @@ class ImageNet(FileCropDataModule):
         train_samples_per_epoch: int | None = None,
         eval_crops: EvalCrops = "center",
         seed: int = 0,
+        hue_jitter: float = 0.0,
         scan: ScanMode = "header",
     ) -> None:
         super().__init__(
@@ -133,6 +135,7 @@ class ImageNet(FileCropDataModule):
             train_samples_per_epoch=train_samples_per_epoch,
             eval_crops=eval_crops,
             seed=seed,
+            hue_jitter=hue_jitter,
             scan=scan,
         )
         self.save_hyperparameters()

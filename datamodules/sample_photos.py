@@ -115,6 +115,7 @@ class SamplePhotos(CropDataModule):
         train_samples_per_epoch: random training crops per epoch.
         eval_crops: ``"center"`` (1 crop per photo) or ``"five"`` (4 corners + centre).
         seed: base seed of the training crops.
+        hue_jitter: random hue rotation of training crops (fraction of the colour circle, ≤ 0.5).
     """
 
     def __init__(
@@ -126,6 +127,7 @@ class SamplePhotos(CropDataModule):
         train_samples_per_epoch: int = 256,
         eval_crops: EvalCrops = "five",
         seed: int = 0,
+        hue_jitter: float = 0.0,
     ) -> None:
         super().__init__(
             crop_size=crop_size,
@@ -135,6 +137,7 @@ class SamplePhotos(CropDataModule):
             train_samples_per_epoch=train_samples_per_epoch,
             eval_crops=eval_crops,
             seed=seed,
+            hue_jitter=hue_jitter,
             resize_in_transform=False,  # the photos are resized once, in setup
         )
         self.save_hyperparameters()

@@ -114,16 +114,24 @@ def _check_sizes(crop_size: int, resize: int | None) -> None:
 
 
 class TrainTransform:
-    """Optional resize of the shorter side, random ``crop_size`` crop, random horizontal flip.
+    """Optional resize of the shorter side, random ``crop_size`` crop, random horizontal flip,
+    optional random hue rotation.
 
     Call with an image (PIL RGB or uint8 ``3×H×W``) and a ``torch.Generator``; returns a
     float tensor ``3×crop_size×crop_size`` in [0, 1].
+
+    ``hue_jitter`` rotates the hue by a uniform amount in ``[-hue_jitter, hue_jitter]`` (a
+    fraction of the colour circle, at most 0.5). With a handful of training photos an inverting
+    network otherwise learns their colours as a prior and paints unseen colours wrong.
     """
 
-    def __init__(self, crop_size: int, resize: int | None = None) -> None:
+    def __init__(self, crop_size: int, resize: int | None = None, hue_jitter: float = 0.0) -> None:
         _check_sizes(crop_size, resize)
+        if not 0.0 <= hue_jitter <= 0.5:
+            raise ValueError(f"hue_jitter must be in [0, 0.5], got {hue_jitter}")
         self.crop_size = crop_size
         self.resize = resize
+        self.hue_jitter = hue_jitter
 
     def __call__(
         self, image: Image.Image | torch.Tensor, generator: torch.Generator
@@ -137,10 +145,13 @@ class TrainTransform:
         crop = F.crop(tensor, top, left, self.crop_size, self.crop_size)
         if flip:
             crop = F.horizontal_flip(crop)
+        if self.hue_jitter > 0:
+            shift = (2 * float(torch.rand((), generator=generator)) - 1) * self.hue_jitter
+            crop = F.adjust_hue(crop, shift)
         return _to_float(crop)
 
     def __repr__(self) -> str:
-        return f"TrainTransform(crop_size={self.crop_size}, resize={self.resize})"
+        return f"TrainTransform(crop_size={self.crop_size}, resize={self.resize}, hue_jitter={self.hue_jitter})"
 
 
 class EvalTransform:

@@ -566,3 +566,22 @@ def test_sample_photos_under_a_lightning_trainer() -> None:
     assert [epoch for epoch, _ in run] == [0, 0, 1, 1]
     assert run[0][1] != run[2][1]  # Lightning's set_epoch gives new crops each epoch
     assert fit() == run  # and the same crops again in a new run
+
+
+def test_hue_jitter_rotates_colours_reproducibly_and_leaves_grey_alone() -> None:
+    from datamodules.transforms import TrainTransform
+
+    colourful = torch.zeros(3, 32, 32, dtype=torch.uint8)
+    colourful[0] = 200  # pure red
+    plain = TrainTransform(16, hue_jitter=0.0)(colourful, torch.Generator().manual_seed(1))
+    jittered = TrainTransform(16, hue_jitter=0.5)
+    a = jittered(colourful, torch.Generator().manual_seed(1))
+    b = jittered(colourful, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, plain, atol=0.05)  # the hue moved away from red
+    assert a.max().item() == pytest.approx(200 / 255, abs=0.02)  # value (brightness) kept
+    grey = torch.full((3, 32, 32), 90, dtype=torch.uint8)
+    out = jittered(grey, torch.Generator().manual_seed(3))
+    assert torch.allclose(out, torch.full_like(out, 90 / 255), atol=1 / 255)
+    with pytest.raises(ValueError, match="hue_jitter"):
+        TrainTransform(16, hue_jitter=0.7)
