@@ -1,0 +1,10 @@
+"""Optimisation-based inversion (Mahendran & Vedaldi 2015, 2016): data terms, jitter, optimisers,
+presets and the batched engine."""
+
+from deeprestore.inversion.engine import InversionResult, Phase, minimise
+from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
+from deeprestore.inversion.invert import invert, layer_stride, mv_noise
+from deeprestore.inversion.optimizers import OPTIMIZERS, stepper_factory
+from deeprestore.inversion.presets import PRESETS, Preset, get_preset
+
+__all__ = ["InversionResult", "NormalisedFeatureLoss", "OPTIMIZERS", "PRESETS", "Phase", "Preset", "get_preset", "invert", "layer_stride", "minimise", "mv_noise", "stepper_factory"]

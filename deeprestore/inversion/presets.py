@@ -1,0 +1,108 @@
+"""Presets: the defaults of the authors' public code, and seed 000's plain gradient descent.
+
+``mv2016`` — Mahendran & Vedaldi 2016 (``nnpreimage``; see ``docs/mv_reference.md``): bounded
+range N_6 with the hard bound ‖x_ij‖ ≤ B₊ = 160 and TV^2 with V = B/6.5, both normalised by
+``1/(H W ·)``; the data term weighted by C per layer; their momentum + RMSprop-like update with
+η = 0.05 B²/α ≈ 53.3 for 300 iterations with jitter ``T = max(round(stride/4), 1)``, then 50
+without jitter at η/10.
+
+``mv2015`` — Mahendran & Vedaldi 2015 (``deep-goggle``): the α-norm (α = 6) and TV^2 priors,
+momentum 0.9 SGD with the step-wise schedule 1, 0.1, 0.01 of the rate for 100, 200 and 100
+iterations, no jitter, no bound. The weights are the 2015 code's (λ_L = 8e-10, λ_TV = 1/10/100 by
+depth) re-expressed in the 2016 normalisation with σ ≈ 2.7·10⁴ (the 2015 image-norm constant,
+inferred, not read: see the reference notes).
+
+``gd-plain`` — seed 000's set-up: the normalised feature loss alone (C = 1), no priors, no jitter,
+plain gradient descent whose step grows ×1.1 after a step that lowers the loss and halves (the
+step undone) after one that does not; 350 iterations, the same budget as ``mv2016``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deeprestore.inversion.engine import Phase
+from deeprestore.inversion.jitter import jitter_for_stride
+from deeprestore.priors import AlphaNorm, BoundedRange, TotalVariation
+from deeprestore.priors.base import ImagePrior
+from deeprestore.priors.units import B
+
+MV2016_LR = 0.05 * B**2 / 6  # ≈ 53.3
+
+
+def mv2016_data_weight(stride: float | None) -> float:
+    """C by depth, from M&V's sweep {300, 100, 20, 1}: stride ≤ 4 → 300, 8 → 100, 16 → 20,
+    deeper or fully connected → 1 (their AlexNet runs use C = 20 at relu3 and C = 1 at fc6–fc8)."""
+    if stride is None or stride > 16:
+        return 1.0
+    if stride <= 4:
+        return 300.0
+    return 100.0 if stride <= 8 else 20.0
+
+
+def mv2015_tv_weight(stride: float | None) -> float:
+    """λ_TV = 1, 10, 100 for AlexNet layers 1–6, 7–12, 13–20 (by stride: ≤ 8, 16, deeper),
+    times 0.0053 to express it in the normalised TV's units."""
+    group = 1.0 if stride is not None and stride <= 8 else 10.0 if stride is not None and stride <= 16 else 100.0
+    return 0.0053 * group
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything an inversion needs besides the network, the layers and the images.
+
+    Attributes:
+        name: preset name.
+        optimizer: an optimiser name of :mod:`deeprestore.inversion.optimizers`.
+        phases: ``stride → phases`` (the jitter depends on the stride of the deepest target layer).
+        priors: ``stride → [(prior, λ)]``.
+        data_weight: ``stride → C`` of a target layer.
+    """
+
+    name: str
+    optimizer: str
+    phases: Callable[[float | None], list[Phase]]
+    priors: Callable[[float | None], list[tuple[ImagePrior, float]]]
+    data_weight: Callable[[float | None], float]
+
+
+def _mv2016_phases(stride: float | None) -> list[Phase]:
+    return [Phase(300, MV2016_LR, jitter_for_stride(stride)), Phase(50, MV2016_LR / 10, 1)]
+
+
+def _mv2015_phases(stride: float | None) -> list[Phase]:
+    lr = 50.0
+    return [Phase(400, lambda it: lr * (1.0 if it < 100 else 0.1 if it < 300 else 0.01), 1)]
+
+
+PRESETS: dict[str, Preset] = {
+    "mv2016": Preset(
+        "mv2016",
+        "mv2016",
+        _mv2016_phases,
+        lambda stride: [(BoundedRange(alpha=6.0), 1.0), (TotalVariation(beta=2.0), 1.0)],
+        mv2016_data_weight,
+    ),
+    "mv2015": Preset(
+        "mv2015",
+        "sgd",
+        _mv2015_phases,
+        lambda stride: [(AlphaNorm(alpha=6.0), 7.4), (TotalVariation(beta=2.0), mv2015_tv_weight(stride))],
+        lambda stride: 1.0,
+    ),
+    "gd-plain": Preset(
+        "gd-plain",
+        "adaptive_gd",
+        lambda stride: [Phase(350, 1.0, 1)],
+        lambda stride: [],
+        lambda stride: 1.0,
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """A preset by name (``mv2016``, ``mv2015``, ``gd-plain``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return PRESETS[name]

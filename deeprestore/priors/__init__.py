@@ -1,0 +1,42 @@
+"""Hand-crafted image priors of Mahendran & Vedaldi (CVPR 2015; IJCV 2016).
+
+Every prior is an :class:`ImagePrior` (``nn.Module``): ``prior(images) -> (N,)`` energies of an
+``N×C×H×W`` batch of library images ([0, 1]), and ``prior.project(images)`` to call after each
+optimisation step (identity except for :class:`BoundedRange`). With ``normalize=True`` (the
+default) the energies are the normalised terms of M&V 2016's normalised objective (IJCV 2016)::
+
+    E(x) = C/‖Φ0‖² ‖Φ(x) − Φ0‖²  +  N_α(x) / (H W B^α)  +  TV^β(x) / (H W V^β),   ‖x_ij‖ ≤ B₊
+
+computed in M&V units (0–255 scale, mean colour subtracted; :mod:`deeprestore.priors.units`).
+Sources, constants and what could not be confirmed: ``docs/mv_reference.md``.
+"""
+
+from deeprestore.priors.alpha_norm import AlphaNorm
+from deeprestore.priors.base import ImagePrior
+from deeprestore.priors.bounded_range import BoundedRange
+from deeprestore.priors.total_variation import TotalVariation
+from deeprestore.priors.units import (
+    B,
+    B_PLUS,
+    IMAGENET_MEAN_255,
+    MV_SCALE,
+    V,
+    from_mv_units,
+    mean_tensor,
+    to_mv_units,
+)
+
+__all__ = [
+    "ImagePrior",
+    "AlphaNorm",
+    "TotalVariation",
+    "BoundedRange",
+    "B",
+    "B_PLUS",
+    "V",
+    "MV_SCALE",
+    "IMAGENET_MEAN_255",
+    "mean_tensor",
+    "to_mv_units",
+    "from_mv_units",
+]
