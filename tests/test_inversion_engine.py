@@ -1,0 +1,126 @@
+"""The optimisation engine: steppers in closed form, divergence isolation, bound, jitter, losses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deeprestore.inversion import NormalisedFeatureLoss, Phase, invert, minimise, stepper_factory
+from deeprestore.inversion.jitter import centre_offset, draw_offset, jitter_for_stride
+from deeprestore.inversion.steppers import AdaptiveStepGD, MomentumRMSprop
+from deeprestore.nets import load_network
+from deeprestore.priors import BoundedRange
+from deeprestore.priors.units import B_PLUS, to_mv_units
+
+
+def test_momentum_rmsprop_first_two_steps_in_closed_form():
+    x = torch.tensor([[1.0, -2.0]], requires_grad=True)
+    stepper = MomentumRMSprop(x, lr=0.5, num_pixels=4, momentum=0.9)  # η' = 2
+    energy = lambda: (x**2).sum(1)  # noqa: E731  g = 2x
+    stepper.step(energy)
+    g = torch.tensor([2.0, -4.0])
+    mu = -g / (1 / 2 + g.abs())
+    torch.testing.assert_close(x.detach()[0], torch.tensor([1.0, -2.0]) + mu)
+    x1 = x.detach()[0].clone()
+    stepper.step(energy)
+    g2 = 2 * x1
+    squares = 0.9 * g**2 + g2**2
+    mu2 = 0.9 * mu - g2 / (1 / 2 + squares.sqrt())
+    torch.testing.assert_close(x.detach()[0], x1 + mu2)
+    stepper.set_lr(0.25)  # a new rate resets the velocity
+    assert stepper.velocity.abs().sum() == 0
+
+
+def test_adaptive_step_grows_after_success_and_undoes_a_failed_step():
+    x = torch.tensor([[3.0], [3.0]], requires_grad=True)
+    stepper = AdaptiveStepGD(x, lr=torch.tensor(0.1).item(), grow=1.1, shrink=0.5)
+    stepper.h = torch.tensor([0.1, 2.0])  # image 0: a good step; image 1: overshoots (x → 3 − 2·6 = −9)
+    stepper.step(lambda: (x**2).sum(1))
+    torch.testing.assert_close(x.detach(), torch.tensor([[3.0 - 0.1 * 6.0], [3.0]]))
+    torch.testing.assert_close(stepper.h, torch.tensor([0.11, 1.0]))
+
+
+def quadratic_data(targets: torch.Tensor):
+    return lambda images: (images - targets).flatten(1).pow(2).sum(1)
+
+
+def test_a_diverging_image_stops_alone_and_the_others_are_untouched():
+    torch.manual_seed(0)
+    targets = torch.rand(3, 3, 8, 8)
+
+    def data(images: torch.Tensor) -> torch.Tensor:
+        value = (images - targets[: len(images)]).flatten(1).pow(2).sum(1)
+        if len(images) == 3:  # image 1 blows up once it gets close to its target
+            value = torch.where((torch.arange(3) == 1) & (value < 5.0), torch.full_like(value, float("nan")), value)
+        return value
+
+    init = torch.full((3, 3, 8, 8), 0.5)
+    phases = [Phase(40, 2.0)]  # Adam, in M&V units (0–255)
+    result = minimise(data, init, stepper_factory("adam"), phases, progress=False)
+    assert result.diverged == [1] and result.diverged_at[1] is not None
+    assert torch.isfinite(result.images).all()
+    assert torch.isnan(result.history[-1, 1]) and torch.isfinite(result.history[-1, [0, 2]]).all()
+    alone = minimise(lambda im: (im - targets[[0, 2]]).flatten(1).pow(2).sum(1), init[[0, 2]], stepper_factory("adam"), phases, progress=False)
+    torch.testing.assert_close(result.images[[0, 2]], alone.images)
+
+
+def test_bounded_range_bound_is_never_exceeded():
+    seen = []
+    push = torch.zeros(2, 3, 6, 6)
+    push[0] = 5.0  # far beyond white
+    push[1, 0] = -4.0
+
+    def data(images: torch.Tensor) -> torch.Tensor:
+        seen.append(float(to_mv_units(images.detach()).norm(dim=1).max()))
+        return (images - push).flatten(1).pow(2).sum(1)
+
+    minimise(data, torch.full((2, 3, 6, 6), 0.5), stepper_factory("adam"), [Phase(30, 5.0)], priors=[(BoundedRange(), 0.0)], progress=False)
+    assert max(seen[1:]) <= B_PLUS * (1 + 1e-5) and max(seen[1:]) > 0.99 * B_PLUS
+
+
+def test_jitter_amount_offsets_and_canvas():
+    assert [jitter_for_stride(s) for s in (2, 4, 8, 16, 32, None)] == [1, 1, 2, 4, 8, 1]
+    g = torch.Generator().manual_seed(0)
+    offsets = {draw_offset(4, g) for _ in range(200)}
+    assert offsets == {(dy, dx) for dy in range(4) for dx in range(4)}
+    assert draw_offset(1, g) == (0, 0) and centre_offset(4) == (1, 1)
+    views = []
+
+    def data(images: torch.Tensor) -> torch.Tensor:
+        views.append(images.detach().clone())
+        return images.flatten(1).pow(2).sum(1) * 0
+
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 3, 8, 8) / 10
+    minimise(data, ramp, stepper_factory("adam"), [Phase(20, 0.0, jitter=3), Phase(3, 0.0, jitter=1)], progress=False)
+    assert all(v.shape == (1, 3, 8, 8) for v in views)
+    assert len({round(float(v[0, 0, 0, 4]), 4) for v in views[:20]}) > 1  # the crops moved
+    assert len({round(float(v[0, 0, 0, 4]), 4) for v in views[20:-1]}) == 1  # no jitter in the final phase
+
+
+def test_multi_layer_loss_is_the_weighted_sum_and_bad_targets_are_errors():
+    net = load_network("efficientnet_lite0", weights="random")
+    images, other = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    both = NormalisedFeatureLoss.from_images(net, {"stem": 2.0, "block2": 3.0}, images)(other)
+    stem = NormalisedFeatureLoss.from_images(net, {"stem": 1.0}, images)(other)
+    block2 = NormalisedFeatureLoss.from_images(net, {"block2": 1.0}, images)(other)
+    torch.testing.assert_close(both, 2 * stem + 3 * block2)
+    assert torch.allclose(NormalisedFeatureLoss.from_images(net, {"stem": 1.0}, images)(images), torch.zeros(2), atol=1e-6)
+    with pytest.raises(ValueError, match="all zero for images"):
+        NormalisedFeatureLoss(net, {"stem": 1.0}, {"stem": torch.zeros(1, 32, 16, 16)})
+    with pytest.raises(ValueError, match="NaN or inf"):
+        NormalisedFeatureLoss(net, {"stem": 1.0}, {"stem": torch.full((1, 32, 16, 16), float("nan"))})
+    with pytest.raises(ValueError, match="valid layers"):
+        NormalisedFeatureLoss.from_images(net, {"conv1": 1.0}, images)
+
+
+def test_mv2016_beats_plain_gradient_descent_on_a_real_network(photo_crops):
+    net = load_network("efficientnet_lite0")
+    images = photo_crops[[0, 20], :, :48, :48]
+    target = net.features(images, "block1")["block1"]
+    errors = {}
+    for preset in ("mv2016", "gd-plain"):
+        result = invert(net, images, ["block1"], preset, iterations_scale=0.3, progress=False)
+        assert result.diverged == []
+        rec = net.features(result.images, "block1")["block1"]
+        errors[preset] = ((rec - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)).max().item()
+    assert errors["mv2016"] < 0.35 and errors["mv2016"] < errors["gd-plain"], errors
