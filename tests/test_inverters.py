@@ -132,3 +132,22 @@ def test_unknown_mode_and_layer_are_clear_errors():
         InvertingNetwork(mode="sideways")
     with pytest.raises(ValueError, match="valid layers: stem, block1"):
         InvertingNetwork(layer="conv1")
+
+
+def test_local_response_normalisation_gets_its_own_inverse_module():
+    """torchvision's AlexNet has no LRN; a network that has one (e.g. Caffe's AlexNet) gets a module for it."""
+    from collections import OrderedDict
+
+    from torch import nn
+
+    from deeprestore.nets.layered_network import LayeredNetwork
+
+    stages = OrderedDict(conv1=nn.Conv2d(3, 8, 5, stride=2, padding=2), relu1=nn.ReLU(), norm1=nn.LocalResponseNorm(5), pool1=nn.MaxPool2d(2))
+    net = LayeredNetwork("caffe_like", stages, {"conv1": "conv", "relu1": "relu", "norm1": "lrn", "pool1": "pool"}, (0.5,) * 3, (0.25,) * 3, "random")
+    ops = network_operations(net, "pool1", 32)
+    assert [(op.name, op.kind) for op in ops] == [("relu1", "conv"), ("norm1", "lrn"), ("pool1", "pool")]
+    chain = InverterChain(ops)
+    x = torch.rand(2, 3, 32, 32)
+    feats = net.features(x, ["relu1", "norm1", "pool1"])
+    out = chain(feats["pool1"], {"relu1": (16, 16), "norm1": (16, 16), "pool1": (8, 8), IMAGE: (32, 32)})
+    assert out["norm1"].shape == feats["norm1"].shape and out[IMAGE].shape == x.shape

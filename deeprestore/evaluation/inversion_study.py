@@ -1,0 +1,598 @@
+"""The inversion study: reconstruct images from each target layer with each method and score them.
+
+A *method* is either an optimisation preset of :mod:`deeprestore.inversion` (``mv2016``,
+``mv2015``, ``gd-plain``; named by the preset) or a trained inverting network found under a
+checkpoints root (named ``inverter-<mode>``, evaluated at its own layer only). A *job* is one
+``(method, layer)`` pair; every job reconstructs all images (in batches) and yields one row per
+image:
+
+=================  ===================================================================
+column             meaning
+=================  ===================================================================
+``method``         preset name or ``inverter-<mode>[-<experiment>]``
+``net``            network name
+``layer``          target layer
+``image``          image name (file stem, or the sample photo's name)
+``mse``            mean squared error of ``clamp(x̂, 0, 1)`` against ``x``
+``psnr``           PSNR in dB (same pair)
+``ssim``           SSIM (same pair; Gaussian 11×11 window, as scikit-image)
+``feature_error``  ``‖Φ_layer(x̂) − Φ_layer(x)‖ / ‖Φ_layer(x)‖`` with the clamped ``x̂``
+``top1_kept``      ``argmax net(x̂) == argmax net(x)``
+``diverged``       the optimisation of this image stopped on NaN/inf (its last good
+                   iterate is scored; see :class:`~deeprestore.inversion.InversionResult`)
+=================  ===================================================================
+
+Outputs in the study folder (every file written atomically):
+
+* ``metrics.csv``: all rows, rewritten after each finished job (temporary file +
+  :func:`os.replace`); on a rerun with the same folder, jobs whose rows are all present are
+  skipped, so an interrupted study resumes;
+* ``config.yaml``: the study's resolved configuration (and the methods with their checkpoints);
+  a rerun whose settings would change the numbers (net, weights, images, crop size, iterations,
+  seed) is refused rather than mixed into the same CSV;
+* ``grids/<method>_<layer>.png``: original | reconstruction | difference | |difference| for the
+  first ``grid_images`` images;
+* ``reconstructions/<method>_<layer>.pt``: ``{"images": names, "reconstructions": N×3×H×W}``,
+  the raw (unclamped) reconstructions, so every number can be recomputed.
+
+Initial noise: one :func:`~deeprestore.inversion.mv_noise` draw for all images (seeded), so an
+image starts from the same noise whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from deeprestore.atomic_io import atomic_write
+from deeprestore.evaluation.grids import comparison_grid, save_png
+from deeprestore.evaluation.metrics import SSIM_WINDOW, feature_error, image_metrics
+from deeprestore.inversion import get_preset, invert, mv_noise
+from deeprestore.nets.layered_network import LayeredNetwork
+
+__all__ = [
+    "ALL_COLUMNS",
+    "COLUMNS",
+    "RESUME_KEYS",
+    "InverterMethod",
+    "Method",
+    "PresetMethod",
+    "StudyResult",
+    "check_crop_size",
+    "file_stem",
+    "find_inverter_checkpoints",
+    "load_image_files",
+    "plan_jobs",
+    "read_rows",
+    "run_job",
+    "run_study",
+    "sample_test_photos",
+    "score",
+    "write_rows",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The required columns of ``metrics.csv``, in order.
+COLUMNS: tuple[str, ...] = ("method", "net", "layer", "image", "mse", "psnr", "ssim", "feature_error", "top1_kept")
+#: All columns written: the required ones, then the extras.
+ALL_COLUMNS: tuple[str, ...] = COLUMNS + ("diverged",)
+FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error")
+BOOL_COLUMNS = ("top1_kept", "diverged")
+#: Settings that change the numbers: a study folder refuses a rerun where they differ.
+RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "crop_size", "iterations_scale", "seed")
+
+Row = dict[str, Any]
+#: ``images N×3×H×W in [0, 1] → (reconstructions N×3×H×W, diverged_at per image)``.
+Reconstructor = Callable[[Tensor, Tensor], tuple[Tensor, list[int | None]]]
+
+
+# -- images -------------------------------------------------------------------------------------
+def load_image_files(paths: Sequence[str | Path], crop_size: int) -> tuple[Tensor, list[str]]:
+    """Load image files and folders (recursively), resized (shorter side) and centre-cropped.
+
+    Args:
+        paths: image files and/or folders of images.
+        crop_size: side of the square crops; the shorter side is resized to it first.
+
+    Returns:
+        ``(images N×3×crop_size×crop_size in [0, 1], names)``; names are file stems, or the
+        paths as given where two stems would clash.
+
+    Raises:
+        FileNotFoundError: a path that does not exist.
+        ValueError: a folder without image files, or no images at all.
+        datamodules.BadImageError: a file given by name that cannot be read (unreadable files
+            inside a folder are skipped with a warning).
+    """
+    from datamodules.image_files import IMAGE_EXTENSIONS, BadImageError, list_image_files, load_rgb
+    from datamodules.transforms import EvalTransform
+
+    check_crop_size(crop_size)
+    transform = EvalTransform(crop_size, crop_size, "center")
+    files: list[tuple[Path, bool]] = []  # (file, came from a folder)
+    for entry in map(Path, paths):
+        if entry.is_dir():
+            found = list_image_files(entry)
+            if not found:
+                raise ValueError(f"no image files in folder {entry} (extensions: {' '.join(IMAGE_EXTENSIONS)})")
+            files += [(f, True) for f in found]
+        elif entry.is_file():
+            files.append((entry, False))
+        else:
+            raise FileNotFoundError(f"image path does not exist: {entry}")
+    if not files:
+        raise ValueError("no images given")
+    images, kept = [], []
+    for path, in_folder in files:
+        try:
+            images.append(transform(load_rgb(path)))
+        except BadImageError as error:
+            if not in_folder:
+                raise
+            logger.warning("skipping unreadable image %s", error)
+            continue
+        kept.append(path)
+    if not images:
+        raise ValueError(f"none of the image files under {', '.join(map(str, paths))} could be read")
+    return torch.stack(images), _unique_names(kept)
+
+
+def _unique_names(paths: Sequence[Path]) -> list[str]:
+    """File stems, or the full paths where stems clash."""
+    stems = [p.stem for p in paths]
+    return [s if stems.count(s) == 1 else str(p) for s, p in zip(stems, paths)]
+
+
+def sample_test_photos(crop_size: int) -> tuple[Tensor, list[str]]:
+    """The held-out sample photos (chelsea, coffee), centre crops.
+
+    Resized to ``2 × crop_size`` on the shorter side first: the scale of the training crops
+    (``SamplePhotos``: resize 256 for 128 crops).
+
+    Returns:
+        ``(images N×3×crop_size×crop_size in [0, 1], names)``.
+    """
+    from datamodules import SamplePhotos
+
+    check_crop_size(crop_size)
+    data = SamplePhotos(crop_size=crop_size, resize=2 * crop_size, eval_crops="center", batch_size=64)
+    data.setup("test")
+    images = torch.cat(list(data.test_dataloader()))
+    names = SamplePhotos.split_names("test")
+    if data.skip_count or len(names) != len(images):
+        raise RuntimeError(f"sample photos skipped: {data.skipped()}")
+    return images, names
+
+
+def check_crop_size(crop_size: int) -> int:
+    """``crop_size`` if SSIM can be computed at that size (≥ 11 pixels), else ``ValueError``."""
+    if crop_size < SSIM_WINDOW:
+        raise ValueError(f"crop_size must be at least {SSIM_WINDOW} pixels (the SSIM window), got {crop_size}")
+    return crop_size
+
+
+# -- methods ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PresetMethod:
+    """An optimisation preset, run at every study layer.
+
+    Attributes:
+        preset: a preset name of :data:`deeprestore.inversion.PRESETS`.
+    """
+
+    preset: str
+
+    @property
+    def name(self) -> str:
+        return self.preset
+
+    def layers(self, study_layers: Sequence[str]) -> list[str]:
+        """The layers this method is evaluated at: all of the study's."""
+        return list(study_layers)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "preset", "preset": self.preset}
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        """``(images, init) → (reconstructions, diverged_at)`` by :func:`~deeprestore.inversion.invert`."""
+        preset = get_preset(self.preset)
+
+        def run(images: Tensor, init: Tensor) -> tuple[Tensor, list[int | None]]:
+            result = invert(net, images, [layer], preset, init=init, iterations_scale=iterations_scale, seed=seed, progress=progress)
+            return result.images.detach(), list(result.diverged_at)
+
+        return run
+
+
+@dataclass(frozen=True)
+class InverterMethod:
+    """A trained inverting network (:class:`~deeprestore.inverters.InvertingNetwork`).
+
+    Attributes:
+        name: ``inverter-<mode>`` (``-<experiment>`` added where two share mode and layer).
+        checkpoint: the checkpoint file.
+        experiment: its experiment folder name.
+        mode: the training mode (``joint`` …).
+        layer: the layer it inverts; the only layer it is evaluated at.
+        weights: the network weights it was trained with.
+    """
+
+    name: str
+    checkpoint: Path
+    experiment: str
+    mode: str
+    layer: str
+    weights: str
+
+    def layers(self, study_layers: Sequence[str]) -> list[str]:
+        """The layers this method is evaluated at: its own."""
+        return [self.layer]
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "inverter", "checkpoint": str(self.checkpoint), "experiment": self.experiment,
+                "mode": self.mode, "layer": self.layer}
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        """``(images, init) → (reconstructions, no divergence)``; loads the checkpoint once."""
+        from deeprestore.inverters import InvertingNetwork
+
+        if layer != self.layer:
+            raise ValueError(f"{self.name} inverts {self.layer}, not {layer}")
+        device = net.mean.device
+        overrides: dict[str, Any] = {}
+        if self.mode == "stacked":  # the chain is in the state dict: do not re-assemble from the parallel files
+            overrides = {"mode": "parallel", "parallel_checkpoints": None}
+        model = InvertingNetwork.load_from_checkpoint(self.checkpoint, map_location=device, **overrides).to(device).eval()
+
+        @torch.no_grad()
+        def run(images: Tensor, init: Tensor) -> tuple[Tensor, list[int | None]]:
+            feats = model.net.features(images, layer)[layer]
+            return model(feats, tuple(images.shape[-2:])), [None] * len(images)
+
+        return run
+
+
+Method = PresetMethod | InverterMethod
+
+
+def _checkpoint_in(folder: Path) -> Path | None:
+    """The checkpoint to evaluate in an experiment folder: the newest ``best-*.ckpt``, else
+    ``stacked.ckpt``, else ``last.ckpt``, else ``None``."""
+    best = sorted(folder.glob("best-*.ckpt"), key=lambda p: (p.stat().st_mtime, p.name))
+    if best:
+        return best[-1]
+    for name in ("stacked.ckpt", "last.ckpt"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _read_hparams(path: Path) -> dict[str, Any]:
+    """The hyper-parameters stored in a Lightning checkpoint (empty if unreadable)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # a corrupt or foreign file must not stop the study
+        logger.warning("cannot read checkpoint %s: %s", path, error)
+        return {}
+    return dict(ckpt.get("hyper_parameters", {})) if isinstance(ckpt, dict) else {}
+
+
+def find_inverter_checkpoints(root: str | Path, net: str, weights: str = "pretrained") -> tuple[list[InverterMethod], list[str]]:
+    """The inverting networks for ``net`` under ``root``: one per experiment folder.
+
+    ``root`` holds one folder per experiment (``checkpoints/<experiment>/``, as train.py writes
+    them); a folder that itself holds checkpoints is taken as a single experiment.
+
+    Args:
+        root: the checkpoints root.
+        net: network name the inverters must have been trained for.
+        weights: the network weights they must have been trained with.
+
+    Returns:
+        ``(methods sorted by name, notes)``; notes say why a folder was left out.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return [], [f"no checkpoints folder {root}: no inverting networks evaluated"]
+    folders = [root] if any(root.glob("*.ckpt")) else sorted(p for p in root.iterdir() if p.is_dir())
+    found, notes = [], []
+    for folder in folders:
+        path = _checkpoint_in(folder)
+        if path is None:
+            continue
+        hp = _read_hparams(path)
+        if not {"net", "layer", "mode"} <= set(hp):
+            notes.append(f"{path}: not an inverting-network checkpoint (no net/layer/mode hyper-parameters)")
+        elif hp["net"] != net:
+            notes.append(f"{path}: trained for {hp['net']}, not {net}")
+        elif hp.get("weights", "pretrained") != weights:
+            notes.append(f"{path}: trained with weights {hp.get('weights')!r}, the study uses {weights!r}")
+        else:
+            found.append((folder.name, path, str(hp["mode"]), str(hp["layer"]), str(hp.get("weights", "pretrained"))))
+    return _name_inverters(found), notes
+
+
+def _name_inverters(found: Iterable[tuple[str, Path, str, str, str]]) -> list[InverterMethod]:
+    """``inverter-<mode>``, plus ``-<experiment>`` where two experiments share mode and layer."""
+    found = list(found)
+    count: dict[tuple[str, str], int] = {}
+    for _, _, mode, layer, _ in found:
+        count[(mode, layer)] = count.get((mode, layer), 0) + 1
+    methods = []
+    for experiment, path, mode, layer, weights in found:
+        name = f"inverter-{mode}" if count[(mode, layer)] == 1 else f"inverter-{mode}-{experiment}"
+        methods.append(InverterMethod(name, path, experiment, mode, layer, weights))
+    return sorted(methods, key=lambda m: (m.name, m.layer))
+
+
+def plan_jobs(methods: Sequence[Method], layers: Sequence[str], net: LayeredNetwork) -> list[tuple[Method, str]]:
+    """Every ``(method, layer)`` job: presets at every study layer, inverters at their own.
+
+    Raises:
+        ValueError: an unknown layer (the message lists the network's layers), or no job.
+    """
+    for layer in layers:
+        net.check_layer(layer)
+    jobs = [(m, net.check_layer(layer)) for m in methods for layer in sorted(m.layers(layers), key=net.index)]
+    if not jobs:
+        raise ValueError("nothing to evaluate: no presets and no inverting-network checkpoints")
+    return jobs
+
+
+# -- scoring ------------------------------------------------------------------------------------
+@torch.no_grad()
+def score(net: LayeredNetwork, layer: str, originals: Tensor, reconstructions: Tensor) -> dict[str, Tensor]:
+    """Per-image scores of reconstructions against the originals.
+
+    Args:
+        net: the network.
+        layer: the layer for the feature error.
+        originals: ``N×3×H×W`` in [0, 1].
+        reconstructions: ``N×3×H×W`` (library units; clamped to [0, 1] here, non-finite → 0.5).
+
+    Returns:
+        ``{"mse", "psnr", "ssim", "feature_error"}`` float tensors ``(N,)`` and ``"top1_kept"``
+        a bool tensor ``(N,)``.
+    """
+    recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+    scores = image_metrics(recon, originals)
+    last = net.layer_names[-1]
+    n = len(originals)
+    feats = net.features(torch.cat([recon, originals]), list(dict.fromkeys([layer, last])))
+    scores["feature_error"] = feature_error(feats[layer][:n], feats[layer][n:])
+    logits = feats[last]
+    scores["top1_kept"] = logits[:n].argmax(dim=1) == logits[n:].argmax(dim=1)
+    return scores
+
+
+def _rows(method: str, net: str, layer: str, names: Sequence[str], scores: Mapping[str, Tensor], diverged_at: Sequence[int | None]) -> list[Row]:
+    """One row per image (see the module table)."""
+    values = {k: v.detach().cpu().tolist() for k, v in scores.items()}
+    return [
+        {"method": method, "net": net, "layer": layer, "image": name,
+         **{k: float(values[k][i]) for k in FLOAT_COLUMNS}, "top1_kept": bool(values["top1_kept"][i]),
+         "diverged": diverged_at[i] is not None}
+        for i, name in enumerate(names)
+    ]
+
+
+# -- the CSV ------------------------------------------------------------------------------------
+def read_rows(path: str | Path) -> list[Row]:
+    """Rows of a ``metrics.csv`` with typed values (floats, bools); ``[]`` if there is none.
+
+    Raises:
+        ValueError: a CSV whose header lacks the required columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ALL_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path} lacks the columns {missing}; use another output folder")
+        return [_typed(row) for row in reader]
+
+
+def _typed(row: Mapping[str, str]) -> Row:
+    out: Row = {c: row[c] for c in ALL_COLUMNS}
+    for c in FLOAT_COLUMNS:
+        out[c] = float(row[c])
+    for c in BOOL_COLUMNS:
+        out[c] = row[c] == "True"
+    return out
+
+
+def write_rows(path: str | Path, rows: Sequence[Row]) -> Path:
+    """Write all rows to ``path`` atomically (temporary file + :func:`os.replace`)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(ALL_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: repr(row[c]) if isinstance(row[c], float) else row[c] for c in ALL_COLUMNS})
+    return atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+
+
+def _finished(rows: Sequence[Row], net: str, names: Sequence[str]) -> set[tuple[str, str]]:
+    """``(method, layer)`` jobs whose rows cover every image."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        if row["net"] == net:
+            seen.setdefault((row["method"], row["layer"]), set()).add(row["image"])
+    wanted = set(names)
+    return {job for job, images in seen.items() if wanted <= images}
+
+
+# -- config -------------------------------------------------------------------------------------
+def _check_resumable(path: Path, config: Mapping[str, Any]) -> None:
+    """Refuse to add to a study folder whose earlier settings give different numbers."""
+    if not path.is_file():
+        return
+    old = yaml.safe_load(path.read_text()) or {}
+    changed = {k: (old[k], config[k]) for k in RESUME_KEYS if k in old and k in config and old[k] != config[k]}
+    if changed:
+        details = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in changed.items())
+        raise ValueError(f"{path.parent} holds a study with other settings ({details}); use another --out")
+
+
+def _write_config(path: Path, config: Mapping[str, Any]) -> None:
+    text = yaml.safe_dump(dict(config), sort_keys=False, allow_unicode=True)
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def file_stem(text: str) -> str:
+    """``text`` with every character outside ``[A-Za-z0-9._-]`` replaced by ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+# -- the study ----------------------------------------------------------------------------------
+@dataclass
+class StudyResult:
+    """What :func:`run_study` returns.
+
+    Attributes:
+        out: the study folder.
+        rows: every row of ``metrics.csv`` (earlier runs' included).
+        ran: the jobs run now, as ``(method, layer)``.
+        skipped: the jobs found finished in ``metrics.csv`` and skipped.
+        diverged: ``(method, layer, image)`` of the images that diverged in this run.
+        seconds: wall time of each job run now.
+    """
+
+    out: Path
+    rows: list[Row]
+    ran: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    diverged: list[tuple[str, str, str]] = field(default_factory=list)
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)
+
+
+def run_job(
+    net: LayeredNetwork,
+    method: Method,
+    layer: str,
+    images: Tensor,
+    names: Sequence[str],
+    init: Tensor,
+    *,
+    iterations_scale: float,
+    batch_size: int,
+    seed: int,
+    progress: bool,
+) -> tuple[list[Row], Tensor]:
+    """Reconstruct and score all images for one ``(method, layer)``, in batches.
+
+    Args:
+        images: ``N×3×H×W`` in [0, 1] on the network's device.
+        init: ``N×3×H×W`` initial images for the optimisation presets.
+
+    Returns:
+        ``(rows, reconstructions N×3×H×W on the CPU, unclamped)``.
+    """
+    run = method.reconstructor(net, layer, iterations_scale=iterations_scale, seed=seed, progress=progress)
+    rows, recons = [], []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        recon, diverged_at = run(batch, init[start : start + batch_size])
+        rows += _rows(method.name, net.name, layer, names[start : start + batch_size], score(net, layer, batch, recon), diverged_at)
+        recons.append(recon.detach().float().cpu())
+    return rows, torch.cat(recons)
+
+
+def _save_job_outputs(out: Path, method: str, layer: str, images: Tensor, names: Sequence[str], recon: Tensor, grid_images: int) -> None:
+    """``grids/<method>_<layer>.png`` and ``reconstructions/<method>_<layer>.pt``."""
+    stem = f"{file_stem(method)}_{file_stem(layer)}"
+    if grid_images > 0:
+        k = min(grid_images, len(images))
+        save_png(comparison_grid(images[:k].cpu(), recon[:k].clamp(0, 1)), out / "grids" / f"{stem}.png")
+    payload = {"images": list(names), "reconstructions": recon}
+    atomic_write(out / "reconstructions" / f"{stem}.pt", lambda f: torch.save(payload, f))
+
+
+def run_study(
+    net: LayeredNetwork,
+    images: Tensor,
+    names: Sequence[str],
+    layers: Sequence[str],
+    methods: Sequence[Method],
+    out: str | Path,
+    *,
+    iterations_scale: float = 1.0,
+    batch_size: int = 8,
+    seed: int = 0,
+    grid_images: int = 8,
+    progress: bool = True,
+    config: Mapping[str, Any] | None = None,
+) -> StudyResult:
+    """Run (or resume) a study and write ``metrics.csv``, grids, reconstructions and ``config.yaml``.
+
+    Args:
+        net: the network (its device is the study's device).
+        images: ``N×3×H×W`` originals in [0, 1].
+        names: ``N`` unique image names.
+        layers: the study's layers (presets run at all of them).
+        methods: presets and inverters (see :func:`find_inverter_checkpoints`).
+        out: the study folder.
+        iterations_scale: multiplies the presets' iterations.
+        batch_size: images per batch.
+        seed: seed of the initial noise and the jitter.
+        grid_images: images shown in each grid (0: no grids).
+        progress: show progress bars.
+        config: the resolved settings to save as ``config.yaml`` (the methods are added).
+
+    Raises:
+        ValueError: bad arguments, an unknown layer, or a study folder with other settings.
+    """
+    if images.ndim != 4 or images.shape[1] != 3 or len(images) == 0:
+        raise ValueError(f"expected images N×3×H×W with N ≥ 1, got {tuple(images.shape)}")
+    if len(names) != len(images) or len(set(names)) != len(names):
+        raise ValueError(f"need {len(images)} unique image names, got {list(names)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    check_crop_size(min(images.shape[-2:]))
+    jobs = plan_jobs(methods, layers, net)
+    out = Path(out)
+    config = {**(config or {}), "methods": [m.describe() for m in methods]}
+    _check_resumable(out / "config.yaml", config)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_config(out / "config.yaml", config)
+
+    device = net.mean.device
+    images = images.to(device)
+    init = mv_noise(images.shape, seed, device)
+    csv_path = out / "metrics.csv"
+    rows = read_rows(csv_path)
+    done = _finished(rows, net.name, names)
+    result = StudyResult(out, rows)
+    bar = tqdm(jobs, desc="inversion study", unit="job", disable=not progress)
+    for method, layer in bar:
+        job = (method.name, layer)
+        bar.set_postfix(method=method.name, layer=layer)
+        if job in done:
+            result.skipped.append(job)
+            continue
+        started = time.perf_counter()
+        new, recon = run_job(net, method, layer, images, names, init, iterations_scale=iterations_scale,
+                             batch_size=batch_size, seed=seed, progress=progress)
+        _save_job_outputs(out, method.name, layer, images, names, recon, grid_images)
+        keep = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name]
+        result.rows = keep + new
+        write_rows(csv_path, result.rows)
+        result.ran.append(job)
+        result.seconds[job] = time.perf_counter() - started
+        result.diverged += [(r["method"], r["layer"], r["image"]) for r in new if r["diverged"]]
+    bar.close()
+    return result

@@ -1,0 +1,220 @@
+"""Evaluate inversion methods layer by layer: ``python evaluate.py`` runs the embedded default.
+
+For each target layer of a network and each method — the optimisation presets (M&V 2016,
+M&V 2015, seed 000's plain gradient descent) and every trained inverting network found under
+``--checkpoints`` — reconstruct the images from their features and score the reconstructions
+(MSE, PSNR, SSIM, feature error, top-1 class kept). Writes a study folder (``--out``)::
+
+    metrics.csv  metrics.json  report.md  config.yaml
+    plots/<metric>.png  grids/<method>_<layer>.png  reconstructions/<method>_<layer>.pt  wandb/
+
+Rerunning with the same ``--out`` (or ``--run``) skips the finished (method, layer) jobs.
+
+Examples::
+
+    python evaluate.py                                          # configs/evaluate/default.yaml
+    python evaluate.py --config configs/evaluate/quick.yaml     # smoke run, a few minutes on a CPU
+    python evaluate.py --layers block1 block4 --presets mv2016 --images photos/ --run mine
+    python evaluate.py --checkpoints "" --iterations_scale 0.2 --wandb disabled
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import yaml
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+
+from datamodules.image_files import BadImageError
+from deeprestore.evaluation.inversion_study import (
+    PresetMethod,
+    StudyResult,
+    find_inverter_checkpoints,
+    load_image_files,
+    run_study,
+    sample_test_photos,
+)
+from deeprestore.evaluation.report import log_wandb, ssim_summary_table, write_report
+from deeprestore.inversion import get_preset
+from deeprestore.nets import LayeredNetwork, load_network
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_CONFIG = ROOT / "configs" / "evaluate" / "default.yaml"
+
+#: ``--layers`` when none are given, per network.
+DEFAULT_LAYERS: dict[str, list[str]] = {
+    "efficientnet_lite0": ["stem", "block1", "block2", "block4", "block6", "block8", "block12", "block16"],
+    "alexnet": ["relu1", "pool1", "relu2", "relu3", "relu4", "relu5", "relu6", "relu7", "fc8"],
+    "vgg16": ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3", "relu6", "relu7", "fc8"],
+}
+
+#: Errors that are the user's (a bad option, a missing file): printed as one line, exit status 2.
+USER_ERRORS = (ValueError, FileNotFoundError, BadImageError)
+
+
+def build_parser(embedded_default: bool = True) -> ArgumentParser:
+    """The command line; every option can also be set in a YAML file given to ``--config``.
+
+    Args:
+        embedded_default: read ``configs/evaluate/default.yaml`` first (it holds the same values
+            as the code's defaults), as ``python train.py`` reads ``configs/default.yaml``.
+    """
+    p = ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0], default_env=False,
+                       default_config_files=[str(DEFAULT_CONFIG)] if embedded_default else None)
+    p.add_argument("--config", action=ActionConfigFile, help="a YAML file of these options (e.g. configs/evaluate/quick.yaml)")
+    p.add_argument("--net", type=str, default="efficientnet_lite0", help="zoo network: efficientnet_lite0, alexnet, vgg16")
+    p.add_argument("--weights", type=str, default="pretrained", help="pretrained, a state-dict path, or random (plumbing only)")
+    p.add_argument("--layers", type=str, nargs="*", default=None,
+                   help="target layers (default: the network's, for efficientnet_lite0 " + " ".join(DEFAULT_LAYERS["efficientnet_lite0"]) + ")")
+    p.add_argument("--presets", type=str, nargs="*", default=["mv2016", "gd-plain"], help="optimisation presets: mv2016, mv2015, gd-plain (none: inverters only)")
+    p.add_argument("--checkpoints", type=str | None, default="checkpoints",
+                   help='folder of train.py experiments whose inverting networks are evaluated too ("" disables)')
+    p.add_argument("--images", type=str, nargs="*", default=None, help="image files or folders (default: the held-out sample photos chelsea, coffee)")
+    p.add_argument("--crop_size", type=int, default=128, help="images are resized (shorter side) and centre-cropped to this")
+    p.add_argument("--iterations_scale", type=float, default=1.0, help="multiplies the presets' iterations (0.2 for a quick look)")
+    p.add_argument("--batch_size", type=int, default=8, help="images per batch")
+    p.add_argument("--device", type=str, default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 …")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial noise and the jitter")
+    p.add_argument("--out", type=str | None, default=None, help="study folder (default: reports/<run>, or reports/evaluate-<timestamp>)")
+    p.add_argument("--run", type=str | None, default=None, help="run name: the default --out and the W&B run name")
+    p.add_argument("--grid_images", type=int, default=8, help="images per comparison grid (0: none)")
+    p.add_argument("--wandb", type=Literal["offline", "online", "disabled"], default="offline", help="W&B logging into <out>/wandb")
+    p.add_argument("--progress", type=bool, default=True, help="show progress bars")
+    return p
+
+
+def as_list(values: Sequence[str] | None) -> list[str] | None:
+    """A list option as given: space-separated values, or one ``[a, b]`` / ``a,b`` string."""
+    if values is None:
+        return None
+    if len(values) == 1 and values[0].strip().startswith("["):
+        parsed = yaml.safe_load(values[0])
+        return [str(v) for v in parsed or []]
+    if len(values) == 1 and "," in values[0]:
+        return [v.strip() for v in values[0].split(",") if v.strip()]
+    return [str(v) for v in values]
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → cuda if available, else cpu; anything else as given (checked)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine")
+    return resolved
+
+
+def resolve_layers(net: LayeredNetwork, layers: list[str] | None) -> list[str]:
+    """The layers asked for (or the network's defaults), checked, in network order, no repeats."""
+    chosen = layers if layers else DEFAULT_LAYERS.get(net.name, net.layer_names)
+    return sorted(dict.fromkeys(net.check_layer(layer) for layer in chosen), key=net.index)
+
+
+def resolve_presets(presets: list[str]) -> list[str]:
+    """The presets, checked (``ValueError`` names the valid ones), no repeats."""
+    for preset in presets:
+        get_preset(preset)
+    return list(dict.fromkeys(presets))
+
+
+def resolve_out(out: str | None, run: str | None, stamp: str) -> Path:
+    """``--out``, else ``reports/<run>``, else ``reports/evaluate-<stamp>``."""
+    if out:
+        return Path(out)
+    return Path("reports") / (run or f"evaluate-{stamp}")
+
+
+def load_study_images(images: list[str] | None, crop_size: int) -> tuple[torch.Tensor, list[str]]:
+    """``N×3×crop×crop`` images in [0, 1] and their names: the given files/folders or the sample photos."""
+    if images:
+        return load_image_files(images, crop_size)
+    return sample_test_photos(crop_size)
+
+
+def resolved_config(cfg: Namespace, layers: list[str], presets: list[str], device: torch.device, out: Path) -> dict[str, Any]:
+    """The settings as run (defaults filled in), for ``config.yaml`` and the report."""
+    return {
+        "net": cfg.net, "weights": cfg.weights, "layers": layers, "presets": presets,
+        "checkpoints": cfg.checkpoints or None, "images": as_list(cfg.images) or None, "crop_size": cfg.crop_size,
+        "iterations_scale": cfg.iterations_scale, "batch_size": cfg.batch_size, "device": str(device),
+        "seed": cfg.seed, "out": str(out), "run": cfg.run, "grid_images": cfg.grid_images, "wandb": cfg.wandb,
+    }
+
+
+def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
+    """Run the study described by ``cfg`` (a parsed namespace), write the report, log to W&B.
+
+    Raises:
+        ValueError / FileNotFoundError / BadImageError: a bad option or image path (checked
+            before anything is written).
+    """
+    if cfg.batch_size < 1:
+        raise ValueError(f"--batch_size must be positive, got {cfg.batch_size}")
+    if cfg.iterations_scale <= 0:
+        raise ValueError(f"--iterations_scale must be positive, got {cfg.iterations_scale}")
+    device = resolve_device(cfg.device)
+    net = load_network(cfg.net, weights=cfg.weights).to(device)
+    layers = resolve_layers(net, as_list(cfg.layers))
+    presets = resolve_presets(as_list(cfg.presets) or [])
+    images, names = load_study_images(as_list(cfg.images), cfg.crop_size)
+    inverters, notes = find_inverter_checkpoints(cfg.checkpoints, net.name, cfg.weights) if cfg.checkpoints else ([], [])
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
+    config = resolved_config(cfg, layers, presets, device, out)
+    config["command"] = command
+    methods = [PresetMethod(p) for p in presets] + inverters
+    result = run_study(net, images, names, layers, methods, out, iterations_scale=cfg.iterations_scale,
+                       batch_size=cfg.batch_size, seed=cfg.seed, grid_images=cfg.grid_images,
+                       progress=cfg.progress, config=config)
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    report = write_report(out, result.rows, net.layer_names, config=saved, command=command)
+    problem = log_wandb(out, result.rows, net.layer_names, mode=cfg.wandb, config=saved, name=cfg.run or out.name)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
+    print_summary(result, report, net.layer_names)
+    return result
+
+
+def print_summary(result: StudyResult, report: Path, layer_order: Sequence[str]) -> None:
+    """Where the report is, what ran, and the per-layer SSIM table."""
+    print(f"\nran {len(result.ran)} job(s), skipped {len(result.skipped)} finished job(s) found in {result.out / 'metrics.csv'}")
+    if result.diverged:
+        print(f"diverged: {', '.join('/'.join(d) for d in result.diverged)}")
+    print(f"report: {report}")
+    print("\nmean SSIM by layer:\n" + ssim_summary_table(result.rows, layer_order))
+
+
+def main(args: Sequence[str] | None = None) -> StudyResult:
+    """Parse ``args`` (default: ``sys.argv[1:]``) and run :func:`evaluate`.
+
+    Errors in the options or image paths raise (``ValueError`` …); see :func:`cli` for the
+    command line's one-line messages.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    cfg = build_parser().parse_args(argv)
+    command = shlex.join(["python", "evaluate.py", *argv])
+    return evaluate(cfg, command)
+
+
+def cli() -> int:
+    """``python evaluate.py``: a user error is one line on stderr and exit status 2."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        main()
+    except USER_ERRORS as error:
+        print(f"evaluate.py: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,237 @@
+"""`evaluate.py` end to end through the real network, the optimisation engine and a trained inverter.
+
+Two real 48×48 photo crops, two layers, the mv2016 and gd-plain presets at 5% of their iterations.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+import yaml
+from PIL import Image
+from skimage.metrics import mean_squared_error, structural_similarity
+
+import evaluate
+from deeprestore.evaluation.inversion_study import COLUMNS, _checkpoint_in, find_inverter_checkpoints, read_rows, score
+from deeprestore.evaluation.report import log_wandb
+from deeprestore.nets import load_network
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ["stem", "block1"]
+METHODS = ["mv2016", "gd-plain"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: one intra-op thread. On a busy 2-core machine two OpenMP threads wait on each
+    other for every operation (measured: a 48×48 forward pass 2 s instead of 0.03 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """A folder with two 48×48 PNG crops of real photos (astronaut, coffee)."""
+    folder = tmp_path_factory.mktemp("photos")
+    Image.fromarray(skimage.data.astronaut()[60:108, 200:248]).save(folder / "astronaut.png")
+    Image.fromarray(skimage.data.coffee()[120:168, 260:308]).save(folder / "coffee.png")
+    return folder
+
+
+def study_args(photos: Path, out: Path, *extra: str) -> list[str]:
+    return ["--images", str(photos / "astronaut.png"), str(photos / "coffee.png"), "--crop_size", "48",
+            "--layers", *LAYERS, "--presets", *METHODS, "--iterations_scale", "0.05", "--checkpoints", "",
+            "--wandb", "disabled", "--progress", "false", "--out", str(out), *extra]
+
+
+@pytest.fixture(scope="module")
+def study(photos, tmp_path_factory):
+    """One study run: ``(out folder, StudyResult)``."""
+    out = tmp_path_factory.mktemp("study") / "out"
+    return out, evaluate.main(study_args(photos, out))
+
+
+def csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
+    out, result = study
+    header, rows = csv_rows(out / "metrics.csv")
+    assert header[: len(COLUMNS)] == ["method", "net", "layer", "image", "mse", "psnr", "ssim", "feature_error", "top1_kept"]
+    assert header[len(COLUMNS) :] == ["diverged"]
+    assert len(rows) == 2 * 2 * 2
+    assert {(r["method"], r["layer"], r["image"]) for r in rows} == {
+        (m, l, i) for m in METHODS for l in LAYERS for i in ("astronaut", "coffee")}
+    for r in rows:
+        assert r["net"] == "efficientnet_lite0"
+        assert -1 <= float(r["ssim"]) <= 1 and float(r["psnr"]) > 0 and float(r["mse"]) >= 0
+        assert float(r["feature_error"]) >= 0 and r["top1_kept"] in ("True", "False") and r["diverged"] == "False"
+    assert sorted(result.ran) == sorted((m, l) for m in METHODS for l in LAYERS) and not result.skipped
+
+
+def test_numbers_are_those_of_the_saved_reconstructions(study, photos):
+    """MSE and SSIM as scikit-image computes them on the saved reconstruction; feature error and
+    top-1 as recomputed; gd-plain's numbers are not mv2016's."""
+    out, _ = study
+    rows = read_rows(out / "metrics.csv")
+    net = load_network("efficientnet_lite0")
+    for method in METHODS:
+        for layer in LAYERS:
+            saved = torch.load(out / "reconstructions" / f"{method}_{layer}.pt")
+            assert saved["images"] == ["astronaut", "coffee"]
+            recon = saved["reconstructions"].clamp(0, 1)
+            originals = torch.stack([torch.from_numpy(np.asarray(Image.open(photos / f"{n}.png"))).permute(2, 0, 1).float() / 255
+                                     for n in saved["images"]])
+            again = score(net, layer, originals, recon)
+            for i, name in enumerate(saved["images"]):
+                (row,) = [r for r in rows if (r["method"], r["layer"], r["image"]) == (method, layer, name)]
+                a = recon[i].permute(1, 2, 0).double().numpy()
+                b = originals[i].permute(1, 2, 0).double().numpy()
+                assert row["mse"] == pytest.approx(mean_squared_error(a, b), rel=1e-4)
+                assert row["ssim"] == pytest.approx(structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                                                          data_range=1.0, channel_axis=-1), abs=1e-4)
+                assert row["feature_error"] == pytest.approx(float(again["feature_error"][i]), rel=1e-4)
+                assert row["top1_kept"] == bool(again["top1_kept"][i])
+    by_job = {(r["method"], r["layer"], r["image"]): r["ssim"] for r in rows}
+    assert all(by_job[("mv2016", l, i)] != by_job[("gd-plain", l, i)] for l in LAYERS for i in ("astronaut", "coffee"))
+
+
+def test_json_report_plots_grids_and_config(study):
+    out, _ = study
+    assert json.loads((out / "metrics.json").read_text()) == read_rows(out / "metrics.csv")
+    report = (out / "report.md").read_text()
+    assert "python evaluate.py --images" in report and "[config.yaml](config.yaml)" in report
+    for layer in LAYERS:
+        section = report.split(f"## Layer {layer}\n")[1].split("\n## ")[0]
+        assert "| method | images | MSE | PSNR (dB) | SSIM | feature error | top-1 kept | diverged |" in section
+        assert all(f"| {m} | 2 |" in section for m in METHODS)
+        assert all(f"(grids/{m}_{layer}.png)" in section for m in METHODS)
+    summary = report.split("## Summary: mean SSIM\n")[1].split("\n## ")[0]
+    assert "| layer | mv2016 | gd-plain |" in summary and summary.index("| stem |") < summary.index("| block1 |")
+    for metric in ("mse", "psnr", "ssim", "feature_error", "top1_kept"):
+        assert (out / "plots" / f"{metric}.png").stat().st_size > 1000 and f"(plots/{metric}.png)" in report
+    for m in METHODS:
+        for layer in LAYERS:
+            assert Image.open(out / "grids" / f"{m}_{layer}.png").size == (4 * 50 + 2, 2 * 50 + 2)
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["layers"] == LAYERS and config["presets"] == METHODS and config["iterations_scale"] == 0.05
+    assert [m["name"] for m in config["methods"]] == METHODS and config["checkpoints"] is None
+
+
+def test_rerun_skips_finished_jobs_and_refuses_other_settings(study, photos, capsys):
+    out, _ = study
+    before = (out / "metrics.csv").read_bytes()
+    started = time.perf_counter()
+    again = evaluate.main(study_args(photos, out))
+    assert not again.ran and len(again.skipped) == 4
+    assert time.perf_counter() - started < 30
+    assert (out / "metrics.csv").read_bytes() == before
+    assert "ran 0 job(s), skipped 4 finished job(s)" in capsys.readouterr().out
+    # an interrupted study: the rows of one job are missing → only that job runs, with the same numbers
+    header, rows = csv_rows(out / "metrics.csv")
+    kept = [r for r in rows if (r["method"], r["layer"]) != ("gd-plain", "block1")]
+    with (out / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+    resumed = evaluate.main(study_args(photos, out))
+    assert resumed.ran == [("gd-plain", "block1")] and len(resumed.skipped) == 3
+    after = {(r["method"], r["layer"], r["image"]): r for r in csv_rows(out / "metrics.csv")[1]}
+    assert len(after) == 8
+    for r in rows:
+        assert float(after[(r["method"], r["layer"], r["image"])]["ssim"]) == pytest.approx(float(r["ssim"]), abs=1e-5)
+    with pytest.raises(ValueError, match="other settings.*iterations_scale"):
+        evaluate.main(study_args(photos, out, "--iterations_scale", "0.1"))
+
+
+def test_clear_errors(photos, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "never"
+    with pytest.raises(ValueError, match="unknown layer 'block99' for efficientnet_lite0; valid layers: stem, block1"):
+        evaluate.main(study_args(photos, out, "--layers", "block99"))
+    with pytest.raises(ValueError, match="unknown preset 'mv2099'; choose from mv2016, mv2015, gd-plain"):
+        evaluate.main(study_args(photos, out, "--presets", "mv2099"))
+    with pytest.raises(ValueError, match="unknown network 'resnet'"):
+        evaluate.main(study_args(photos, out, "--net", "resnet"))
+    with pytest.raises(FileNotFoundError, match="image path does not exist: .*missing.png"):
+        evaluate.main(study_args(photos, out, "--images", str(tmp_path / "missing.png")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no image files in folder .*empty"):
+        evaluate.main(study_args(photos, out, "--images", str(tmp_path / "empty")))
+    assert not out.exists()
+    monkeypatch.setattr("sys.argv", ["evaluate.py", *study_args(photos, out, "--layers", "block99")])
+    assert evaluate.cli() == 2
+    assert "evaluate.py: error: unknown layer 'block99'" in capsys.readouterr().err
+
+
+def test_default_config_is_the_code_default_and_configs_parse():
+    bare = evaluate.build_parser(embedded_default=False)
+    defaults = vars(bare.parse_args([]))
+    from_file = vars(bare.parse_args(["--config", str(ROOT / "configs/evaluate/default.yaml")]))
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("config", "__default_config__")}  # noqa: E731
+    assert strip(from_file) == strip(defaults)
+    assert strip(vars(evaluate.build_parser().parse_args([]))) == strip(defaults)
+    quick = bare.parse_args(["--config", str(ROOT / "configs/evaluate/quick.yaml")])
+    assert len(quick.layers) == 2 and quick.iterations_scale == 0.2
+    assert evaluate.as_list(["[stem, block1]"]) == ["stem", "block1"] == evaluate.as_list(["stem,block1"])
+
+
+def test_checkpoint_choice_per_experiment(tmp_path):
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    (folder / "last.ckpt").touch()
+    assert _checkpoint_in(folder).name == "last.ckpt"
+    (folder / "stacked.ckpt").touch()
+    assert _checkpoint_in(folder).name == "stacked.ckpt"
+    old, new = folder / "best-epoch009-step9.ckpt", folder / "best-epoch001-step1.ckpt"
+    old.touch()
+    new.touch()
+    stamp = time.time()
+    import os
+
+    os.utime(old, (stamp - 100, stamp - 100))
+    assert _checkpoint_in(folder) == new
+
+
+@pytest.mark.slow
+def test_trained_inverter_is_evaluated_at_its_layer(photos, tmp_path, capsys):
+    from deeprestore.training import main as train
+
+    root = tmp_path / "checkpoints"
+    train(["--checkpoint_root", str(root), "--experiment", "tiny", "--wandb", "disabled", "--model.init_args.layer", "block1",
+           "--data.init_args.crop_size", "48", "--data.init_args.resize", "64", "--data.init_args.train_samples_per_epoch", "8",
+           "--data.init_args.eval_crops", "center", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"])
+    out = tmp_path / "study"
+    result = evaluate.main(study_args(photos, out, "--presets", "--checkpoints", str(root)))
+    assert result.ran == [("inverter-joint", "block1")]  # its own layer only, not the study's stem
+    rows = read_rows(out / "metrics.csv")
+    assert [(r["method"], r["layer"]) for r in rows] == [("inverter-joint", "block1")] * 2
+    assert all(0 < r["ssim"] <= 1 and r["feature_error"] >= 0 for r in rows)
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["methods"] == [{"name": "inverter-joint", "kind": "inverter", "checkpoint": str(root / "tiny" / "last.ckpt"),
+                                  "experiment": "tiny", "mode": "joint", "layer": "block1"}]
+    assert (out / "grids" / "inverter-joint_block1.png").is_file() and "| inverter-joint | 2 |" in (out / "report.md").read_text()
+
+    shutil.copytree(root / "tiny", root / "tiny2")  # two experiments with the same mode and layer
+    methods, notes = find_inverter_checkpoints(root, "efficientnet_lite0")
+    assert [m.name for m in methods] == ["inverter-joint-tiny", "inverter-joint-tiny2"] and not notes
+    assert find_inverter_checkpoints(root, "alexnet")[0] == []
+
+    assert log_wandb(out, rows, LAYERS, mode="offline", config=config, name="tiny") is None
+    from tests.wandb_records import logged_history
+
+    (run,) = (out / "wandb").glob("offline-run-*")
+    logged = {key.split("/")[0] for row in logged_history(run) for key in row}
+    assert {"metrics", "means", "ssim_summary", "grids"} <= logged
