@@ -1,0 +1,111 @@
+"""Activation maximisation and caricaturisation on the same engine (Mahendran & Vedaldi 2016, §3).
+
+Both replace the inversion's data term and keep the rest (priors, bound, jitter, optimiser):
+
+* **activation maximisation** — find a natural-looking image that excites one unit:
+  ``E_data(x) = −C · a(Φ(x)) / ρ``, with ``a`` a neuron ``(c, y, x)``, the mean of channel ``c``,
+  or class ``k``'s logit, and ``ρ`` the root-mean-square activation of the layer at the starting
+  image (our choice, so that one ``C`` works at every layer);
+* **caricaturisation** — exaggerate what a layer detects in an image, starting from the image:
+  ``E_data(x) = −C · ⟨Φ(x), Φ0⟩ / ‖Φ0‖²``.
+
+As in the authors' code, both run the first (jittered) phase of the preset only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from deeprestore.inversion.engine import InversionResult, minimise
+from deeprestore.inversion.invert import layer_stride, mv_noise
+from deeprestore.inversion.optimizers import stepper_factory
+from deeprestore.inversion.presets import Preset, get_preset
+from deeprestore.nets.layered_network import LayeredNetwork
+
+UNIT_KINDS = ("neuron", "channel", "class")
+
+
+def unit_activation(features: Tensor, kind: str, unit: Sequence[int] | int) -> Tensor:
+    """Per-image activation ``(N,)`` of a unit of ``features`` (``N×C×H×W`` or ``N×D``).
+
+    ``kind="neuron"``: ``unit = (c, y, x)`` (or ``(d,)`` for a vector layer); ``"channel"``:
+    ``unit = c``, the channel's spatial mean; ``"class"``: ``unit = k``, entry ``k`` of a vector.
+    """
+    if kind not in UNIT_KINDS:
+        raise ValueError(f"kind must be one of {UNIT_KINDS}, got {kind!r}")
+    index = (unit,) if isinstance(unit, int) else tuple(unit)
+    if kind == "neuron":
+        return features[(slice(None),) + index]
+    if kind == "channel":
+        if features.ndim != 4:
+            raise ValueError("channel maximisation needs a map-shaped layer (N×C×H×W)")
+        return features[:, index[0]].mean(dim=(-2, -1))
+    if features.ndim != 2:
+        raise ValueError("class maximisation needs a vector layer such as the logits")
+    return features[:, index[0]]
+
+
+def maximise_activation(
+    net: LayeredNetwork,
+    layer: str,
+    unit: Sequence[int] | int,
+    kind: str = "channel",
+    *,
+    num_images: int = 1,
+    size: tuple[int, int] = (128, 128),
+    preset: str | Preset = "mv2016",
+    weight: float = 1.0,
+    iterations_scale: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> InversionResult:
+    """``num_images`` images (different random starts) that maximise one unit at ``layer``."""
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    net.check_layer(layer)
+    start = mv_noise((num_images, 3, *size), seed, net.mean.device)
+    with torch.no_grad():
+        ref = net.features(start, layer)[layer].float().flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-8)
+    unit_activation(net.features(start, layer)[layer], kind, unit)  # validate the unit early
+
+    def data(images: Tensor) -> Tensor:
+        return -weight * unit_activation(net.features(images, layer)[layer].float(), kind, unit) / ref
+
+    stride = layer_stride(net, layer, size)
+    return _first_phase(data, start, preset, stride, iterations_scale, seed, progress, f"maximise {layer}[{unit}]")
+
+
+def caricature(
+    net: LayeredNetwork,
+    images: Tensor,
+    layer: str,
+    *,
+    preset: str | Preset = "mv2016",
+    weight: float | None = None,
+    iterations_scale: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> InversionResult:
+    """Caricatures of ``images`` (``N×3×H×W`` in [0, 1]) at ``layer``, starting from the images.
+
+    ``weight`` is ``C`` (default: the preset's ``C`` for the layer's stride, as for inversion).
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    with torch.no_grad():
+        target = net.features(images, layer)[layer].float().flatten(1)
+    norm = target.pow(2).sum(1).clamp_min(1e-12)
+    stride = layer_stride(net, layer, (images.shape[-2], images.shape[-1]))
+    weight = preset.data_weight(stride) if weight is None else weight
+
+    def data(x: Tensor) -> Tensor:
+        return -weight * (net.features(x, layer)[layer].float().flatten(1) * target).sum(1) / norm
+
+    return _first_phase(data, images, preset, stride, iterations_scale, seed, progress, f"caricature {layer}")
+
+
+def _first_phase(data, start: Tensor, preset: Preset, stride: float | None, scale: float, seed: int, progress: bool, description: str) -> InversionResult:
+    phase = preset.phases(stride)[0]
+    phase = type(phase)(max(1, round(phase.iterations * scale)), phase.lr, phase.jitter)
+    return minimise(data, start, stepper_factory(preset.optimizer), [phase], priors=preset.priors(stride), seed=seed, progress=progress, description=description)
