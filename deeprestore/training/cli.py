@@ -53,7 +53,9 @@ class DeepRestoreCLI(LightningCLI):
         if trainer_cfg.get("logger") in (None, True):
             loggers: list = []
             if cfg.wandb != "disabled":
-                loggers.append(WandbLogger(project=cfg.wandb_project, name=name, save_dir=str(run_dir), offline=cfg.wandb == "offline"))
+                # mode is also passed to wandb.init itself: WandbLogger(offline=True) only sets WANDB_MODE,
+                # which a wandb session already set up in this process would not re-read
+                loggers.append(WandbLogger(project=cfg.wandb_project, name=name, save_dir=str(run_dir), offline=cfg.wandb == "offline", mode=cfg.wandb))
             loggers.append(CSVLogger(save_dir=str(run_dir), name="csv"))
             kwargs["logger"] = loggers
         has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in trainer_cfg.get("callbacks") or [])
