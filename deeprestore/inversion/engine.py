@@ -158,12 +158,13 @@ def minimise(
                         canvas = prior.project(canvas)
                     x.copy_(to_mv_units(canvas))
                 ok = torch.isfinite(x).flatten(1).all(1) & torch.isfinite(value)
-                for i in torch.nonzero(active & ~ok).flatten().tolist():
-                    diverged_at[i] = done + it
-                active &= ok
-                x.copy_(torch.where(active.view(-1, 1, 1, 1), x, last_good))
+                if not bool((ok & active).all()):  # something diverged now or before: restore those images
+                    for i in torch.nonzero(active & ~ok).flatten().tolist():
+                        diverged_at[i] = done + it
+                    active &= ok
+                    x.copy_(torch.where(active.view(-1, 1, 1, 1), x, last_good))
                 last_good.copy_(x)
-            history.append(torch.where(active, value, torch.nan).detach().cpu())
+            history.append(torch.where(active, value, torch.nan))
             bar.update(1)
             if it % 10 == 0 and active.any():
                 bar.set_postfix(energy=f"{float(value[active].mean()):.4g}")
@@ -173,4 +174,4 @@ def minimise(
     images = from_mv_units(x_mv)
     with torch.no_grad():
         energy, data_energy = energy_terms(data, priors, images, images)
-    return InversionResult(images, energy, data_energy, torch.stack(history) if history else torch.empty(0, n), diverged_at)
+    return InversionResult(images, energy, data_energy, torch.stack(history).cpu() if history else torch.empty(0, n), diverged_at)
