@@ -78,7 +78,8 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
                    help='folder of train.py experiments whose inverting networks are evaluated too ("" disables)')
     p.add_argument("--images", type=str, nargs="*", default=None, help="image files or folders (default: the held-out sample photos chelsea, coffee)")
     p.add_argument("--crop_size", type=int, default=128, help="images are resized (shorter side) and centre-cropped to this")
-    p.add_argument("--iterations_scale", type=float, default=1.0, help="multiplies the presets' iterations (0.2 for a quick look)")
+    p.add_argument("--iterations_scale", type=float, default=4.0,
+                   help="multiplies the presets' iterations (default 4: 1400 for mv2016, see docs/optimisation_inversion.md; 0.2 for a quick look)")
     p.add_argument("--batch_size", type=int, default=8, help="images per batch")
     p.add_argument("--device", type=str, default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 …")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial noise and the jitter")
@@ -176,7 +177,8 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
                        batch_size=cfg.batch_size, seed=cfg.seed, grid_images=cfg.grid_images,
                        progress=cfg.progress, config=config)
     saved = yaml.safe_load((out / "config.yaml").read_text())
-    report = write_report(out, result.rows, net.layer_names, config=saved, command=command)
+    report = write_report(out, result.rows, net.layer_names, config=saved, command=command,
+                          sweep_images=min(2, cfg.grid_images))
     problem = log_wandb(out, result.rows, net.layer_names, mode=cfg.wandb, config=saved, name=cfg.run or out.name)
     if problem:
         print(f"warning: {problem}", file=sys.stderr)

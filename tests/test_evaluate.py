@@ -126,6 +126,10 @@ def test_json_report_plots_grids_and_config(study):
     for m in METHODS:
         for layer in LAYERS:
             assert Image.open(out / "grids" / f"{m}_{layer}.png").size == (4 * 50 + 2, 2 * 50 + 2)
+    for image in ("astronaut", "coffee"):  # layer sweeps: rows = methods, columns = original + layers
+        assert f"(plots/layers_{image}.png)" in report
+        width, height = Image.open(out / "plots" / f"layers_{image}.png").size
+        assert width > height * (len(LAYERS) + 1) / len(METHODS) * 0.8
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["layers"] == LAYERS and config["presets"] == METHODS and config["iterations_scale"] == 0.05
     assert [m["name"] for m in config["methods"]] == METHODS and config["checkpoints"] is None

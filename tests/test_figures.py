@@ -221,3 +221,22 @@ def test_comparison_figure_saves_atomically(tmp_path: Path) -> None:
     # images below the SSIM window still get a figure (PSNR only)
     small = comparison_figure(orig[:, :, :8, :8], rec[:, :, :8, :8])
     assert "SSIM" not in small.axes[1].get_xlabel()
+
+
+def test_layer_sweep_figure_panels_labels_and_errors() -> None:
+    from deeprestore.evaluation.figures import layer_sweep_figure
+
+    torch.manual_seed(0)
+    original = torch.rand(3, 16, 16)
+    recon = {"mv2016": {"conv1": original.clone(), "conv2": torch.rand(3, 16, 16)}, "gd-plain": {"conv2": original * 0.5}}
+    fig = layer_sweep_figure(original, recon, ["conv1", "conv2"], title="photo")
+    axes = fig.axes
+    assert len(axes) == 2 * 3
+    assert [ax.get_title() for ax in axes[:3]] == ["original", "conv1", "conv2"]
+    assert axes[1].get_xlabel() == "SSIM 1.00"  # identical reconstruction
+    assert not axes[4].axison  # gd-plain has no conv1 panel: left empty
+    assert axes[0].get_ylabel() == "mv2016" and axes[3].get_ylabel() == "gd-plain"
+    with pytest.raises(ValueError, match="3×H×W"):
+        layer_sweep_figure(original[None], recon, ["conv1"])
+    with pytest.raises(ValueError, match="same shape|shape"):
+        layer_sweep_figure(original, {"m": {"conv1": torch.rand(3, 8, 8)}}, ["conv1"])

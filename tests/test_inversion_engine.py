@@ -124,3 +124,12 @@ def test_mv2016_beats_plain_gradient_descent_on_a_real_network(photo_crops):
         rec = net.features(result.images, "block1")["block1"]
         errors[preset] = ((rec - target).flatten(1).norm(dim=1) / target.flatten(1).norm(dim=1)).max().item()
     assert errors["mv2016"] < 0.35 and errors["mv2016"] < errors["gd-plain"], errors
+
+
+def test_mv2016_data_weight_follows_the_authors_table_and_the_calibrated_one():
+    from deeprestore.inversion.presets import mv2016_data_weight
+
+    # the authors' AlexNet ladder: stride ≤ 4 → 300, 8 → 100, 16 → 20, deeper / vectors → 1
+    assert [mv2016_data_weight(s, "alexnet") for s in (4.0, 8.0, 16.0, 32.0, None)] == [300, 100, 20, 1, 1]
+    # EfficientNet-Lite0's calibrated table: 300 to stride 16, 20 at 32
+    assert [mv2016_data_weight(s, "efficientnet_lite0") for s in (2.0, 8.0, 14.3, 32.0, 64.0, None)] == [300, 300, 300, 20, 1, 1]

@@ -1,10 +1,10 @@
-"""Matplotlib comparison figure with column titles and per-row metrics, for reports."""
+"""Matplotlib figures for reports: the 4-panel comparison with per-row metrics, and the layer sweep."""
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -16,7 +16,7 @@ from deeprestore.evaluation.difference_images import absolute_difference_image, 
 from deeprestore.evaluation.grids import PANELS
 from deeprestore.evaluation.metrics import SSIM_WINDOW, image_metrics, psnr
 
-__all__ = ["comparison_figure", "save_figure"]
+__all__ = ["comparison_figure", "layer_sweep_figure", "save_figure"]
 
 
 def comparison_figure(
@@ -90,6 +90,59 @@ def comparison_figure(
             if "ssim" in metrics:
                 text += f"  SSIM {metrics['ssim'][i]:.3f}"
             axes[i][1].set_xlabel(text, fontsize=8)
+    return fig
+
+
+def layer_sweep_figure(
+    original: Tensor,
+    reconstructions: Mapping[str, Mapping[str, Tensor]],
+    layers: Sequence[str],
+    title: str | None = None,
+    panel_inches: float = 1.3,
+) -> Figure:
+    """One image reconstructed from every layer by every method, as in M&V 2016, figure 6.
+
+    Rows are methods, columns the original followed by ``layers`` in network order; a method
+    without a reconstruction at a layer leaves that panel empty. Each panel is labelled with its
+    SSIM against the original.
+
+    Args:
+        original: ``3×H×W`` in [0, 1].
+        reconstructions: method → layer → ``3×H×W`` reconstruction (clamped to [0, 1] here).
+        layers: the columns, in network order.
+        title: optional figure title (e.g. the image name).
+    """
+    if original.ndim != 3 or original.shape[0] != 3:
+        raise ValueError(f"original must be 3×H×W, got {tuple(original.shape)}")
+    if not reconstructions or not layers:
+        raise ValueError("layer_sweep_figure needs at least one method and one layer")
+    orig = original.detach().float().cpu().clamp(0.0, 1.0)
+    h, w = orig.shape[-2:]
+    methods = list(reconstructions)
+    fig = Figure(figsize=((len(layers) + 1) * panel_inches, len(methods) * panel_inches * h / w + 0.6), layout="constrained")
+    axes = fig.subplots(len(methods), len(layers) + 1, squeeze=False)
+    for i, method in enumerate(methods):
+        for j, column in enumerate(["original", *layers]):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(column, fontsize=8)
+            if j == 0:
+                ax.set_ylabel(method, fontsize=8)
+                ax.imshow(orig.permute(1, 2, 0).numpy(), vmin=0.0, vmax=1.0)
+                continue
+            rec = reconstructions[method].get(column)
+            if rec is None:
+                ax.set_axis_off()
+                continue
+            rec = rec.detach().float().cpu().clamp(0.0, 1.0)
+            check_image_pair(orig[None], rec[None], names=("original", f"{method} {column}"))
+            ax.imshow(rec.permute(1, 2, 0).numpy(), vmin=0.0, vmax=1.0)
+            if min(h, w) >= SSIM_WINDOW:
+                ax.set_xlabel(f"SSIM {image_metrics(rec[None], orig[None])['ssim'].item():.2f}", fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
 
 

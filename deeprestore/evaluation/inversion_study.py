@@ -33,7 +33,8 @@ Outputs in the study folder (every file written atomically):
 * ``grids/<method>_<layer>.png``: original | reconstruction | difference | |difference| for the
   first ``grid_images`` images;
 * ``reconstructions/<method>_<layer>.pt``: ``{"images": names, "reconstructions": N×3×H×W}``,
-  the raw (unclamped) reconstructions, so every number can be recomputed.
+  the raw (unclamped) reconstructions, so every number can be recomputed, and
+  ``reconstructions/originals.pt`` (``{"images": names, "originals": N×3×H×W}``).
 
 Initial noise: one :func:`~deeprestore.inversion.mv_noise` draw for all images (seeded), so an
 image starts from the same noise whatever the batch size.
@@ -65,6 +66,7 @@ from deeprestore.nets.layered_network import LayeredNetwork
 __all__ = [
     "ALL_COLUMNS",
     "COLUMNS",
+    "ORIGINALS_FILE",
     "RESUME_KEYS",
     "InverterMethod",
     "Method",
@@ -512,6 +514,10 @@ def run_job(
     return rows, torch.cat(recons)
 
 
+#: the study's originals, ``{"images": names, "originals": N×3×H×W}``, beside the reconstructions
+ORIGINALS_FILE = "originals.pt"
+
+
 def _save_job_outputs(out: Path, method: str, layer: str, images: Tensor, names: Sequence[str], recon: Tensor, grid_images: int) -> None:
     """``grids/<method>_<layer>.png`` and ``reconstructions/<method>_<layer>.pt``."""
     stem = f"{file_stem(method)}_{file_stem(layer)}"
@@ -573,6 +579,8 @@ def run_study(
     device = net.mean.device
     images = images.to(device)
     init = mv_noise(images.shape, seed, device)
+    originals = {"images": list(names), "originals": images.cpu()}
+    atomic_write(out / "reconstructions" / ORIGINALS_FILE, lambda f: torch.save(originals, f))
     csv_path = out / "metrics.csv"
     rows = read_rows(csv_path)
     done = _finished(rows, net.name, names)

@@ -6,8 +6,11 @@ image). Output, beside ``metrics.csv`` in the study folder (every file written a
 * ``metrics.json``: the same rows as a JSON list (NaN/inf written as ``null``);
 * ``plots/<metric>.png`` for ``mse psnr ssim feature_error top1_kept``: x = layers in network
   order, one line per method, mean ± sample standard deviation over the images (error bars);
+* ``plots/layers_<image>.png`` for the first ``sweep_images`` images: the image reconstructed
+  from every layer by every method (rows = methods, columns = layers), from the saved
+  reconstructions;
 * ``report.md``: the command and the config, a summary table (rows = layers, columns = methods,
-  cells = mean SSIM), the plots, one table per layer (mean ± std per method of every metric,
+  cells = mean SSIM), the plots and layer sweeps, one table per layer (mean ± std per method of every metric,
   top-1 kept rate, diverged images) with links to the grids, and the diverged images.
 
 :func:`log_wandb` sends the same tables (``wandb.Table``) and the grids to a W&B run under
@@ -23,15 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import yaml
 from matplotlib.figure import Figure
 
 from deeprestore.atomic_io import atomic_write
-from deeprestore.evaluation.figures import save_figure
-from deeprestore.evaluation.inversion_study import ALL_COLUMNS, file_stem
+from deeprestore.evaluation.figures import layer_sweep_figure, save_figure
+from deeprestore.evaluation.inversion_study import ALL_COLUMNS, ORIGINALS_FILE, file_stem
 
 __all__ = [
     "METRICS",
+    "layer_sweep_figures",
     "layer_table",
     "log_wandb",
     "metric_plot",
@@ -197,6 +202,37 @@ def _header(config: Mapping[str, Any], command: str | None) -> list[str]:
     return lines
 
 
+def layer_sweep_figures(out: str | Path, rows: Sequence[Row], layer_order: Sequence[str], max_images: int = 2) -> list[Path]:
+    """Write ``plots/layers_<image>.png`` for the first ``max_images`` images of the study.
+
+    Reads ``reconstructions/originals.pt`` and ``reconstructions/<method>_<layer>.pt`` (written
+    by :func:`~deeprestore.evaluation.inversion_study.run_study`); a study without them (or
+    ``max_images = 0``) gets no figures. Returns the paths written.
+    """
+    out = Path(out)
+    originals_path = out / "reconstructions" / ORIGINALS_FILE
+    if max_images <= 0 or not originals_path.is_file():
+        return []
+    originals = torch.load(originals_path, map_location="cpu", weights_only=True)
+    layers, methods = ordered_layers(rows, layer_order), ordered_methods(rows)
+    recon: dict[str, dict[str, dict[str, torch.Tensor]]] = {}  # method → layer → image name → 3×H×W
+    for method in methods:
+        for layer in layers:
+            path = out / "reconstructions" / f"{file_stem(method)}_{file_stem(layer)}.pt"
+            if path.is_file():
+                saved = torch.load(path, map_location="cpu", weights_only=True)
+                for name, image in zip(saved["images"], saved["reconstructions"]):
+                    recon.setdefault(method, {}).setdefault(layer, {})[name] = image
+    written = []
+    for name, original in list(zip(originals["images"], originals["originals"]))[:max_images]:
+        per_method = {m: {lay: imgs[name] for lay, imgs in by_layer.items() if name in imgs} for m, by_layer in recon.items()}
+        per_method = {m: v for m, v in per_method.items() if v}
+        if per_method:
+            fig = layer_sweep_figure(original, per_method, layers, title=name)
+            written.append(save_figure(fig, out / "plots" / f"layers_{file_stem(name)}.png", dpi=100))
+    return written
+
+
 def write_report(
     out: str | Path,
     rows: Sequence[Row],
@@ -204,8 +240,10 @@ def write_report(
     *,
     config: Mapping[str, Any] | None = None,
     command: str | None = None,
+    sweep_images: int = 2,
 ) -> Path:
-    """Write ``metrics.json``, ``plots/<metric>.png`` and ``report.md`` into ``out``.
+    """Write ``metrics.json``, ``plots/<metric>.png``, ``plots/layers_<image>.png`` and
+    ``report.md`` into ``out``.
 
     Args:
         out: the study folder (grids are linked from ``out/grids``).
@@ -213,6 +251,7 @@ def write_report(
         layer_order: the network's layer names in forward order.
         config: the study's config (default: ``out/config.yaml`` if present).
         command: the command line that ran the study.
+        sweep_images: images shown in a layer-sweep figure each.
 
     Returns:
         The path of ``report.md``.
@@ -228,6 +267,9 @@ def write_report(
     lines = _header(config, command)
     lines += ["## Summary: mean SSIM", "", ssim_summary_table(rows, layer_order), ""]
     lines += ["## Plots", ""] + [f"![{METRICS[m][0]}](plots/{m}.png)" for m in METRICS] + [""]
+    sweeps = layer_sweep_figures(out, rows, layer_order, sweep_images)
+    if sweeps:
+        lines += ["## Reconstructions by layer", ""] + [f"![{p.stem}](plots/{p.name})" for p in sweeps] + [""]
     for layer in layers:
         lines += [f"## Layer {layer}", "", layer_table(rows, layer, methods), ""]
         grids = [(m, f"grids/{file_stem(m)}_{file_stem(layer)}.png") for m in methods if select(rows, m, layer)]
@@ -278,7 +320,7 @@ def log_wandb(
 
 def _wandb_payload(wandb: Any, out: Path, rows: Sequence[Row], layer_order: Sequence[str]) -> dict[str, Any]:
     """``wandb.log`` payload: ``metrics`` (every row), ``means`` (per method and layer),
-    ``ssim_summary`` (layers × methods) and ``grids/<method>_<layer>`` images."""
+    ``ssim_summary`` (layers × methods), ``grids/<method>_<layer>`` and ``layers/<image>`` images."""
     columns = [c for c in ALL_COLUMNS if rows and c in rows[0]]
     payload: dict[str, Any] = {"metrics": wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])}
     layers, methods = ordered_layers(rows, layer_order), ordered_methods(rows)
@@ -298,4 +340,6 @@ def _wandb_payload(wandb: Any, out: Path, rows: Sequence[Row], layer_order: Sequ
             path = out / "grids" / f"{file_stem(method)}_{file_stem(layer)}.png"
             if path.is_file():
                 payload[f"grids/{method}_{layer}"] = wandb.Image(str(path), caption="original | reconstruction | difference | |difference|")
+    for path in sorted((out / "plots").glob("layers_*.png")):
+        payload[f"layers/{path.stem.removeprefix('layers_')}"] = wandb.Image(str(path), caption="rows: methods, columns: layers")
     return payload

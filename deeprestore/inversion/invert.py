@@ -61,7 +61,7 @@ def invert(
         images: the images whose representation is inverted (only their features are used).
         layers: one or several target layers.
         preset: a preset name or object.
-        layer_weights: ``C`` per layer (default: the preset's C for each layer's stride).
+        layer_weights: ``C`` per layer (default: the preset's C for each layer's stride and the network).
         init: starting images (default: the preset's noise, seeded).
         iterations_scale: multiplies every phase's iterations (quick runs, benchmarks).
         seed: seed of the initial noise and the jitter.
@@ -70,7 +70,7 @@ def invert(
     size = (images.shape[-2], images.shape[-1])
     strides = {layer: layer_stride(net, layer, size) for layer in layers}
     deepest = max(layers, key=net.index)
-    weights = layer_weights or {layer: preset.data_weight(strides[layer]) for layer in layers}
+    weights = layer_weights or {layer: preset.data_weight(strides[layer], net.name) for layer in layers}
     data = NormalisedFeatureLoss.from_images(net, weights, images)
     phases = preset.phases(strides[deepest])
     if iterations_scale != 1.0:

@@ -97,7 +97,7 @@ def caricature(
         target = net.features(images, layer)[layer].float().flatten(1)
     norm = target.pow(2).sum(1).clamp_min(1e-12)
     stride = layer_stride(net, layer, (images.shape[-2], images.shape[-1]))
-    weight = preset.data_weight(stride) if weight is None else weight
+    weight = preset.data_weight(stride, net.name) if weight is None else weight
 
     def data(x: Tensor) -> Tensor:
         return -weight * (net.features(x, layer)[layer].float().flatten(1) * target).sum(1) / norm
