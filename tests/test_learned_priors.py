@@ -140,3 +140,44 @@ def test_roths_5x5_file_parses_to_24_experts_of_5x5(tmp_path):
     bad.write_text("5 24\n1 2 3\n")
     with pytest.raises(ValueError, match="bad.foe"):
         load_foe_file(bad)
+
+
+def _train_losses(run) -> list[float]:
+    import csv
+
+    rows = csv.DictReader((run / "csv" / "version_0" / "metrics.csv").open())
+    return [float(r["train/score_matching"]) for r in rows if r.get("train/score_matching")]
+
+
+def test_an_image_prior_trains_through_the_trainer_and_its_loss_falls(tmp_path, capsys):
+    from deeprestore.priors import load_patch_prior
+    from deeprestore.training import main
+
+    args = ["--config", "configs/priors/ica_image.yaml", "--checkpoint_root", str(tmp_path), "--experiment", "ica",
+            "--wandb", "disabled", "--trainer.max_epochs", "6", "--trainer.log_every_n_steps", "1", "--trainer.enable_progress_bar", "false",
+            "--model.init_args.n_filters", "64", "--model.init_args.whitening_patches", "5000", "--data.init_args.train_samples_per_epoch", "32"]
+    metrics = main(args)
+    run = tmp_path / "ica"
+    losses = _train_losses(run)
+    assert len(losses) >= 20 and sum(losses[-5:]) / 5 < sum(losses[:5]) / 5  # the score-matching loss falls
+    assert "test/score_matching" in metrics and (run / "filters.png").stat().st_size > 1000
+    prior = load_patch_prior(str(run / "last.ckpt"))
+    white = prior.energy.whitening
+    assert white.out_dim == 3 * 64 - 3 and white.mean.abs().sum() > 0  # fitted and saved, DC removed
+    weight, bias = prior.energy.conv_filters()
+    assert weight.shape == (64, 3, 8, 8) and torch.isfinite(weight).all()
+    assert torch.allclose(weight.sum((2, 3)), torch.zeros(64, 3), atol=1e-4)  # DC-free filters
+
+
+def test_a_feature_map_prior_models_the_networks_features(tmp_path):
+    from deeprestore.priors import PatchPriorModule
+
+    with pytest.raises(ValueError, match="both net and layer"):
+        PatchPriorModule(net="efficientnet_lite0")
+    with pytest.raises(ValueError, match="use whitening: pca"):
+        PatchPriorModule(whitening="zca", remove_dc=True)
+    module = PatchPriorModule(net="efficientnet_lite0", layer="block1", patch_size=3, n_filters=20)
+    images = torch.rand(2, 3, 64, 64)
+    assert module.maps(images).shape == (2, 16, 32, 32)
+    assert module.patches(images).shape == (2 * 256, 16 * 9)
+    assert module.energy.field_energy(module.maps(images)).shape == (2,)

@@ -128,3 +128,13 @@ def test_two_process_ddp_fit_on_cpu(tmp_path):
     rows = list(csv.DictReader((tmp_path / "ddp" / "csv" / "version_0" / "metrics.csv").open()))
     (test_row,) = [row for row in rows if row.get("test/ssim")]
     assert int(test_row["step"]) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["prior_ica_image", "prior_ica_vgg16_conv1_2"])
+def test_cluster_prior_configs_run_on_cpu(config, tiny_imagenet, tmp_path):
+    """Plumbing only: the ImageNet/DDP prior configs run a step on a CPU (random VGG16 weights)."""
+    small = ["--model.init_args.n_filters", "16", "--model.init_args.whitening_patches", "500"]
+    metrics = main(config_args(ROOT / "configs" / "cluster" / f"{config}.yaml") + CPU_SMOKE + small
+                   + ["--data.init_args.root", str(tiny_imagenet), "--checkpoint_root", str(tmp_path), "--experiment", config])
+    assert "test/score_matching" in metrics and (tmp_path / config / "filters.png").is_file()

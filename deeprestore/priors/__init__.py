@@ -1,4 +1,5 @@
-"""Hand-crafted image priors of Mahendran & Vedaldi (CVPR 2015; IJCV 2016).
+"""Image priors: hand-crafted (Mahendran & Vedaldi, CVPR 2015; IJCV 2016) and learned (patch
+energy models — over-complete ICA, Fields of Experts — trained by score matching).
 
 Every prior is an :class:`ImagePrior` (``nn.Module``): ``prior(images) -> (N,)`` energies of an
 ``N×C×H×W`` batch of library images ([0, 1]), and ``prior.project(images)`` to call after each
@@ -9,11 +10,19 @@ default) the energies are the normalised terms of M&V 2016's normalised objectiv
 
 computed in M&V units (0–255 scale, mean colour subtracted; :mod:`deeprestore.priors.units`).
 Sources, constants and what could not be confirmed: ``docs/mv_reference.md``.
+
+Learned priors: :class:`PatchEnergy` (``log p = Σ αᵢ G(wᵢᵀ z)`` on whitened patches, field energy
+as a convolution), :func:`score_matching_objective`, :class:`PatchPriorModule` (trained by
+``python train.py --config configs/priors/…``), :func:`roth_foe` (Roth's published filters).
 """
 
 from deeprestore.priors.alpha_norm import AlphaNorm
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.bounded_range import BoundedRange
+from deeprestore.priors.patch_energy import PatchEnergy
+from deeprestore.priors.patch_prior_module import PatchPriorModule, load_patch_prior
+from deeprestore.priors.roth_foe import roth_foe
+from deeprestore.priors.score_matching import score_matching_objective
 from deeprestore.priors.total_variation import TotalVariation
 from deeprestore.priors.units import (
     B,
@@ -31,6 +40,11 @@ __all__ = [
     "AlphaNorm",
     "TotalVariation",
     "BoundedRange",
+    "PatchEnergy",
+    "PatchPriorModule",
+    "load_patch_prior",
+    "roth_foe",
+    "score_matching_objective",
     "B",
     "B_PLUS",
     "V",

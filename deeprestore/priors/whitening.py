@@ -1,6 +1,6 @@
 """PCA / ZCA whitening of patches, fitted on a training set and saved with the prior.
 
-``z = A (x − μ)`` with ``A = D^{−½} Uᵀ P`` (PCA, ``r×d``) or ``U D^{−½} Uᵀ P`` (ZCA, ``d×d``),
+``z = A (x − μ)`` with ``A = D^{−½} Uᵀ P`` (PCA, ``r×d``) or ``U D^{−½} Uᵀ P`` (ZCA, ``d×d`` of rank ``r``),
 where ``U D Uᵀ`` is the eigendecomposition of the covariance of ``P x`` and ``P`` optionally
 removes each patch's mean per channel (its "DC component"; ``remove_dc=True``). The ``r``
 leading components are kept (default: ``d`` minus the ``C`` DC directions ``P`` removes, so the

@@ -112,4 +112,6 @@ def main(args: list[str] | None = None) -> dict[str, float]:
         print(f"config:     {Path(trainer.default_root_dir) / 'config.yaml'}")
         if "test/ssim" in metrics:
             print(f"held-out SSIM: {metrics['test/ssim']:.4f}   PSNR: {metrics.get('test/psnr', float('nan')):.2f} dB")
+        elif metrics:
+            print("held-out: " + "   ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
     return metrics
