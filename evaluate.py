@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
@@ -41,9 +42,13 @@ from deeprestore.evaluation.inversion_study import (
     run_study,
     sample_test_photos,
 )
+from deeprestore.atomic_io import atomic_write
+from deeprestore.evaluation.denoising_study import default_denoisers, denoise_table, run_denoising_study
 from deeprestore.evaluation.report import log_wandb, ssim_summary_table, write_report
 from deeprestore.inversion import get_preset
 from deeprestore.nets import LayeredNetwork, load_network
+from deeprestore.priors import load_patch_prior
+from deeprestore.priors.patches import to_grey
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG = ROOT / "configs" / "evaluate" / "default.yaml"
@@ -88,6 +93,11 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
     p.add_argument("--grid_images", type=int, default=8, help="images per comparison grid (0: none)")
     p.add_argument("--wandb", type=Literal["offline", "online", "disabled"], default="offline", help="W&B logging into <out>/wandb")
     p.add_argument("--progress", type=bool, default=True, help="show progress bars")
+    p.add_argument("--study", type=Literal["inversion", "denoise"], default="inversion",
+                   help="inversion (the layer sweep) or denoise (MAP denoising of grey images with priors; configs/evaluate/denoise.yaml)")
+    p.add_argument("--sigmas", type=float, nargs="*", default=[15.0, 25.0, 50.0], help="denoise study: noise levels on the 0–255 scale")
+    p.add_argument("--denoise_priors", type=str, nargs="*", default=[],
+                   help="denoise study: grey PatchPriorModule checkpoints (train.py --config configs/priors/foe_grey.yaml …), named by their run folder")
     return p
 
 
@@ -157,6 +167,8 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
         ValueError / FileNotFoundError / BadImageError: a bad option or image path (checked
             before anything is written).
     """
+    if cfg.study == "denoise":
+        return evaluate_denoising(cfg, command)
     if cfg.batch_size < 1:
         raise ValueError(f"--batch_size must be positive, got {cfg.batch_size}")
     if cfg.iterations_scale <= 0:
@@ -184,6 +196,49 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
         print(f"warning: {problem}", file=sys.stderr)
     print_summary(result, report, net.layer_names)
     return result
+
+
+def denoise_images(files: list[str] | None, crop_size: int) -> tuple[list[np.ndarray], list[str]]:
+    """Grey H×W images in 0–255: the given files/folders (centre crops), or scikit-image's
+    ``camera`` and the held-out sample photos chelsea and coffee (centre ``crop_size`` crops at
+    full resolution; none of them is in the priors' training split)."""
+    if files:
+        images, names = load_image_files(files, crop_size)
+        return [(255 * to_grey(images)[i, 0]).double().numpy() for i in range(len(images))], names
+    import skimage.data
+    from skimage.color import rgb2gray
+
+    photos = {"camera": skimage.data.camera() / 255.0, "chelsea": rgb2gray(skimage.data.chelsea()), "coffee": rgb2gray(skimage.data.coffee())}
+    out = []
+    for image in photos.values():
+        h, w = image.shape
+        top, left = (h - crop_size) // 2, (w - crop_size) // 2
+        out.append(255.0 * image[top : top + crop_size, left : left + crop_size])
+    return out, list(photos)
+
+
+def evaluate_denoising(cfg: Namespace, command: str | None = None) -> list[dict]:
+    """The denoising study (``--study denoise``): ``denoise.csv``, ``report.md``, ``config.yaml``."""
+    priors = {}
+    for path in cfg.denoise_priors or []:
+        module = load_patch_prior(path)
+        if module.energy.channels != 1:
+            raise ValueError(f"{path}: the denoising study needs a grey image prior, this one models {module.energy.channels}-channel patches")
+        priors[Path(path).parent.name] = module.energy
+    images, names = denoise_images(as_list(cfg.images), cfg.crop_size)
+    out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
+    config = {"study": "denoise", "images": as_list(cfg.images), "crop_size": cfg.crop_size, "sigmas": cfg.sigmas,
+              "denoise_priors": cfg.denoise_priors, "seed": cfg.seed, "out": str(out), "command": command}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "config.yaml", lambda f: f.write(yaml.safe_dump(config, sort_keys=False).encode()))
+    rows = run_denoising_study(images, names, cfg.sigmas, default_denoisers(priors), out, seed=cfg.seed, progress=cfg.progress)
+    table = denoise_table(rows)
+    text = (f"# Denoising study\n\nCommand:\n\n```\n{command}\n```\n\nImages: {', '.join(names)} (grey, {cfg.crop_size}×{cfg.crop_size}). "
+            "Mean over the images; each method's parameter picked from its grid per σ by mean PSNR. "
+            "Data: [denoise.csv](denoise.csv), config: [config.yaml](config.yaml).\n\n" + table + "\n")
+    atomic_write(out / "report.md", lambda f: f.write(text.encode()))
+    print(f"\nreport: {out / 'report.md'}\n\n{table}")
+    return rows
 
 
 def print_summary(result: StudyResult, report: Path, layer_order: Sequence[str]) -> None:

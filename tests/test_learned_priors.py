@@ -181,3 +181,30 @@ def test_a_feature_map_prior_models_the_networks_features(tmp_path):
     assert module.maps(images).shape == (2, 16, 32, 32)
     assert module.patches(images).shape == (2 * 256, 16 * 9)
     assert module.energy.field_energy(module.maps(images)).shape == (2,)
+
+
+def test_denoising_study_writes_the_csv_and_roths_foe_denoises(tmp_path):
+    import csv
+
+    import numpy as np
+    import skimage.data
+    from skimage.metrics import peak_signal_noise_ratio
+    from skimage.restoration import denoise_tv_chambolle
+
+    from deeprestore.evaluation.denoising_study import default_denoisers, denoise_table, noisy_copy, run_denoising_study
+
+    image = skimage.data.camera()[200:248, 200:248].astype(np.float64)
+    denoisers = [d for d in default_denoisers() if d.name in ("foe-roth", "tv-chambolle")]
+    rows = run_denoising_study([image], ["camera"], [25.0], denoisers, tmp_path, progress=False)
+    with (tmp_path / "denoise.csv").open() as f:
+        reader = csv.DictReader(f)
+        assert reader.fieldnames[:5] == ["method", "sigma", "image", "psnr", "ssim"]
+        saved = list(reader)
+    assert [r["method"] for r in saved] == ["foe-roth", "tv-chambolle"]
+    noisy = noisy_copy(image, 25.0, 0 + 25)
+    noisy_psnr = peak_signal_noise_ratio(image, np.clip(noisy, 0, 255), data_range=255)
+    foe, tv = rows
+    assert foe["psnr"] > noisy_psnr + 4  # Roth's filters through our MAP denoiser remove noise
+    direct = peak_signal_noise_ratio(image, np.clip(255 * denoise_tv_chambolle(noisy / 255, weight=tv["param"]), 0, 255), data_range=255)
+    assert abs(tv["psnr"] - direct) < 1e-9  # the TV row is scikit-image's own number
+    assert "| foe-roth |" in denoise_table(rows)
