@@ -35,6 +35,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from datamodules.image_files import BadImageError
 from deeprestore.evaluation.inversion_study import (
+    LearnedPriorMethod,
     PresetMethod,
     StudyResult,
     find_inverter_checkpoints,
@@ -93,6 +94,10 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
     p.add_argument("--grid_images", type=int, default=8, help="images per comparison grid (0: none)")
     p.add_argument("--wandb", type=Literal["offline", "online", "disabled"], default="offline", help="W&B logging into <out>/wandb")
     p.add_argument("--progress", type=bool, default=True, help="show progress bars")
+    p.add_argument("--learned_priors", type=str, nargs="*", default=[],
+                   help="PatchPriorModule checkpoints (image or feature-map priors) added to mv2016 as extra methods, named mv2016+<run folder>")
+    p.add_argument("--learned_prior_weights", type=float, nargs="*", default=[],
+                   help="λ of each learned prior, in order (its energy is per patch position; default 0.1 each; see docs/learned_priors.md)")
     p.add_argument("--study", type=Literal["inversion", "denoise"], default="inversion",
                    help="inversion (the layer sweep) or denoise (MAP denoising of grey images with priors; configs/evaluate/denoise.yaml)")
     p.add_argument("--sigmas", type=float, nargs="*", default=[15.0, 25.0, 50.0], help="denoise study: noise levels on the 0–255 scale")
@@ -157,6 +162,7 @@ def resolved_config(cfg: Namespace, layers: list[str], presets: list[str], devic
         "checkpoints": cfg.checkpoints or None, "images": as_list(cfg.images) or None, "crop_size": cfg.crop_size,
         "iterations_scale": cfg.iterations_scale, "batch_size": cfg.batch_size, "device": str(device),
         "seed": cfg.seed, "out": str(out), "run": cfg.run, "grid_images": cfg.grid_images, "wandb": cfg.wandb,
+        "learned_priors": cfg.learned_priors or [], "learned_prior_weights": cfg.learned_prior_weights or [],
     }
 
 
@@ -184,7 +190,11 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
     out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
     config = resolved_config(cfg, layers, presets, device, out)
     config["command"] = command
-    methods = [PresetMethod(p) for p in presets] + inverters
+    learned_paths, learned_weights = cfg.learned_priors or [], cfg.learned_prior_weights or []
+    if learned_weights and len(learned_weights) != len(learned_paths):
+        raise ValueError(f"--learned_prior_weights needs one weight per learned prior ({len(learned_paths)}), got {len(learned_weights)}")
+    learned = [LearnedPriorMethod.from_checkpoint(path, w) for path, w in zip(learned_paths, learned_weights or [0.1] * len(learned_paths))]
+    methods = [PresetMethod(p) for p in presets] + learned + inverters
     result = run_study(net, images, names, layers, methods, out, iterations_scale=cfg.iterations_scale,
                        batch_size=cfg.batch_size, seed=cfg.seed, grid_images=cfg.grid_images,
                        progress=cfg.progress, config=config)

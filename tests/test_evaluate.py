@@ -239,3 +239,34 @@ def test_trained_inverter_is_evaluated_at_its_layer(photos, tmp_path, capsys):
     (run,) = (out / "wandb").glob("offline-run-*")
     logged = {key.split("/")[0] for row in logged_history(run) for key in row}
     assert {"metrics", "means", "ssim_summary", "grids"} <= logged
+
+
+def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
+    """An image prior runs at every layer, a feature-map prior only deeper than its own layer."""
+    import lightning as L
+    import torch
+
+    from deeprestore.priors import PatchPriorModule
+    from deeprestore.priors.whitening import Whitening
+
+    paths = []
+    for name, kwargs in (("img", {}), ("fmap", {"net": "efficientnet_lite0", "layer": "stem"})):
+        module = PatchPriorModule(n_filters=8, patch_size=3, **kwargs)
+        dim = module.energy.whitening.in_dim
+        fitted = Whitening.fit(torch.randn(500, dim), "pca", channels=module.energy.channels, remove_dc=True)
+        module.energy.whitening.load_state_dict(fitted.state_dict())
+        module.whitening_fitted.fill_(True)
+        path = tmp_path / name / "last.ckpt"
+        path.parent.mkdir()
+        ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "pytorch-lightning_version": L.__version__}
+        module.on_save_checkpoint(ckpt)
+        torch.save(ckpt, path)
+        paths.append(str(path))
+    out = tmp_path / "study"
+    result = evaluate.main(study_args(photos, out, "--presets", "mv2016", "--learned_priors", *paths, "--learned_prior_weights", "0.1", "0.1"))
+    jobs = {(r["method"], r["layer"]) for r in result.rows}
+    assert {("mv2016+img", layer) for layer in LAYERS} <= jobs
+    assert ("mv2016+fmap", "block1") in jobs and ("mv2016+fmap", "stem") not in jobs
+    assert all(0 <= r["ssim"] <= 1 for r in result.rows)
+    with pytest.raises(ValueError, match="one weight per learned prior"):
+        evaluate.main(study_args(photos, tmp_path / "bad", "--learned_priors", *paths, "--learned_prior_weights", "0.1"))

@@ -48,7 +48,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ __all__ = [
     "ORIGINALS_FILE",
     "RESUME_KEYS",
     "InverterMethod",
+    "LearnedPriorMethod",
     "Method",
     "PresetMethod",
     "StudyResult",
@@ -267,7 +268,65 @@ class InverterMethod:
         return run
 
 
-Method = PresetMethod | InverterMethod
+@dataclass(frozen=True)
+class LearnedPriorMethod:
+    """A preset with a trained patch prior added to its priors (MSc thesis §3.3, figures 2–3).
+
+    An image prior (trained with ``net: null``) is evaluated at every study layer; a feature-map
+    prior at the study layers deeper than its own layer ``prior_layer`` (it constrains an
+    intermediate representation of the pre-image).
+
+    Attributes:
+        name: ``<base>+<experiment>``.
+        checkpoint: the :class:`~deeprestore.priors.PatchPriorModule` checkpoint.
+        weight: λ of the prior (its energy is per patch position).
+        base: the preset it is added to.
+        prior_layer: the feature-map prior's layer (``None`` for an image prior).
+    """
+
+    name: str
+    checkpoint: Path
+    weight: float
+    base: str = "mv2016"
+    prior_layer: str | None = None
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | Path, weight: float, base: str = "mv2016") -> "LearnedPriorMethod":
+        hp = torch.load(checkpoint, map_location="cpu", weights_only=False).get("hyper_parameters", {})
+        if "expert" not in hp:
+            raise ValueError(f"{checkpoint} is not a PatchPriorModule checkpoint (train one with configs/priors/…)")
+        return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"))
+
+    def layers(self, study_layers: Sequence[str]) -> list[str]:
+        return list(study_layers)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "learned_prior", "checkpoint": str(self.checkpoint), "weight": self.weight,
+                "base": self.base, "prior_layer": self.prior_layer}
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        from deeprestore.priors import load_patch_prior
+        from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
+
+        module = load_patch_prior(str(self.checkpoint))
+        energy = module.energy.to(net.mean.device)
+        if module.hparams.net is not None:
+            if module.hparams.net != net.name:
+                raise ValueError(f"{self.checkpoint} models {module.hparams.net}'s features, the study inverts {net.name}")
+            prior = FeatureMapPrior(energy, net, module.hparams.layer)
+        else:
+            prior = PatchImagePrior(energy)
+        base = get_preset(self.base)
+        preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
+
+        def run(images: Tensor, init: Tensor) -> tuple[Tensor, list[int | None]]:
+            result = invert(net, images, [layer], preset, init=init, iterations_scale=iterations_scale, seed=seed, progress=progress)
+            return result.images.detach(), list(result.diverged_at)
+
+        return run
+
+
+Method = PresetMethod | InverterMethod | LearnedPriorMethod
 
 
 def _checkpoint_in(folder: Path) -> Path | None:
@@ -348,7 +407,8 @@ def plan_jobs(methods: Sequence[Method], layers: Sequence[str], net: LayeredNetw
     """
     for layer in layers:
         net.check_layer(layer)
-    jobs = [(m, net.check_layer(layer)) for m in methods for layer in sorted(m.layers(layers), key=net.index)]
+    jobs = [(m, net.check_layer(layer)) for m in methods for layer in sorted(m.layers(layers), key=net.index)
+            if getattr(m, "prior_layer", None) is None or net.index(layer) > net.index(m.prior_layer)]
     if not jobs:
         raise ValueError("nothing to evaluate: no presets and no inverting-network checkpoints")
     return jobs
