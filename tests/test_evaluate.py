@@ -262,10 +262,18 @@ def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
         module.on_save_checkpoint(ckpt)
         torch.save(ckpt, path)
         paths.append(str(path))
+    from deeprestore.priors import DAEPriorModule
+
+    dae = DAEPriorModule(width=4, depth=1)
+    (tmp_path / "dae").mkdir()
+    torch.save({"state_dict": dae.state_dict(), "hyper_parameters": dict(dae.hparams), "pytorch-lightning_version": L.__version__},
+               tmp_path / "dae" / "last.ckpt")
+    paths.append(str(tmp_path / "dae" / "last.ckpt"))
     out = tmp_path / "study"
-    result = evaluate.main(study_args(photos, out, "--presets", "mv2016", "--learned_priors", *paths, "--learned_prior_weights", "0.1", "0.1"))
+    result = evaluate.main(study_args(photos, out, "--presets", "mv2016", "--learned_priors", *paths,
+                                      "--learned_prior_weights", "0.1", "0.1", "10"))
     jobs = {(r["method"], r["layer"]) for r in result.rows}
-    assert {("mv2016+img", layer) for layer in LAYERS} <= jobs
+    assert {("mv2016+img", layer) for layer in LAYERS} <= jobs and {("mv2016+dae", layer) for layer in LAYERS} <= jobs
     assert ("mv2016+fmap", "block1") in jobs and ("mv2016+fmap", "stem") not in jobs
     assert all(0 <= r["ssim"] <= 1 for r in result.rows)
     with pytest.raises(ValueError, match="one weight per learned prior"):

@@ -208,3 +208,53 @@ def test_denoising_study_writes_the_csv_and_roths_foe_denoises(tmp_path):
     direct = peak_signal_noise_ratio(image, np.clip(255 * denoise_tv_chambolle(noisy / 255, weight=tv["param"]), 0, 255), data_range=255)
     assert abs(tv["psnr"] - direct) < 1e-9  # the TV row is scikit-image's own number
     assert "| foe-roth |" in denoise_table(rows)
+
+
+def test_dae_prior_gradient_is_the_denoisers_residual():
+    from deeprestore.priors import DAEPrior, DenoisingAutoencoder
+
+    torch.manual_seed(0)
+    dae = DenoisingAutoencoder(3, width=8, depth=2)
+    torch.nn.init.normal_(dae.residual[-1].weight, std=0.1)
+    x = torch.rand(2, 3, 12, 10, requires_grad=True)
+    DAEPrior(dae, sigma=0.1)(x).sum().backward()
+    expected = -(dae(x.detach()) - x.detach()) / 0.1**2 / (12 * 10)
+    assert torch.allclose(x.grad, expected, atol=1e-5)
+
+
+def test_a_trained_dae_estimates_the_score_of_gaussian_data():
+    """Alain & Bengio (2014): for pixels x ~ N(0, s²) the optimal denoiser is r(y) = s²/(s²+σ²) y,
+    so (r(y) − y)/σ² = −y/(s² + σ²), which tends to the score −y/s² as σ → 0."""
+    from deeprestore.priors import DenoisingAutoencoder
+    from deeprestore.priors.dae import dae_score
+
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    s, sigma = 1.0, 0.5
+    dae = DenoisingAutoencoder(1, width=16, depth=2)
+    opt = torch.optim.Adam(dae.parameters(), lr=3e-3)
+    for step in range(1000):
+        if step == 700:
+            opt.param_groups[0]["lr"] = 3e-4
+        clean = s * torch.randn(32, 1, 16, 16, generator=g)
+        noisy = clean + sigma * torch.randn(clean.shape, generator=g)
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(dae(noisy), clean).backward()
+        opt.step()
+    y = s * torch.randn(4, 1, 16, 16, generator=g) + sigma * torch.randn(4, 1, 16, 16, generator=g)
+    with torch.no_grad():
+        found = dae_score(dae, y, sigma)
+    expected = -y / (s**2 + sigma**2)
+    assert (found - expected).norm() / expected.norm() < 0.1
+
+
+def test_a_dae_prior_trains_through_the_trainer(tmp_path):
+    from deeprestore.priors import load_dae_prior
+    from deeprestore.training import main
+
+    metrics = main(["--config", "configs/priors/dae_image.yaml", "--checkpoint_root", str(tmp_path), "--experiment", "dae",
+                    "--wandb", "disabled", "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
+                    "--data.init_args.train_samples_per_epoch", "64", "--model.init_args.width", "8"])
+    assert metrics["test/psnr_gain"] > 0  # the denoiser removes some noise from held-out photos
+    module = load_dae_prior(str(tmp_path / "dae" / "last.ckpt"))
+    assert module.dae.channels == 3 and abs(float(module.noise_scale) - 0.1) < 1e-6

@@ -270,7 +270,9 @@ class InverterMethod:
 
 @dataclass(frozen=True)
 class LearnedPriorMethod:
-    """A preset with a trained patch prior added to its priors (MSc thesis §3.3, figures 2–3).
+    """A preset with a trained prior added to its priors (MSc thesis §3.3, figures 2–3): a patch
+    prior (:class:`~deeprestore.priors.PatchPriorModule`) or a denoising autoencoder
+    (:class:`~deeprestore.priors.DAEPriorModule`).
 
     An image prior (trained with ``net: null``) is evaluated at every study layer; a feature-map
     prior at the study layers deeper than its own layer ``prior_layer`` (it constrains an
@@ -278,7 +280,7 @@ class LearnedPriorMethod:
 
     Attributes:
         name: ``<base>+<experiment>``.
-        checkpoint: the :class:`~deeprestore.priors.PatchPriorModule` checkpoint.
+        checkpoint: the prior's checkpoint.
         weight: λ of the prior (its energy is per patch position).
         base: the preset it is added to.
         prior_layer: the feature-map prior's layer (``None`` for an image prior).
@@ -293,8 +295,8 @@ class LearnedPriorMethod:
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, weight: float, base: str = "mv2016") -> "LearnedPriorMethod":
         hp = torch.load(checkpoint, map_location="cpu", weights_only=False).get("hyper_parameters", {})
-        if "expert" not in hp:
-            raise ValueError(f"{checkpoint} is not a PatchPriorModule checkpoint (train one with configs/priors/…)")
+        if "expert" not in hp and "sigma" not in hp:
+            raise ValueError(f"{checkpoint} is not a PatchPriorModule or DAEPriorModule checkpoint (train one with configs/priors/…)")
         return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"))
 
     def layers(self, study_layers: Sequence[str]) -> list[str]:
@@ -305,17 +307,20 @@ class LearnedPriorMethod:
                 "base": self.base, "prior_layer": self.prior_layer}
 
     def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
-        from deeprestore.priors import load_patch_prior
+        from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
         from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
 
-        module = load_patch_prior(str(self.checkpoint))
-        energy = module.energy.to(net.mean.device)
-        if module.hparams.net is not None:
-            if module.hparams.net != net.name:
-                raise ValueError(f"{self.checkpoint} models {module.hparams.net}'s features, the study inverts {net.name}")
-            prior = FeatureMapPrior(energy, net, module.hparams.layer)
+        hp = torch.load(self.checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
+        if hp.get("net") is not None and hp["net"] != net.name:
+            raise ValueError(f"{self.checkpoint} models {hp['net']}'s features, the study inverts {net.name}")
+        device = net.mean.device
+        if "sigma" in hp:  # a denoising autoencoder
+            module = load_dae_prior(str(self.checkpoint))
+            prior = DAEPrior(module.dae.to(device), float(module.noise_scale), *((net, hp["layer"]) if hp.get("net") else ()))
         else:
-            prior = PatchImagePrior(energy)
+            module = load_patch_prior(str(self.checkpoint))
+            energy = module.energy.to(device)
+            prior = FeatureMapPrior(energy, net, hp["layer"]) if hp.get("net") else PatchImagePrior(energy)
         base = get_preset(self.base)
         preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
 

@@ -13,12 +13,15 @@ Sources, constants and what could not be confirmed: ``docs/mv_reference.md``.
 
 Learned priors: :class:`PatchEnergy` (``log p = Σ αᵢ G(wᵢᵀ z)`` on whitened patches, field energy
 as a convolution), :func:`score_matching_objective`, :class:`PatchPriorModule` (trained by
-``python train.py --config configs/priors/…``), :func:`roth_foe` (Roth's published filters).
+``python train.py --config configs/priors/…``), :func:`roth_foe` (Roth's published filters),
+and denoising-autoencoder priors (:class:`DAEPriorModule`, :class:`DAEPrior`).
 """
 
 from deeprestore.priors.alpha_norm import AlphaNorm
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.bounded_range import BoundedRange
+from deeprestore.priors.dae import DAEPrior, DenoisingAutoencoder
+from deeprestore.priors.dae_module import DAEPriorModule, load_dae_prior
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patch_prior_module import PatchPriorModule, load_patch_prior
 from deeprestore.priors.roth_foe import roth_foe
@@ -40,6 +43,10 @@ __all__ = [
     "AlphaNorm",
     "TotalVariation",
     "BoundedRange",
+    "DAEPrior",
+    "DAEPriorModule",
+    "DenoisingAutoencoder",
+    "load_dae_prior",
     "PatchEnergy",
     "PatchPriorModule",
     "load_patch_prior",

@@ -1,0 +1,107 @@
+"""Train a denoising autoencoder prior with Lightning (MSc thesis §5.1; Nguyen et al. 2016).
+
+On ``N×3×H×W`` images in [0, 1] (``net: null``) or on a zoo network's feature maps at ``layer``:
+add Gaussian noise of standard deviation ``sigma`` (for feature maps: ``sigma`` times the maps'
+RMS, fixed on the first training batch and saved), train ``r`` to remove it by mean squared error.
+Logged: ``train/loss``, ``val/loss`` and ``val/psnr_gain`` (dB of PSNR the denoiser adds to the
+noisy input, images only).
+
+Example::
+
+    python train.py --config configs/priors/dae_image.yaml
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from deeprestore.nets import load_network
+from deeprestore.priors.dae import DenoisingAutoencoder
+
+__all__ = ["DAEPriorModule", "load_dae_prior"]
+
+
+class DAEPriorModule(L.LightningModule):
+    """A denoising autoencoder on images or feature maps.
+
+    Args:
+        sigma: noise standard deviation ([0, 1] units for images; relative to the maps' RMS for
+            feature maps).
+        width, depth: the denoiser's size (:class:`DenoisingAutoencoder`).
+        net, layer, weights: a zoo network and layer for a feature-map DAE (``None``: images).
+        lr: Adam's learning rate.
+        seed: seed of the noise.
+        probe_size: image size used to find the layer's channel count.
+    """
+
+    def __init__(self, sigma: float = 0.1, width: int = 64, depth: int = 4, net: str | None = None, layer: str | None = None,
+                 weights: str = "pretrained", lr: float = 1e-3, seed: int = 0, probe_size: int = 128) -> None:
+        super().__init__()
+        if (net is None) != (layer is None):
+            raise ValueError("a feature-map DAE needs both net and layer; an image DAE neither")
+        if sigma <= 0:
+            raise ValueError(f"sigma must be positive, got {sigma}")
+        self.save_hyperparameters()
+        self.net = None
+        channels = 3
+        if net is not None:
+            self.net = load_network(net, weights=weights)
+            self.net.check_layer(layer)
+            with torch.no_grad():
+                channels = self.net.features(torch.zeros(1, 3, probe_size, probe_size), layer)[layer].shape[1]
+        self.dae = DenoisingAutoencoder(channels, width, depth)
+        self.register_buffer("noise_scale", torch.tensor(sigma if net is None else 0.0))
+        self._generator = torch.Generator().manual_seed(seed)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("net.")}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self.net is not None:
+            checkpoint["state_dict"].update({f"net.{k}": v for k, v in self.net.state_dict().items()})
+
+    def maps(self, images: Tensor) -> Tensor:
+        if self.net is None:
+            return images.float()
+        with torch.no_grad():
+            return self.net.features(images, self.hparams.layer)[self.hparams.layer].float()
+
+    def step(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(clean maps, noisy maps, denoised)``."""
+        clean = self.maps(images)
+        if float(self.noise_scale) == 0.0:  # feature maps: σ relative to their RMS on the first batch
+            self.noise_scale.fill_(self.hparams.sigma * float(clean.pow(2).mean().sqrt()))
+        noise = torch.randn(clean.shape, generator=self._generator).to(clean.device) * self.noise_scale
+        noisy = clean + noise
+        return clean, noisy, self.dae(noisy)
+
+    def training_step(self, images: Tensor, batch_idx: int) -> Tensor:
+        clean, _, denoised = self.step(images)
+        loss = F.mse_loss(denoised, clean)
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(images))
+        return loss
+
+    def _evaluate(self, images: Tensor, stage: str) -> None:
+        clean, noisy, denoised = self.step(images)
+        loss = F.mse_loss(denoised, clean)
+        self.log(f"{stage}/loss", loss, prog_bar=stage == "val", batch_size=len(images), sync_dist=True)
+        if self.net is None:
+            gain = 10 * torch.log10(F.mse_loss(noisy, clean) / loss.clamp_min(1e-12))
+            self.log(f"{stage}/psnr_gain", gain, batch_size=len(images), sync_dist=True)
+
+    def validation_step(self, images: Tensor, batch_idx: int) -> None:
+        self._evaluate(images, "val")
+
+    def test_step(self, images: Tensor, batch_idx: int) -> None:
+        self._evaluate(images, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.dae.parameters(), lr=self.hparams.lr)
+
+
+def load_dae_prior(path: str) -> DAEPriorModule:
+    """A trained :class:`DAEPriorModule` (CPU, eval mode)."""
+    return DAEPriorModule.load_from_checkpoint(path, map_location="cpu").eval()
