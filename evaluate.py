@@ -1,12 +1,18 @@
 """Evaluate inversion methods layer by layer: ``python evaluate.py`` runs the embedded default.
 
 For each target layer of a network and each method — the optimisation presets (M&V 2016,
-M&V 2015, seed 000's plain gradient descent) and every trained inverting network found under
-``--checkpoints`` — reconstruct the images from their features and score the reconstructions
-(MSE, PSNR, SSIM, feature error, top-1 class kept). Writes a study folder (``--out``)::
+M&V 2015, seed 000's plain gradient descent), ``mv2016`` plus each learned prior given with
+``--learned_priors``, and every trained inverting network found under ``--checkpoints`` —
+reconstruct the images from their features and score the reconstructions (MSE, PSNR, SSIM,
+feature error, top-1 class kept). Writes a study folder (``--out``)::
 
     metrics.csv  metrics.json  report.md  config.yaml
-    plots/<metric>.png  grids/<method>_<layer>.png  reconstructions/<method>_<layer>.pt  wandb/
+    plots/<metric>.png  plots/layers_<image>.png  grids/<method>_<layer>.png
+    reconstructions/<method>_<layer>.pt  wandb/
+
+``--study denoise`` runs the denoising study instead (MAP denoising of grey images with Roth's
+FoE and trained priors against scikit-image's TV and non-local means; ``denoise.csv``,
+``report.md``).
 
 Rerunning with the same ``--out`` (or ``--run``) skips the finished (method, layer) jobs.
 
@@ -16,6 +22,8 @@ Examples::
     python evaluate.py --config configs/evaluate/quick.yaml     # smoke run, a few minutes on a CPU
     python evaluate.py --layers block1 block4 --presets mv2016 --images photos/ --run mine
     python evaluate.py --checkpoints "" --iterations_scale 0.2 --wandb disabled
+    python evaluate.py --config configs/evaluate/learned_priors.yaml   # mv2016 ± learned priors
+    python evaluate.py --config configs/evaluate/denoise.yaml          # the denoising study
 """
 
 from __future__ import annotations

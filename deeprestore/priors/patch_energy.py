@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deeprestore.priors.experts import get_expert
+from deeprestore.priors.experts import Expert, get_expert
 from deeprestore.priors.score_matching import score_matching_objective
 from deeprestore.priors.whitening import Whitening
 
@@ -54,7 +54,7 @@ class PatchEnergy(nn.Module):
         self.log_alphas = nn.Parameter(torch.zeros(n_filters))
 
     @property
-    def expert(self):  # noqa: ANN201 - an Expert
+    def expert(self) -> Expert:
         return get_expert(self.expert_name)
 
     @property
