@@ -278,3 +278,15 @@ def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
     assert all(0 <= r["ssim"] <= 1 for r in result.rows)
     with pytest.raises(ValueError, match="one weight per learned prior"):
         evaluate.main(study_args(photos, tmp_path / "bad", "--learned_priors", *paths, "--learned_prior_weights", "0.1"))
+
+
+def test_denoise_study_through_evaluate_on_a_folder(photos, tmp_path):
+    rows = evaluate.main(["--study", "denoise", "--images", str(photos), "--crop_size", "48", "--sigmas", "25",
+                          "--out", str(tmp_path / "den"), "--progress", "false"])
+    header, saved = csv_rows(tmp_path / "den" / "denoise.csv")
+    assert header[:5] == ["method", "sigma", "image", "psnr", "ssim"]
+    assert {r["method"] for r in saved} == {"foe-roth", "tv-chambolle", "nl-means"} and {r["image"] for r in saved} == {"astronaut", "coffee"}
+    assert all(15 < float(r["psnr"]) < 60 and 0 < float(r["ssim"]) <= 1 for r in saved) and len(rows) == len(saved) == 6
+    report = (tmp_path / "den" / "report.md").read_text()
+    assert "| foe-roth |" in report and "σ = 25" in report
+    assert yaml.safe_load((tmp_path / "den" / "config.yaml").read_text())["sigmas"] == [25.0]
