@@ -52,6 +52,7 @@ from deeprestore.evaluation.inversion_study import (
     sample_test_photos,
 )
 from deeprestore.atomic_io import atomic_write
+from deeprestore.cli_options import as_list, resolve_device
 from deeprestore.evaluation.denoising_study import default_denoisers, denoise_table, run_denoising_study
 from deeprestore.evaluation.report import log_wandb, ssim_summary_table, write_report
 from deeprestore.inversion import get_preset
@@ -112,28 +113,6 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
     p.add_argument("--denoise_priors", type=str, nargs="*", default=[],
                    help="denoise study: grey PatchPriorModule checkpoints (train.py --config configs/priors/foe_grey.yaml …), named by their run folder")
     return p
-
-
-def as_list(values: Sequence[str] | None) -> list[str] | None:
-    """A list option as given: space-separated values, or one ``[a, b]`` / ``a,b`` string."""
-    if values is None:
-        return None
-    if len(values) == 1 and values[0].strip().startswith("["):
-        parsed = yaml.safe_load(values[0])
-        return [str(v) for v in parsed or []]
-    if len(values) == 1 and "," in values[0]:
-        return [v.strip() for v in values[0].split(",") if v.strip()]
-    return [str(v) for v in values]
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` → cuda if available, else cpu; anything else as given (checked)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine")
-    return resolved
 
 
 def resolve_layers(net: LayeredNetwork, layers: list[str] | None) -> list[str]:

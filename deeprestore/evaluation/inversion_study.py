@@ -284,6 +284,8 @@ class LearnedPriorMethod:
         weight: λ of the prior (its energy is per patch position).
         base: the preset it is added to.
         prior_layer: the feature-map prior's layer (``None`` for an image prior).
+        prior_net: the network whose feature maps it models (``None`` for an image prior).
+        kind: ``"patch"`` or ``"dae"``.
     """
 
     name: str
@@ -291,13 +293,16 @@ class LearnedPriorMethod:
     weight: float
     base: str = "mv2016"
     prior_layer: str | None = None
+    prior_net: str | None = None
+    kind: str = "patch"
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, weight: float, base: str = "mv2016") -> "LearnedPriorMethod":
         hp = torch.load(checkpoint, map_location="cpu", weights_only=False).get("hyper_parameters", {})
         if "expert" not in hp and "sigma" not in hp:
             raise ValueError(f"{checkpoint} is not a PatchPriorModule or DAEPriorModule checkpoint (train one with configs/priors/…)")
-        return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"))
+        return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"), hp.get("net"),
+                   "dae" if "sigma" in hp else "patch")
 
     def layers(self, study_layers: Sequence[str]) -> list[str]:
         return list(study_layers)
@@ -310,17 +315,15 @@ class LearnedPriorMethod:
         from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
         from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
 
-        hp = torch.load(self.checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
-        if hp.get("net") is not None and hp["net"] != net.name:
-            raise ValueError(f"{self.checkpoint} models {hp['net']}'s features, the study inverts {net.name}")
+        if self.prior_net is not None and self.prior_net != net.name:
+            raise ValueError(f"{self.checkpoint} models {self.prior_net}'s features, the study inverts {net.name}")
         device = net.mean.device
-        if "sigma" in hp:  # a denoising autoencoder
+        if self.kind == "dae":
             module = load_dae_prior(str(self.checkpoint))
-            prior = DAEPrior(module.dae.to(device), float(module.noise_scale), *((net, hp["layer"]) if hp.get("net") else ()))
+            prior = DAEPrior(module.dae.to(device), float(module.noise_scale), *((net, self.prior_layer) if self.prior_net else ()))
         else:
-            module = load_patch_prior(str(self.checkpoint))
-            energy = module.energy.to(device)
-            prior = FeatureMapPrior(energy, net, hp["layer"]) if hp.get("net") else PatchImagePrior(energy)
+            energy = load_patch_prior(str(self.checkpoint)).energy.to(device)
+            prior = FeatureMapPrior(energy, net, self.prior_layer) if self.prior_net else PatchImagePrior(energy)
         base = get_preset(self.base)
         preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
 

@@ -37,9 +37,8 @@ def mv_noise(shape: Sequence[int], seed: int, device: torch.device | str = "cpu"
 
 def layer_stride(net: LayeredNetwork, layer: str, size: tuple[int, int]) -> float | None:
     """Stride of ``layer`` for an input of ``size`` (``None`` for vector layers)."""
-    with torch.no_grad():
-        feats = net.features(torch.zeros(1, 3, *size, device=net.mean.device), layer)[layer]
-    return size[0] / feats.shape[-2] if feats.ndim == 4 else None
+    shape = net.output_shape(layer, size)
+    return size[0] / shape[-2] if len(shape) == 3 else None
 
 
 def invert(

@@ -35,11 +35,12 @@ from deeprestore.inverters.chain import InverterChain
 from deeprestore.inverters.losses import relative_mse
 from deeprestore.inverters.operations import IMAGE, network_operations
 from deeprestore.nets import load_network
+from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 
 MODES = ("parallel", "stacked", "joint", "end_to_end")
 
 
-class InvertingNetwork(L.LightningModule):
+class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
     """Train or evaluate a modular inverting network for one layer of a zoo network.
 
     Args:
@@ -108,13 +109,6 @@ class InvertingNetwork(L.LightningModule):
         if missing:
             raise ValueError(f"no parallel checkpoint among {paths} has the modules for {missing}")
         self.chain.load_state_dict({k: found[f"chain.{k}"] for k in own})
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """The frozen network is not saved: it is rebuilt from ``net``/``weights``."""
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("net.")}
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["state_dict"].update({f"net.{k}": v for k, v in self.net.state_dict().items()})
 
     # -- forward ----------------------------------------------------------------------------
     def true_levels(self, images: Tensor) -> tuple[dict[str, Tensor], dict[str, tuple[int, int]]]:

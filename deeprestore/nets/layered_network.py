@@ -151,6 +151,14 @@ class LayeredNetwork(nn.Module):
 
     # -- description ------------------------------------------------------------------------
     @torch.no_grad()
+    def output_shape(self, layer: str, input_size: int | tuple[int, int] = 224) -> tuple[int, ...]:
+        """``layer``'s output shape without the batch dimension (``(C, H, W)`` or ``(D,)``) for an
+        input of ``input_size``; runs the stages up to ``layer`` only."""
+        h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
+        probe = torch.zeros(1, 3, h, w, device=self.mean.device)
+        return tuple(self.features(probe, layer)[layer].shape[1:])
+
+    @torch.no_grad()
     def layer_table(self, input_size: int | tuple[int, int] = 224) -> list[LayerInfo]:
         """Every layer with its kind, output shape and stride for a given input size."""
         h, w = (input_size, input_size) if isinstance(input_size, int) else input_size

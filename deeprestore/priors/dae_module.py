@@ -19,12 +19,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from deeprestore.nets import load_network
+from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 from deeprestore.priors.dae import DenoisingAutoencoder
 
 __all__ = ["DAEPriorModule", "load_dae_prior"]
 
 
-class DAEPriorModule(L.LightningModule):
+class DAEPriorModule(FrozenNetCheckpoints, L.LightningModule):
     """A denoising autoencoder on images or feature maps.
 
     Args:
@@ -49,19 +50,10 @@ class DAEPriorModule(L.LightningModule):
         channels = 3
         if net is not None:
             self.net = load_network(net, weights=weights)
-            self.net.check_layer(layer)
-            with torch.no_grad():
-                channels = self.net.features(torch.zeros(1, 3, probe_size, probe_size), layer)[layer].shape[1]
+            channels = self.net.output_shape(self.net.check_layer(layer), probe_size)[0]
         self.dae = DenoisingAutoencoder(channels, width, depth)
         self.register_buffer("noise_scale", torch.tensor(sigma if net is None else 0.0))
         self._generator = torch.Generator().manual_seed(seed)
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("net.")}
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if self.net is not None:
-            checkpoint["state_dict"].update({f"net.{k}": v for k, v in self.net.state_dict().items()})
 
     def maps(self, images: Tensor) -> Tensor:
         if self.net is None:

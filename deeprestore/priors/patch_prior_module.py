@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from deeprestore.nets import load_network
+from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 from deeprestore.priors.filter_figure import filter_figure
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patches import random_patches, to_grey
@@ -37,7 +38,7 @@ from deeprestore.priors.whitening import Whitening
 __all__ = ["PatchPriorModule", "load_patch_prior"]
 
 
-class PatchPriorModule(L.LightningModule):
+class PatchPriorModule(FrozenNetCheckpoints, L.LightningModule):
     """A patch energy model on image or feature-map patches, trained by score matching.
 
     Args:
@@ -92,9 +93,7 @@ class PatchPriorModule(L.LightningModule):
         self.net = None
         if net is not None:
             self.net = load_network(net, weights=weights)
-            self.net.check_layer(layer)
-            with torch.no_grad():
-                channels = self.net.features(torch.zeros(1, 3, probe_size, probe_size), layer)[layer].shape[1]
+            channels = self.net.output_shape(self.net.check_layer(layer), probe_size)[0]
         else:
             channels = 1 if grey else 3
         dim = channels * patch_size * patch_size
@@ -102,14 +101,6 @@ class PatchPriorModule(L.LightningModule):
         self.energy = PatchEnergy(expert, channels, patch_size, n_filters, Whitening(dim, out_dim), seed=seed)
         self.register_buffer("whitening_fitted", torch.tensor(False))
         self._generator = torch.Generator().manual_seed(seed)
-
-    # -- checkpoints: the frozen network is rebuilt from net/weights, not saved ------------------
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if not k.startswith("net.")}
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if self.net is not None:
-            checkpoint["state_dict"].update({f"net.{k}": v for k, v in self.net.state_dict().items()})
 
     # -- data --------------------------------------------------------------------------------
     def maps(self, images: Tensor) -> Tensor:

@@ -41,6 +41,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from datamodules.image_files import BadImageError
 from deeprestore.atomic_io import atomic_write
+from deeprestore.cli_options import as_list, resolve_device
 from deeprestore.evaluation.figures import save_figure
 from deeprestore.nets import load_network
 from deeprestore.stats.collect import collect_statistics, feature_map_shapes
@@ -120,26 +121,6 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def _as_list(values: Sequence[str] | None) -> list[str] | None:
-    """A list option as given: space-separated values, or one ``[a, b]`` / ``a,b`` string."""
-    if values is None:
-        return None
-    if len(values) == 1 and values[0].strip().startswith("["):
-        return [str(v) for v in yaml.safe_load(values[0]) or []]
-    if len(values) == 1 and "," in values[0]:
-        return [v.strip() for v in values[0].split(",") if v.strip()]
-    return [str(v) for v in values]
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    return device
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> Path:
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
     return atomic_write(path, lambda f: f.write(text.encode()))
@@ -163,9 +144,9 @@ def run(cfg: Namespace, command: str | None = None) -> StatsRun:
             raise ValueError(f"--{name} must be positive, got {getattr(cfg, name)}")
     if cfg.border < 0 or cfg.zero_tol < 0 or cfg.rel_eps < 0:
         raise ValueError("--border, --zero_tol and --rel_eps must be non-negative")
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     net = load_network(cfg.net, weights=cfg.weights, seed=cfg.seed).to(device)
-    layers = _as_list(cfg.layers) or DEFAULT_LAYERS.get(net.name, [])
+    layers = as_list(cfg.layers) or DEFAULT_LAYERS.get(net.name, [])
     if not layers:
         raise ValueError(f"no layers given; layers of {net.name}: {', '.join(net.layer_names)}")
     layers = sorted(dict.fromkeys(net.check_layer(layer) for layer in layers), key=net.index)
@@ -176,13 +157,13 @@ def run(cfg: Namespace, command: str | None = None) -> StatsRun:
                 f"layer {layer} has {h}×{w} = {h * w} positions at crop size {cfg.crop_size}: the covariance "
                 f"would be {h * w}² entries (limit --max_positions {cfg.max_positions}); use a smaller --crop_size"
             )
-    image_paths = _as_list(cfg.image_paths)
-    sources = file_sources(image_paths) if image_paths else sample_photo_sources(_as_list(cfg.splits) or [])
+    image_paths = as_list(cfg.image_paths)
+    sources = file_sources(image_paths) if image_paths else sample_photo_sources(as_list(cfg.splits) or [])
     crops = RandomCrops(sources, cfg.images, cfg.crop_size, cfg.resize, cfg.seed)
     out = Path(cfg.out)
     config = {
         "net": net.name, "weights": cfg.weights, "layers": layers, "images": cfg.images,
-        "image_paths": image_paths, "splits": None if image_paths else _as_list(cfg.splits),
+        "image_paths": image_paths, "splits": None if image_paths else as_list(cfg.splits),
         "crop_size": cfg.crop_size, "resize": crops.resize, "batch_size": cfg.batch_size, "seed": cfg.seed,
         "rel_eps": cfg.rel_eps, "border": cfg.border, "zero_tol": cfg.zero_tol, "max_positions": cfg.max_positions,
         "device": str(device), "out": str(out), "dpi": cfg.dpi, "command": command,
