@@ -12,7 +12,10 @@ feature error, top-1 class kept). Writes a study folder (``--out``)::
 
 ``--study denoise`` runs the denoising study instead (MAP denoising of grey images with Roth's
 FoE and trained priors against scikit-image's TV and non-local means; ``denoise.csv``,
-``report.md``).
+``report.md``). ``--study inverse_problems`` reconstructs held-out crops from measurements
+(inpainting, denoising, super-resolution, compressed sensing) with a trained generator by CSGM and
+ILO (``inverse_problems.csv``); ``--study lp`` runs Lei et al.'s layer-wise linear-program
+inversion studies (``lp_inversion.csv``).
 
 Rerunning with the same ``--out`` (or ``--run``) skips the finished (method, layer) jobs.
 
@@ -24,6 +27,8 @@ Examples::
     python evaluate.py --checkpoints "" --iterations_scale 0.2 --wandb disabled
     python evaluate.py --config configs/evaluate/learned_priors.yaml   # mv2016 ± learned priors
     python evaluate.py --config configs/evaluate/denoise.yaml          # the denoising study
+    python evaluate.py --config configs/evaluate/inverse_problems.yaml # CSGM vs ILO
+    python evaluate.py --config configs/evaluate/lp_inversion.yaml     # Lei et al.'s LP inversion
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ from deeprestore.evaluation.inversion_study import (
 from deeprestore.atomic_io import atomic_write
 from deeprestore.cli_options import as_list, resolve_device
 from deeprestore.evaluation.denoising_study import default_denoisers, denoise_table, run_denoising_study
+from deeprestore.evaluation.generative_studies import run_inverse_problems
+from deeprestore.generative.operators import OPERATOR_NAMES
 from deeprestore.evaluation.report import log_wandb, ssim_summary_table, write_report
 from deeprestore.inversion import get_preset
 from deeprestore.nets import LayeredNetwork, load_network
@@ -107,11 +114,26 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
                    help="PatchPriorModule checkpoints (image or feature-map priors) added to mv2016 as extra methods, named mv2016+<run folder>")
     p.add_argument("--learned_prior_weights", type=float, nargs="*", default=[],
                    help="λ of each learned prior, in order (its energy is per patch position; default 0.1 each; see docs/learned_priors.md)")
-    p.add_argument("--study", type=Literal["inversion", "denoise"], default="inversion",
-                   help="inversion (the layer sweep) or denoise (MAP denoising of grey images with priors; configs/evaluate/denoise.yaml)")
+    p.add_argument("--study", type=Literal["inversion", "denoise", "inverse_problems", "lp"], default="inversion",
+                   help="inversion (the layer sweep), denoise (MAP denoising of grey images with priors; configs/evaluate/denoise.yaml), "
+                        "inverse_problems (CSGM vs ILO with a trained generator; configs/evaluate/inverse_problems.yaml) or "
+                        "lp (Lei et al.'s layer-wise linear programs; configs/evaluate/lp_inversion.yaml)")
     p.add_argument("--sigmas", type=float, nargs="*", default=[15.0, 25.0, 50.0], help="denoise study: noise levels on the 0–255 scale")
     p.add_argument("--denoise_priors", type=str, nargs="*", default=[],
                    help="denoise study: grey PatchPriorModule checkpoints (train.py --config configs/priors/foe_grey.yaml …), named by their run folder")
+    p.add_argument("--generator", type=str, default="checkpoints/generator_vae_conv/last.ckpt",
+                   help="inverse_problems study: a VAEGeneratorModule checkpoint (train.py --config configs/generators/vae_conv_photos.yaml)")
+    p.add_argument("--operators", type=str, nargs="*", default=list(OPERATOR_NAMES),
+                   help="inverse_problems study: forward operators, from " + ", ".join(OPERATOR_NAMES))
+    p.add_argument("--noise_std", type=float, default=0.0,
+                   help="inverse_problems study: measurement noise std ([0, 1] units) of every operator (0: none, and 0.1 for denoise)")
+    p.add_argument("--ilo_layers", type=int, nargs="*", default=[0, 1, 2, 3], help="inverse_problems study: layers ILO optimises in turn (0 = latent)")
+    p.add_argument("--ilo_steps", type=int, nargs="*", default=[50, 50, 25, 25], help="inverse_problems study: Adam steps per ILO layer; CSGM gets their sum")
+    p.add_argument("--ilo_radii", type=float, nargs="*", default=[0.1, 0.2, 0.3],
+                   help="inverse_problems study: l1 radius of each layer after the latent, relative to the layer's l1 norm")
+    p.add_argument("--ilo_lr", type=float, default=0.1, help="inverse_problems study: peak Adam learning rate (ramped) of ILO and CSGM")
+    p.add_argument("--restarts", type=int, default=1, help="inverse_problems study: random latent starts per image (best kept)")
+    p.add_argument("--latent_weight", type=float, default=0.0, help="inverse_problems study: λ of Bora et al.'s λ‖z‖² on the latent")
     return p
 
 
@@ -162,6 +184,12 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
     """
     if cfg.study == "denoise":
         return evaluate_denoising(cfg, command)
+    if cfg.study == "inverse_problems":
+        out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
+        return run_inverse_problems(cfg.generator, as_list(cfg.operators) or [], out, images=as_list(cfg.images), noise_std=cfg.noise_std,
+                                    ilo_layers=cfg.ilo_layers, ilo_steps=cfg.ilo_steps, ilo_radii=cfg.ilo_radii, lr=cfg.ilo_lr,
+                                    restarts=cfg.restarts, latent_weight=cfg.latent_weight, seed=cfg.seed,
+                                    device=resolve_device(cfg.device), wandb=cfg.wandb, run=cfg.run, progress=cfg.progress, command=command)
     if cfg.batch_size < 1:
         raise ValueError(f"--batch_size must be positive, got {cfg.batch_size}")
     if cfg.iterations_scale <= 0:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ __all__ = [
     "layer_sweep_figures",
     "layer_table",
     "log_wandb",
+    "log_wandb_payload",
+    "log_wandb_tables",
     "metric_plot",
     "ssim_summary_table",
     "stats",
@@ -298,6 +300,47 @@ def log_wandb(
     The run goes to ``<out>/wandb``. Returns ``None`` on success (or when ``mode`` is
     ``disabled``), else a message saying why nothing was logged: W&B is optional.
     """
+    return log_wandb_payload(out, lambda wandb: _wandb_payload(wandb, Path(out), rows, layer_order), mode=mode,
+                             config=config, name=name, project=project)
+
+
+def log_wandb_tables(
+    out: str | Path,
+    tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    figures: Sequence[Path] = (),
+    *,
+    mode: str = "offline",
+    config: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    project: str = "deeprestore",
+) -> str | None:
+    """Log each list of rows as a ``wandb.Table`` under its key and each figure as
+    ``plots/<stem>`` (the generative studies); same contract as :func:`log_wandb`."""
+
+    def payload(wandb: Any) -> dict[str, Any]:
+        logged: dict[str, Any] = {}
+        for key, rows in tables.items():
+            if rows:
+                columns = list(rows[0])
+                logged[key] = wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in rows])
+        for path in figures:
+            logged[f"plots/{Path(path).stem}"] = wandb.Image(str(path))
+        return logged
+
+    return log_wandb_payload(out, payload, mode=mode, config=config, name=name, project=project)
+
+
+def log_wandb_payload(
+    out: str | Path,
+    make_payload: Callable[[Any], dict[str, Any]],
+    *,
+    mode: str = "offline",
+    config: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    project: str = "deeprestore",
+) -> str | None:
+    """One W&B run in ``<out>/wandb`` logging ``make_payload(wandb)`` once. Returns ``None`` on
+    success (or when ``mode`` is ``disabled``), else a message saying why nothing was logged."""
     if mode == "disabled":
         return None
     if mode not in ("offline", "online"):
@@ -306,11 +349,11 @@ def log_wandb(
     try:
         import wandb
 
-        (out / "wandb").parent.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         run = wandb.init(project=project, name=name, dir=str(out), mode=mode, config=dict(config or {}),
                          job_type="evaluate", reinit="create_new", settings=wandb.Settings(silent=True))
         try:
-            run.log(_wandb_payload(wandb, out, rows, layer_order))
+            run.log(make_payload(wandb))
         finally:
             run.finish()
     except Exception as error:  # W&B is optional: the files on disk are the report

@@ -1,0 +1,10 @@
+"""Inverting generative networks and solving inverse problems with them (issue 5).
+
+Generators split into stages (:class:`StagedGenerator`), forward operators, layer-wise linear
+programs for ReLU networks (Lei et al. 2019), Intermediate Layer Optimisation with l1-ball
+projections (Daras et al. 2021) and the latent-only baseline CSGM (Bora et al. 2017).
+"""
+
+from deeprestore.generative.staged_generator import ACTIVATIONS, GeneratorStage, StagedGenerator
+from deeprestore.generative.conv_generator import conv_generator, fc_image_generator
+from deeprestore.generative.vae_module import VAEGeneratorModule, load_generator

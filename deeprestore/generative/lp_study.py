@@ -1,0 +1,390 @@
+"""The studies of Lei, Jalal, Dhillon & Dimakis (2019, "Inverting deep generative models, one layer
+at a time", Section 5): layer-wise LP inversion against gradient descent (CSGM, Bora et al. 2017).
+
+* :func:`noise_study` — relative latent error against the noise level (their figure 2 / 3 style,
+  log-log) on random fully connected ReLU networks, a fresh network per trial;
+* :func:`dimension_study` — success rate and time against the latent dimension for networks whose
+  every layer is ``expansion×`` wider than the previous (their figure 1 style);
+* :func:`trained_generator_study` — the same on a given (trained) :class:`StagedGenerator`.
+
+Every study returns rows with :data:`LP_COLUMNS`:
+
+``method``
+    ``"lp"`` (eq. 3 layer-wise, noiseless; falls back to ℓ∞ when infeasible), ``"lp-linf"``,
+    ``"lp-l1"`` (Section 4 variants, :mod:`~deeprestore.generative.lp_inversion`), ``"gd"``
+    (:func:`~deeprestore.generative.gradient_inversion.invert_by_gradient_descent`, its defaults).
+``widths``
+    layer sizes from the latent to the image joined by ``-`` (``"20-100-500"``; a multi-dimensional
+    layer is written ``CxHxW``).
+``noise``
+    relative noise level ``σ_rel``: ``x = G(z) + σ_rel · ‖G(z)‖/√n · e``, ``e ~ N(0, I_n)``, so
+    that ``E‖x − G(z)‖ ≈ σ_rel ‖G(z)‖`` (one draw ``e`` per trial, scaled for every level).
+``trial``, ``latent_rel_error``
+    ``‖ẑ − z‖ / ‖z‖`` (``inf`` when a method returned NaN).
+``seconds``
+    wall time per sample. LP: the layer-wise solves of that sample (the dense ``(A, b)`` of every
+    stage is computed once per network and not counted). GD: the batch's time divided by the
+    samples in it (one trial's noise levels, or all samples of a trained-generator study).
+``success``
+    ``latent_rel_error < 1e-6`` for noiseless data; ``latent_rel_error < 10 · noise`` for noisy
+    data (:data:`SUCCESS_NOISELESS`, :data:`SUCCESS_NOISE_FACTOR`). Lei et al.'s bounds (Section
+    4) are ``O(‖e‖)`` with constants depending on the network's conditioning; on the random
+    20→100→500 networks the LP variants' median error is about ``0.4–0.8 × noise`` (see the tests),
+    so 10× is a generous rule that only failures (wrong basin, wrong on/off pattern) break.
+
+Seeds: trial ``t`` of a study with ``seed`` uses network seed ``1000·seed + t`` (the
+generator's weights) and a latent/noise generator seeded ``10⁶ + 1000·seed + t``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import logging
+import math
+import os
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from deeprestore.atomic_io import atomic_write
+from deeprestore.generative.fc_generator import fully_connected_generator
+from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
+from deeprestore.generative.lp_inversion import invert_layerwise
+from deeprestore.generative.stage_matrix import stage_affine
+from deeprestore.generative.staged_generator import StagedGenerator
+
+__all__ = [
+    "LP_COLUMNS",
+    "LP_METHODS",
+    "SUCCESS_NOISELESS",
+    "SUCCESS_NOISE_FACTOR",
+    "dimension_study",
+    "invert_with",
+    "layer_expansions",
+    "lp_figures",
+    "lp_report",
+    "noise_study",
+    "trained_generator_study",
+    "write_lp_csv",
+]
+
+log = logging.getLogger(__name__)
+
+LP_COLUMNS = ("method", "widths", "noise", "trial", "latent_rel_error", "seconds", "success")
+LP_METHODS = ("lp", "lp-linf", "lp-l1", "gd")
+SUCCESS_NOISELESS = 1e-6
+SUCCESS_NOISE_FACTOR = 10.0
+_LP_NOISE = {"lp": "none", "lp-linf": "linf", "lp-l1": "l1"}
+
+
+def _success(error: float, noise: float) -> bool:
+    return bool(error < (SUCCESS_NOISELESS if noise == 0 else max(SUCCESS_NOISELESS, SUCCESS_NOISE_FACTOR * noise)))
+
+
+def _widths_string(generator: StagedGenerator) -> str:
+    return "-".join("x".join(str(s) for s in shape) for shape in generator.layer_shapes())
+
+
+def _rel_errors(z_hat: Tensor, z: Tensor) -> list[float]:
+    diff = (z_hat.double() - z.double()).flatten(1).norm(dim=1)
+    err = diff / z.double().flatten(1).norm(dim=1)
+    return [e if math.isfinite(e) else math.inf for e in err.tolist()]
+
+
+def _check_methods(methods: Sequence[str]) -> None:
+    unknown = [m for m in methods if m not in LP_METHODS]
+    if unknown:
+        raise ValueError(f"unknown methods {unknown}; choose from {LP_METHODS}")
+
+
+def invert_with(
+    method: str,
+    generator: StagedGenerator,
+    x: Tensor,
+    affines: Sequence[tuple[Tensor, Tensor]] | None = None,
+    seed: int = 0,
+    gd_options: Mapping | None = None,
+) -> tuple[Tensor, list[float], object]:
+    """Invert ``x`` (``N × image shape``) with one of :data:`LP_METHODS`.
+
+    Returns:
+        ``(z_hat, seconds, diagnostics)``: ``N × latent_shape`` float64, seconds per sample, and the
+        LP's :class:`~deeprestore.generative.lp_inversion.InversionDiagnostics` (None for ``"gd"``).
+    """
+    _check_methods([method])
+    if method == "gd":
+        t0 = time.perf_counter()
+        z_hat = invert_by_gradient_descent(generator, x, seed=seed, **dict(gd_options or {}))
+        per = (time.perf_counter() - t0) / x.shape[0]
+        return z_hat.double(), [per] * x.shape[0], None
+    z_hat, diag = invert_layerwise(generator, x, noise=_LP_NOISE[method], affines=affines)
+    return z_hat, list(diag.seconds), diag
+
+
+def _affines(generator: StagedGenerator) -> list[tuple[Tensor, Tensor]]:
+    shapes = generator.layer_shapes()
+    return [stage_affine(stage, shapes[k]) for k, stage in enumerate(generator.stages)]
+
+
+def _trial_rows(
+    generator: StagedGenerator, z: Tensor, noise_levels: Sequence[float], methods: Sequence[str],
+    trial: int, noise_gen: torch.Generator, gd_options: Mapping | None, seed: int,
+) -> list[dict]:
+    """One network, one latent ``z`` (``1 × k``), every noise level and method."""
+    x0 = generator(z)
+    n = x0[0].numel()
+    e = torch.randn(x0.shape, generator=noise_gen, dtype=x0.dtype)
+    scale = x0.flatten(1).norm(dim=1).reshape(-1, *([1] * (x0.dim() - 1))) / math.sqrt(n)
+    x = torch.cat([x0 + level * scale * e for level in noise_levels])
+    zs = z.expand(len(noise_levels), *z.shape[1:])
+    affines = _affines(generator)
+    widths = _widths_string(generator)
+    rows = []
+    for method in methods:
+        z_hat, seconds, _ = invert_with(method, generator, x, affines, seed=seed, gd_options=gd_options)
+        for level, err, sec in zip(noise_levels, _rel_errors(z_hat, zs), seconds):
+            rows.append(dict(method=method, widths=widths, noise=float(level), trial=trial,
+                             latent_rel_error=err, seconds=sec, success=_success(err, float(level))))
+    return rows
+
+
+def noise_study(
+    widths: Sequence[int] = (20, 100, 500),
+    noise_levels: Sequence[float] = (0, 1e-3, 1e-2, 3e-2, 1e-1),
+    trials: int = 200,
+    methods: Sequence[str] = LP_METHODS,
+    seed: int = 0,
+    activation: str = "relu",
+    gd_options: Mapping | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Relative latent error against the noise level (Lei et al. Section 5, noisy experiments).
+
+    Per trial: a fresh float64 network :func:`fully_connected_generator` ``(widths, seed=1000·seed
+    + trial)``, one latent ``z ~ N(0, I_k)``, ``x = G(z) + noise · ‖G(z)‖/√n · e`` for every level
+    (the same ``e`` scaled), every method on every level.
+
+    Returns:
+        ``trials × len(noise_levels) × len(methods)`` rows with :data:`LP_COLUMNS`.
+    """
+    _check_methods(methods)
+    rows: list[dict] = []
+    for trial in tqdm(range(trials), desc=f"noise study {'-'.join(map(str, widths))}", unit="trial", disable=not progress):
+        G = fully_connected_generator(widths, activation=activation, seed=1000 * seed + trial, dtype=torch.float64)
+        g = torch.Generator().manual_seed(10**6 + 1000 * seed + trial)
+        z = G.sample_latent(1, g).double()
+        rows += _trial_rows(G, z, noise_levels, methods, trial, g, gd_options, seed=1000 * seed + trial)
+    return rows
+
+
+def dimension_study(
+    latent_dims: Sequence[int] = (5, 10, 20, 40),
+    expansions: Sequence[float] = (2, 3, 5),
+    depth: int = 2,
+    trials: int = 50,
+    methods: Sequence[str] = ("lp", "gd"),
+    seed: int = 0,
+    gd_options: Mapping | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Success rate and time against latent dimension ``k`` and expansion ``c`` (Lei et al. Section 5).
+
+    Networks ``k → ⌈c k⌉ → ⌈c² k⌉ → …`` with ``depth`` ReLU layers (the output one included; depth
+    2 with ``k = 20, c = 5`` is 20→100→500), noiseless ``x = G(z)``, a fresh network per trial.
+
+    Returns:
+        rows with :data:`LP_COLUMNS` (``noise = 0``).
+    """
+    _check_methods(methods)
+    configs = [(k, c) for c in expansions for k in latent_dims]
+    rows: list[dict] = []
+    bar = tqdm(total=len(configs) * trials, desc="dimension study", unit="trial", disable=not progress)
+    for k, c in configs:
+        widths = [int(k)]
+        for _ in range(depth):
+            widths.append(int(math.ceil(c * widths[-1] - 1e-9)))
+        for trial in range(trials):
+            G = fully_connected_generator(widths, seed=1000 * seed + trial, dtype=torch.float64)
+            g = torch.Generator().manual_seed(10**6 + 1000 * seed + trial)
+            z = G.sample_latent(1, g).double()
+            rows += _trial_rows(G, z, (0.0,), methods, trial, g, gd_options, seed=1000 * seed + trial)
+            bar.update()
+    bar.close()
+    return rows
+
+
+def layer_expansions(generator: StagedGenerator) -> list[float]:
+    """``n_{k+1} / n_k`` for every stage (Lei et al.'s exact recovery needs more than about 2)."""
+    sizes = [math.prod(s) for s in generator.layer_shapes()]
+    return [b / a for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def trained_generator_study(
+    generator: StagedGenerator,
+    trials: int = 20,
+    methods: Sequence[str] = ("lp", "gd"),
+    seed: int = 0,
+    gd_options: Mapping | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """The noiseless inversion study on a given (e.g. trained) generator.
+
+    ``trials`` latents ``z ~ N(0, I)`` (seeded), ``x = G(z)`` computed in float64 on a copy of the
+    generator (float32 round-off would make eq. 3 infeasible), every stage type handled through
+    :func:`~deeprestore.generative.stage_matrix.stage_affine`. Layers that do not expand (or
+    sigmoid/tanh outputs, conv stages) are not an error: the LP's diagnostics (underdetermined,
+    fallback, inconsistent) are logged as warnings and the rows report the errors as they are.
+
+    Returns:
+        ``trials × len(methods)`` rows with :data:`LP_COLUMNS` (``noise = 0``, ``trial`` = sample).
+    """
+    _check_methods(methods)
+    G = copy.deepcopy(generator).to("cpu", torch.float64).eval().requires_grad_(False)
+    expansions = layer_expansions(G)
+    # ReLU stages need ≳ 2× (about half the outputs are zero, Lei et al. Theorem 3); invertible
+    # activations need only a full-column-rank A (≥ 1×)
+    weak = [f"stage {k} ({e:.2f}×, {G.stages[k].activation})" for k, e in enumerate(expansions)
+            if e < (2.0 if G.stages[k].activation == "relu" else 1.0)]
+    if weak and any(m != "gd" for m in methods):
+        log.warning("stages that do not expand enough: %s — layer-wise LP recovery is not guaranteed there", ", ".join(weak))
+    z = G.sample_latent(trials, torch.Generator().manual_seed(10**6 + 1000 * seed)).double()
+    with torch.no_grad():
+        x = G(z)
+    affines = _affines(G)
+    widths = _widths_string(G)
+    rows: list[dict] = []
+    for method in tqdm(methods, desc="trained generator study", unit="method", disable=not progress):
+        z_hat, seconds, diag = invert_with(method, G, x, affines, seed=seed, gd_options=gd_options)
+        if diag is not None and not diag.ok.all():
+            log.warning("%s on %s: %s", method, widths, diag.summary())
+        for trial, (err, sec) in enumerate(zip(_rel_errors(z_hat, z), seconds)):
+            rows.append(dict(method=method, widths=widths, noise=0.0, trial=trial,
+                             latent_rel_error=err, seconds=sec, success=_success(err, 0.0)))
+    return rows
+
+
+def write_lp_csv(path: str | os.PathLike[str], rows: Sequence[Mapping]) -> Path:
+    """The rows as CSV with exactly :data:`LP_COLUMNS`, written atomically."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=LP_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+
+
+# ---------------------------------------------------------------- summaries (rows or CSV rows)
+
+def _f(v) -> float:
+    return float(v)
+
+
+def _b(v) -> bool:
+    return v if isinstance(v, bool) else str(v).strip().lower() in ("true", "1", "yes")
+
+
+def _groups(rows: Sequence[Mapping], keys: Sequence[str]) -> dict[tuple, list[Mapping]]:
+    out: dict[tuple, list[Mapping]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] if k != "noise" else _f(r[k]) for k in keys), []).append(r)
+    return out
+
+
+def lp_report(rows: Sequence[Mapping]) -> str:
+    """Markdown table per method × widths × noise: trials, median relative latent error, success
+    rate, median seconds per sample (rows from the studies or read back from the CSV)."""
+    lines = [
+        f"Success: relative latent error < {SUCCESS_NOISELESS:g} (noiseless) or < {SUCCESS_NOISE_FACTOR:g} × noise (noisy).",
+        "",
+        "| method | widths | noise | n | median ‖ẑ−z‖/‖z‖ | success | median s/sample |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (method, widths, noise), sel in sorted(_groups(rows, ("method", "widths", "noise")).items(),
+                                              key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+        errs = [_f(r["latent_rel_error"]) for r in sel]
+        succ = sum(_b(r["success"]) for r in sel)
+        lines.append(f"| {method} | {widths} | {noise:g} | {len(sel)} | {statistics.median(errs):.2e} | "
+                     f"{succ}/{len(sel)} ({100 * succ / len(sel):.0f}%) | {statistics.median(_f(r['seconds']) for r in sel):.3g} |")
+    return "\n".join(lines)
+
+
+def _dims(widths: str) -> tuple[int, float, int] | None:
+    """``(k, expansion, depth)`` of a fully connected ``widths`` string, None otherwise."""
+    try:
+        w = [int(p) for p in widths.split("-")]
+    except ValueError:
+        return None
+    if len(w) < 2:
+        return None
+    return w[0], round(w[1] / w[0], 2), len(w) - 1
+
+
+def lp_figures(rows: Sequence[Mapping], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """PNG figures of the studies, written atomically; a figure without data is skipped.
+
+    * ``lp_error_vs_noise.png``: median relative latent error against noise (log-log, noise > 0),
+      one line per method (× widths when several), with the line ``error = noise``;
+    * ``lp_success_vs_latent_dim.png``: noiseless success rate against latent dimension ``k``, one
+      line per method × expansion (fully connected ``widths`` only);
+    * ``lp_time_vs_latent_dim.png``: median seconds per sample against ``k``, same lines (log y).
+
+    Returns:
+        the paths written.
+    """
+    from matplotlib.figure import Figure
+
+    from deeprestore.evaluation.figures import save_figure
+
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    noisy = [r for r in rows if _f(r["noise"]) > 0]
+    if noisy:
+        several = len({r["widths"] for r in noisy}) > 1
+        fig = Figure(figsize=(5.5, 4.0), layout="constrained")
+        ax = fig.add_subplot()
+        levels = sorted({_f(r["noise"]) for r in noisy})
+        for (method, widths), sel in _groups(noisy, ("method", "widths")).items():
+            by = _groups(sel, ("noise",))
+            xs = [lv for lv in levels if (lv,) in by]
+            ys = [max(statistics.median(_f(r["latent_rel_error"]) for r in by[(lv,)]), 1e-17) for lv in xs]
+            ax.loglog(xs, ys, "o-", label=f"{method} {widths}" if several else method)
+        ax.loglog(levels, levels, "k--", lw=0.8, label="error = noise")
+        ax.set_xlabel("noise level ‖e‖/‖G(z)‖")
+        ax.set_ylabel("median ‖ẑ − z‖ / ‖z‖")
+        ax.set_title("Latent recovery under noise" + ("" if several else f" ({noisy[0]['widths']})"), fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+        written.append(save_figure(fig, out_dir / "lp_error_vs_noise.png"))
+    clean = [dict(r, _dims=_dims(str(r["widths"]))) for r in rows if _f(r["noise"]) == 0]
+    clean = [r for r in clean if r["_dims"] is not None]
+    if len({r["_dims"][0] for r in clean}) > 1:
+        lines: dict[tuple, dict[int, list[Mapping]]] = {}
+        for r in clean:
+            k, c, depth = r["_dims"]
+            lines.setdefault((r["method"], c, depth), {}).setdefault(k, []).append(r)
+        depths = len({key[2] for key in lines}) > 1
+        for name, ylabel, stat, logy in (
+            ("lp_success_vs_latent_dim.png", "success rate", lambda sel: np.mean([_b(r["success"]) for r in sel]), False),
+            ("lp_time_vs_latent_dim.png", "median seconds per sample", lambda sel: statistics.median(_f(r["seconds"]) for r in sel), True),
+        ):
+            fig = Figure(figsize=(5.5, 4.0), layout="constrained")
+            ax = fig.add_subplot()
+            for (method, c, depth), by_k in sorted(lines.items()):
+                ks = sorted(by_k)
+                label = f"{method}, {c:g}× expansion" + (f", depth {depth}" if depths else "")
+                (ax.semilogy if logy else ax.plot)(ks, [stat(by_k[k]) for k in ks], "o-", label=label)
+            ax.set_xlabel("latent dimension k")
+            ax.set_ylabel(ylabel)
+            if not logy:
+                ax.set_ylim(-0.03, 1.03)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+            written.append(save_figure(fig, out_dir / name))
+    return written

@@ -1,0 +1,107 @@
+"""ILO and CSGM (Daras et al. 2021; Bora et al. 2017), the trained generator and the inverse-problems study."""
+
+import csv
+import math
+
+import pytest
+import torch
+
+from deeprestore.generative import conv_generator
+from deeprestore.generative.ilo import csgm, ilo
+from deeprestore.generative.lr_schedule import ramped_lr
+from deeprestore.generative.operators import make_operator
+from deeprestore.evaluation.inverse_problems_study import INVERSE_PROBLEM_COLUMNS, run_inverse_problems_study
+
+
+@pytest.fixture(scope="module")
+def generator():
+    torch.manual_seed(0)
+    g = conv_generator(latent_dim=8, width=16, image_size=16).double().eval()
+    for p in g.parameters():
+        p.requires_grad_(False)
+    return g
+
+
+def measured_image(generator, operator_name, seed=1):
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    x = generator(z)
+    op = make_operator(operator_name, x.shape[1:], seed=seed).double()
+    return x, op, op(x)
+
+
+def test_ramped_lr_warms_up_peaks_and_decays():
+    lrs = [ramped_lr(t, 100, 0.1) for t in range(100)]
+    assert lrs[0] < 0.1 * 0.5
+    assert max(lrs) == pytest.approx(0.1)
+    assert lrs[50] == pytest.approx(0.1)
+    assert lrs[-1] < 0.01
+    assert all(b <= a + 1e-15 for a, b in zip(lrs[75:], lrs[76:]))
+
+
+def test_ilo_with_zero_radii_is_csgm(generator):
+    _, op, y = measured_image(generator, "inpaint-pixels")
+    a = ilo(generator, op, y, layers=(0, 1, 2), steps=(30, 20, 20), radii=(0.0, 0.0), seed=3)
+    b = csgm(generator, op, y, steps=30, seed=3)
+    assert torch.equal(a.images, b.images)
+    assert torch.equal(a.measurement_loss, b.measurement_loss)
+
+
+def test_ilo_never_raises_the_measurement_loss_of_its_first_layer(generator):
+    _, op, y = measured_image(generator, "cs-gaussian")
+    first = csgm(generator, op, y, steps=40, seed=0)
+    deeper = ilo(generator, op, y, layers=(0, 1, 2), steps=(40, 30, 30), radii=(0.3, 0.3), seed=0)
+    assert torch.all(deeper.measurement_loss <= first.measurement_loss + 1e-12)
+    assert deeper.measurement_loss.mean() < 0.5 * first.measurement_loss.mean()  # the deeper layers have freedom to use
+    assert deeper.layer_steps == [(0, 40), (1, 30), (2, 30)]
+
+
+def test_ilo_stays_in_the_l1_ball_around_the_previous_solution(generator):
+    _, op, y = measured_image(generator, "inpaint-box")
+    first = csgm(generator, op, y, steps=25, seed=0)
+    center = generator.forward_to(1, first.variable)
+    out = ilo(generator, op, y, layers=(0, 1), steps=(25, 40), radii=(0.05,), seed=0)
+    deviation = (out.variable - center).flatten(1).abs().sum(1)
+    bound = 0.05 * center.flatten(1).abs().sum(1)
+    assert torch.all(deviation <= bound * (1 + 1e-9))
+    assert torch.all(deviation > 0.5 * bound)  # the constraint is active: the layer moved
+
+
+def test_csgm_recovers_a_realisable_image(generator):
+    x, op, y = measured_image(generator, "denoise")
+    out = csgm(generator, op, y, steps=300, lr=0.05, restarts=4, seed=0)
+    assert float(((out.images - x) ** 2).mean()) < 1e-4
+
+
+def test_restarts_keep_the_best_start(generator):
+    _, op, y = measured_image(generator, "cs-gaussian", seed=4)
+    single = [csgm(generator, op, y, steps=10, seed=s).measurement_loss for s in range(3)]
+    batched = csgm(generator, op, y, steps=10, restarts=3, seed=0).measurement_loss
+    assert torch.all(batched <= torch.stack(single).max(0).values + 1e-12)
+
+
+def test_bad_schedules_raise(generator):
+    _, op, y = measured_image(generator, "denoise")
+    with pytest.raises(ValueError, match="start at 0"):
+        ilo(generator, op, y, layers=(1, 2), steps=(1, 1), radii=(0.1,))
+    with pytest.raises(ValueError, match="one step count"):
+        ilo(generator, op, y, layers=(0, 1), steps=(1,), radii=(0.1,))
+    with pytest.raises(ValueError, match="before the image"):
+        ilo(generator, op, y, layers=(0, 3), steps=(1, 1), radii=(0.1,))
+
+
+def test_inverse_problems_study_writes_csv_and_figures(generator, tmp_path):
+    images = generator(torch.randn(2, 8, generator=torch.Generator().manual_seed(9), dtype=torch.float64)).float()
+    g = generator.float()
+    operators = {name: make_operator(name, images.shape[1:], seed=0) for name in ("inpaint-pixels", "super-resolution")}
+    methods = {"csgm": lambda gen, op, y, seed: csgm(gen, op, y, steps=20, seed=seed),
+               "ilo": lambda gen, op, y, seed: ilo(gen, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=seed)}
+    rows = run_inverse_problems_study(g, images, ["a", "b"], operators, methods, tmp_path, progress=False)
+    generator.double()
+    with open(tmp_path / "inverse_problems.csv") as f:
+        read = list(csv.DictReader(f))
+    assert tuple(read[0]) == INVERSE_PROBLEM_COLUMNS
+    assert len(read) == len(rows) == 2 * 2 * 2
+    assert all(math.isfinite(float(r["psnr"])) and 0 < float(r["ssim"]) <= 1 for r in read)
+    assert {r["measurements"] for r in read if r["operator"] == "super-resolution"} == {str(3 * 4 * 4)}
+    assert (tmp_path / "plots" / "inpaint-pixels.png").stat().st_size > 0
+    assert (tmp_path / "plots" / "mse_by_operator.png").stat().st_size > 0
