@@ -2,6 +2,7 @@
 
 import csv
 
+import pytest
 import torch
 
 from deeprestore.generative import load_generator
@@ -41,3 +42,25 @@ def test_a_generator_trains_and_the_inverse_problems_study_runs_on_it(tmp_path):
     assert "| cs-circulant |" in (out / "report.md").read_text()
     assert (out / "plots" / "cs-circulant.png").is_file() and (out / "config.yaml").is_file()
     assert list((out / "wandb").glob("offline-run-*"))
+
+
+@pytest.mark.slow
+def test_cluster_generator_config_runs_on_cpu(tmp_path):
+    """Plumbing only: the CelebA/DDP generator config runs a step on a CPU on a small folder of real photo crops."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    from deeprestore.training import main
+
+    photo = skimage.data.astronaut()
+    for split, count in (("train", 6), ("val", 2)):
+        (tmp_path / split).mkdir()
+        for i in range(count):
+            Image.fromarray(np.ascontiguousarray(photo[40 * i : 40 * i + 100, 50 * i : 50 * i + 90])).save(tmp_path / split / f"{i}.jpg")
+    metrics = main(["--config", "configs/generators/vae_conv_celeba_ddp.yaml", "--trainer.accelerator", "cpu", "--trainer.devices", "1",
+                    "--trainer.strategy", "auto", "--trainer.precision", "32-true", "--trainer.max_steps", "2",
+                    "--trainer.enable_progress_bar", "false", "--wandb", "disabled", "--data.init_args.train", str(tmp_path / "train"),
+                    "--data.init_args.val", str(tmp_path / "val"), "--data.init_args.batch_size", "4", "--data.init_args.num_workers", "0",
+                    "--model.init_args.width", "32", "--checkpoint_root", str(tmp_path / "ckpt")])
+    assert metrics["test/psnr"] > 0 and (tmp_path / "ckpt" / "generator_vae_conv_celeba" / "last.ckpt").is_file()
