@@ -59,7 +59,7 @@ from deeprestore.evaluation.inversion_study import (
 from deeprestore.atomic_io import atomic_write
 from deeprestore.cli_options import as_list, resolve_device
 from deeprestore.evaluation.denoising_study import default_denoisers, denoise_table, run_denoising_study
-from deeprestore.evaluation.generative_studies import run_inverse_problems
+from deeprestore.evaluation.generative_studies import run_inverse_problems, run_lp
 from deeprestore.generative.operators import OPERATOR_NAMES
 from deeprestore.evaluation.report import log_wandb, ssim_summary_table, write_report
 from deeprestore.inversion import get_preset
@@ -134,6 +134,16 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
     p.add_argument("--ilo_lr", type=float, default=0.1, help="inverse_problems study: peak Adam learning rate (ramped) of ILO and CSGM")
     p.add_argument("--restarts", type=int, default=1, help="inverse_problems study: random latent starts per image (best kept)")
     p.add_argument("--latent_weight", type=float, default=0.0, help="inverse_problems study: λ of Bora et al.'s λ‖z‖² on the latent")
+    p.add_argument("--lp_widths", type=int, nargs="*", default=[20, 100, 500], help="lp study: widths of the random ReLU networks, latent first")
+    p.add_argument("--noise_levels", type=float, nargs="*", default=[0.0, 1e-3, 1e-2, 1e-1],
+                   help="lp study: relative noise levels (noise std = level × ‖G(z)‖/√n)")
+    p.add_argument("--trials", type=int, default=200, help="lp study: random networks per noise level")
+    p.add_argument("--lp_methods", type=str, nargs="*", default=["lp", "lp-linf", "lp-l1", "gd"], help="lp study: lp, lp-linf, lp-l1, gd")
+    p.add_argument("--latent_dims", type=int, nargs="*", default=[5, 10, 20, 40], help="lp study: latent dimensions of the expansion study")
+    p.add_argument("--expansions", type=int, nargs="*", default=[2, 3, 5], help="lp study: width ratio of consecutive layers (two layers)")
+    p.add_argument("--dimension_trials", type=int, default=50, help="lp study: networks per (latent dimension, expansion); 0 skips it")
+    p.add_argument("--lp_generator", type=str | None, default=None, help="lp study: also invert this trained generator (VAEGeneratorModule checkpoint)")
+    p.add_argument("--generator_trials", type=int, default=20, help="lp study: random latents for the trained generator")
     return p
 
 
@@ -184,6 +194,12 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
     """
     if cfg.study == "denoise":
         return evaluate_denoising(cfg, command)
+    if cfg.study == "lp":
+        out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
+        return run_lp(out, widths=cfg.lp_widths, noise_levels=cfg.noise_levels, trials=cfg.trials, methods=as_list(cfg.lp_methods) or [],
+                      latent_dims=cfg.latent_dims, expansions=cfg.expansions, dimension_trials=cfg.dimension_trials,
+                      generator_path=cfg.lp_generator, generator_trials=cfg.generator_trials, seed=cfg.seed, wandb=cfg.wandb,
+                      run=cfg.run, progress=cfg.progress, command=command)
     if cfg.study == "inverse_problems":
         out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
         return run_inverse_problems(cfg.generator, as_list(cfg.operators) or [], out, images=as_list(cfg.images), noise_std=cfg.noise_std,

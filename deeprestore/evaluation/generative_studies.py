@@ -19,7 +19,7 @@ from deeprestore.generative.ilo import csgm, ilo
 from deeprestore.generative.operators import make_operator
 from deeprestore.generative.vae_module import load_generator
 
-__all__ = ["generator_test_images", "run_inverse_problems"]
+__all__ = ["generator_test_images", "run_inverse_problems", "run_lp"]
 
 
 def generator_test_images(files: Sequence[str] | None, size: int) -> tuple[torch.Tensor, list[str]]:
@@ -90,6 +90,50 @@ def run_inverse_problems(generator_path: str, operators: Sequence[str], out: Pat
     body = table + "\n\n" + "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)
     report = _write_report(out, "Inverse problems with a generator: CSGM and ILO", command, intro, body)
     problem = log_wandb_tables(out, {"inverse_problems": rows}, figures, mode=wandb, config=config, name=run or out.name)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"\nreport: {report}\n\n{table}")
+    return rows
+
+
+def run_lp(out: Path, *, widths: Sequence[int] = (20, 100, 500), noise_levels: Sequence[float] = (0.0, 1e-3, 1e-2, 1e-1),
+           trials: int = 200, methods: Sequence[str] = ("lp", "lp-linf", "lp-l1", "gd"), latent_dims: Sequence[int] = (5, 10, 20, 40),
+           expansions: Sequence[int] = (2, 3, 5), dimension_trials: int = 50, generator_path: str | None = None, generator_trials: int = 20,
+           seed: int = 0, wandb: str = "offline", run: str | None = None, progress: bool = True, command: str | None = None) -> list[dict]:
+    """Lei et al.'s studies (:mod:`deeprestore.generative.lp_study`): error against noise on random
+    ``widths`` networks, success and time against latent dimension and expansion (``lp`` and
+    ``gd``), and, given ``generator_path``, the trained generator; ``lp_inversion.csv`` is
+    rewritten after each study."""
+    from deeprestore.generative.lp_study import dimension_study, lp_figures, lp_report, noise_study, trained_generator_study, write_lp_csv
+
+    if trials < 1 or dimension_trials < 0 or generator_trials < 0:
+        raise ValueError(f"trials must be positive and the other trial counts non-negative, got {trials}, {dimension_trials}, {generator_trials}")
+    if generator_path and not Path(generator_path).is_file():
+        raise FileNotFoundError(f"no generator checkpoint at {generator_path}")
+    config = {"study": "lp", "widths": list(widths), "noise_levels": list(noise_levels), "trials": trials, "methods": list(methods),
+              "latent_dims": list(latent_dims), "expansions": list(expansions), "dimension_trials": dimension_trials,
+              "generator": generator_path, "generator_trials": generator_trials, "seed": seed, "out": str(out), "command": command}
+    _write_config(out, config)
+    rows: list[dict] = []
+    rows += noise_study(tuple(widths), tuple(noise_levels), trials, tuple(methods), seed=seed, progress=progress)
+    write_lp_csv(out / "lp_inversion.csv", rows)
+    if dimension_trials and latent_dims and expansions:
+        dim_methods = tuple(m for m in ("lp", "gd") if m in methods) or ("lp",)
+        rows += dimension_study(tuple(latent_dims), tuple(expansions), trials=dimension_trials, methods=dim_methods, seed=seed, progress=progress)
+        write_lp_csv(out / "lp_inversion.csv", rows)
+    if generator_path and generator_trials:
+        generator = load_generator(generator_path).double()
+        rows += trained_generator_study(generator, trials=generator_trials, methods=tuple(m for m in ("lp", "gd") if m in methods) or ("lp",),
+                                        seed=seed, progress=progress)
+        write_lp_csv(out / "lp_inversion.csv", rows)
+    figures = lp_figures(rows, out / "plots")
+    table = lp_report(rows)
+    intro = ("Lei, Jalal, Dhillon & Dimakis (2019): layer-wise linear programs (scipy HiGHS) against gradient descent (Adam with restarts). "
+             "Relative latent error ‖ẑ − z‖/‖z‖; success: < 1e-6 without noise, < 10 × the noise level with it. "
+             "Data: [lp_inversion.csv](lp_inversion.csv), config: [config.yaml](config.yaml).")
+    body = table + "\n\n" + "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)
+    report = _write_report(out, "Inverting ReLU generators one layer at a time", command, intro, body)
+    problem = log_wandb_tables(out, {"lp_inversion": rows}, figures, mode=wandb, config=config, name=run or out.name)
     if problem:
         print(f"warning: {problem}", file=sys.stderr)
     print(f"\nreport: {report}\n\n{table}")

@@ -31,9 +31,12 @@ Choices where the paper is not precise (documented here, used everywhere):
   true ``x*`` is feasible with ``t = ‖e‖∞`` as soon as ``ε ≥ ‖e‖∞`` (no truly-off row is then
   taken as on). The paper's ``≤ ε``-style bound is the same up to ``y_i ≤ ε``.
 * The threshold: the paper raises ``ε`` until its LP (with tolerance ``ε``) is feasible. We solve
-  the LP for ``ε = 0`` (in practice the round-off threshold ``rtol · max(max|y|, 1)``) first (noiseless data stop here, with the exact solution), then on the grid
+  the LP for ``ε = 0`` (in practice the round-off threshold ``rtol · max(max|y|, 1)``) first
+  (noiseless data stop here, with the exact solution), then on the grid
   ``ε_j = scale · eps_min · 2^j`` (``scale = max_i |y_i|``, ``eps_min = 1e-6``, ``j = 0 … 20``) and
-  accept the smallest ``ε`` (found by bisection over the grid) at which the LP's own noise estimate
+  accept the smallest ``ε`` (found by bisection over the grid, i.e. about 5 LPs instead of 21,
+  assuming acceptance is monotone in ``ε`` — which the guarantee below makes true for
+  ``ε ≥ ‖e‖∞``) at which the LP's own noise estimate
   is within the threshold — ``t* ≤ ε`` for ℓ∞, ``Σ s_i / m ≤ ε`` for ℓ1 — *and* the on rows still
   have full rank ``n``. Both acceptance tests are guaranteed to pass once ``ε ≥ ‖e‖∞`` (the true
   ``x*`` is feasible with ``t = ‖e‖∞``, mean slack ``≤ ‖e‖∞``); the rank condition stops ``ε`` from
@@ -216,24 +219,32 @@ def _bounds(n: int, input_bounds: Bounds) -> list[tuple[float | None, float | No
     return [(lo, hi)] * n  # explicit: linprog's default would be x ≥ 0
 
 
-def _exact_relu_lp(A: Array, c: Array, y: Array, on: Array, input_bounds: Bounds):
-    """Eq. 3: equalities on ``on`` rows, ``≤ 0`` elsewhere, zero objective. ``c = y − b`` is unused
-    on off rows (their right-hand side is ``−b``)."""
-    n = A.shape[1]
-    off = ~on
-    res = linprog(
-        np.zeros(n),
-        A_ub=A[off] if off.any() else None,
-        b_ub=(c[off] - y[off]) if off.any() else None,  # a x ≤ −b_i
-        A_eq=A[on] if on.any() else None,
-        b_eq=c[on] if on.any() else None,
-        bounds=_bounds(n, input_bounds),
-        method="highs",
-    )
+def _linprog(c: Array, time_limit: float, notes: list[str], **problem):
+    """``linprog(method="highs")`` with a time limit; if HiGHS's dual simplex stalls (time or
+    iteration limit, numerical trouble — seen on very degenerate ℓ∞ problems from float32 data)
+    the problem is solved again by HiGHS's interior point method (with crossover), 10× the limit."""
+    res = linprog(c, method="highs", options={"time_limit": time_limit}, **problem)
+    if res.status in (1, 4):
+        notes.append(f"HiGHS simplex stopped ({res.message.split('.')[0]}), retried with highs-ipm")
+        res = linprog(c, method="highs-ipm", options={"time_limit": 10 * time_limit}, **problem)
     return res
 
 
-def _noisy_lp(A: Array, c: Array, on: Array, noise: str, input_bounds: Bounds):
+def _exact_relu_lp(A: Array, b: Array, y: Array, on: Array, input_bounds: Bounds, time_limit: float, notes: list[str]):
+    """Eq. 3: ``a_iᵀx = y_i − b_i`` on the ``on`` rows, ``a_iᵀx ≤ −b_i`` elsewhere, zero objective."""
+    n = A.shape[1]
+    off = ~on
+    return _linprog(
+        np.zeros(n), time_limit, notes,
+        A_ub=A[off] if off.any() else None,
+        b_ub=-b[off] if off.any() else None,
+        A_eq=A[on] if on.any() else None,
+        b_eq=(y - b)[on] if on.any() else None,
+        bounds=_bounds(n, input_bounds),
+    )
+
+
+def _noisy_lp(A: Array, c: Array, on: Array, noise: str, input_bounds: Bounds, time_limit: float, notes: list[str]):
     """The ℓ∞ / ℓ1 LP with threshold already applied (``on``); ``c = y − b``.
     Returns (res, x, noise_estimate)."""
     m, n = A.shape
@@ -244,12 +255,11 @@ def _noisy_lp(A: Array, c: Array, on: Array, noise: str, input_bounds: Bounds):
         if on.any():
             rows.append(np.hstack([-A[on], t_col[on]]))
             rhs.append(-c[on])
-        res = linprog(
-            np.r_[np.zeros(n), 1.0],
+        res = _linprog(
+            np.r_[np.zeros(n), 1.0], time_limit, notes,
             A_ub=np.vstack(rows),
             b_ub=np.concatenate(rhs),
             bounds=_bounds(n, input_bounds) + [(0.0, None)],
-            method="highs",
         )
         if res.status != 0:
             return res, None, np.inf
@@ -260,12 +270,11 @@ def _noisy_lp(A: Array, c: Array, on: Array, noise: str, input_bounds: Bounds):
     if on.any():
         rows.append(sp.hstack([sp.csr_matrix(-A[on]), -eye[np.flatnonzero(on)]]))
         rhs.append(-c[on])
-    res = linprog(
-        np.r_[np.zeros(n), np.ones(m)],
+    res = _linprog(
+        np.r_[np.zeros(n), np.ones(m)], time_limit, notes,
         A_ub=sp.vstack(rows, format="csr"),
         b_ub=np.concatenate(rhs),
         bounds=_bounds(n, input_bounds) + [(0.0, None)] * m,
-        method="highs",
     )
     if res.status != 0:
         return res, None, np.inf
@@ -284,7 +293,7 @@ def _failed(n: int, method: str, res, eps: float, lps: int, message: str) -> Lay
 
 def _relu_noisy(
     A: Array, b: Array, y: Array, noise: str, input_bounds: Bounds, eps_min: float, eps_steps: int,
-    tol: float, lps: int = 0, status_ok: str = "ok", message: str = "",
+    tol: float, time_limit: float, notes: list[str], lps: int = 0, status_ok: str = "ok", message: str = "",
 ) -> LayerSolution:
     """ℓ∞ / ℓ1 inversion of a ReLU layer with the threshold schedule of the module docstring."""
     m, n = A.shape
@@ -301,7 +310,7 @@ def _relu_noisy(
         nonlocal lps
         if j not in cache:
             on = y > grid[j]
-            res, x, est = _noisy_lp(A, c, on, noise, input_bounds)
+            res, x, est = _noisy_lp(A, c, on, noise, input_bounds, time_limit, notes)
             lps += 1
             accepted = x is not None and est <= grid[j] + tol
             cache[j] = (res, x, est, accepted, int(on.sum()))
@@ -320,7 +329,7 @@ def _relu_noisy(
         j_max = lo
     res, x, est, accepted, n_on = solve(0)
     j_best = 0
-    if not accepted and j_max > 0:
+    if not accepted and j_max > 0 and solve(j_max)[1] is not None:
         res, x, est, accepted, n_on = solve(j_max)
         j_best = j_max
         if accepted:  # bisection for the smallest accepted threshold in (0, j_max]
@@ -330,6 +339,7 @@ def _relu_noisy(
                 lo, hi = (lo, mid) if solve(mid)[3] else (mid, hi)
             j_best = hi
             res, x, est, accepted, n_on = solve(hi)
+    message += "".join(f"{note}; " for note in dict.fromkeys(notes))
     if x is None:
         return _failed(n, method, res, grid[j_best], lps, f"{message}{noise} LP: {res.message}")
     rank = rank_at(j_best)
@@ -358,6 +368,7 @@ def invert_layer(
     eps_min: float = 1e-6,
     eps_steps: int = 20,
     clip: float = 1e-12,
+    time_limit: float = 2.0,
 ) -> LayerSolution:
     """Invert one layer ``y = σ(A x + b)`` (+ noise): the solver of the module docstring.
 
@@ -374,6 +385,7 @@ def invert_layer(
         eps_min: the smallest non-zero threshold, relative to ``max|y|``.
         eps_steps: the threshold grid has ``eps_steps + 1`` doublings above ``eps_min``.
         clip: sigmoid/tanh outputs are clipped this far inside their range before inversion.
+        time_limit: seconds for HiGHS's simplex on one LP before the interior-point retry.
 
     Returns:
         :class:`LayerSolution` with ``x``: ``n`` float64 and the solve's :class:`LayerSolveInfo`.
@@ -388,6 +400,7 @@ def invert_layer(
     if not np.all(np.isfinite(y)):
         return _failed(n, "lp" if noise == "none" else f"lp-{noise}", None, 0.0, 0, "non-finite y")
     tol = rtol * max(float(np.max(np.abs(y), initial=0.0)), 1.0)
+    notes: list[str] = []
 
     if activation != "relu":
         pre = _inverse_activation(y, activation, negative_slope, clip)
@@ -405,7 +418,8 @@ def invert_layer(
             noise_used, status_ok = "linf", "fallback"
         else:
             message, noise_used, status_ok = "", noise, "ok"
-        res, x, est = _noisy_lp(A, c, every, noise_used, input_bounds)
+        res, x, est = _noisy_lp(A, c, every, noise_used, input_bounds, time_limit, notes)
+        message += "".join(f"{note}; " for note in notes)
         if x is None:
             return _failed(n, f"lp-{noise_used}", res, 0.0, 1, f"{message}{noise_used} LP: {res.message}")
         rank = _rank(A)
@@ -414,9 +428,9 @@ def invert_layer(
         return LayerSolution(x, info)
 
     if noise != "none":
-        return _relu_noisy(A, b, y, noise, input_bounds, eps_min, eps_steps, tol)
+        return _relu_noisy(A, b, y, noise, input_bounds, eps_min, eps_steps, tol, time_limit, notes)
     on = y > tol  # recovered inner layers carry ~1e-13 round-off where the truth is exactly 0
-    res = _exact_relu_lp(A, y - b, y, on, input_bounds)
+    res = _exact_relu_lp(A, b, y, on, input_bounds, time_limit, notes)
     if res.status == 0:
         x = res.x
         residual = _residual(A, b, y, x, "relu", 0.0)
@@ -428,7 +442,8 @@ def invert_layer(
         message = f"eq. 3 LP solution inconsistent (residual {residual:.3g} > {tol:.3g}); "
     else:
         message = f"eq. 3 LP status {res.status} ({res.message.strip()}); "
-    return _relu_noisy(A, b, y, "linf", input_bounds, eps_min, eps_steps, tol, lps=1, status_ok="fallback", message=message)
+    return _relu_noisy(A, b, y, "linf", input_bounds, eps_min, eps_steps, tol, time_limit, notes,
+                       lps=1, status_ok="fallback", message=message)
 
 
 def invert_relu_layer(
@@ -448,7 +463,7 @@ def invert_relu_layer(
         noise: ``"none"``, ``"linf"`` or ``"l1"`` (see the module docstring).
         input_bounds: ``(lo, hi)`` for every entry of ``x``, e.g. ``(0, None)`` if ``x`` is a ReLU output.
         return_info: also return the :class:`LayerSolveInfo`.
-        **options: ``rtol``, ``eps_min``, ``eps_steps`` of :func:`invert_layer`.
+        **options: ``rtol``, ``eps_min``, ``eps_steps``, ``time_limit`` of :func:`invert_layer`.
 
     Returns:
         ``x``: ``n`` float64 (NaN if the solver failed), and the info if asked.
@@ -492,7 +507,8 @@ def invert_layerwise(
         end_layer: the layer to recover (default 0, the latent).
         progress: tqdm bar over samples.
         affines: precomputed ``stage_affine`` results for *all* stages (to time or reuse them).
-        **options: passed to :func:`invert_layer` (``rtol``, ``eps_min``, ``eps_steps``, ``clip``).
+        **options: passed to :func:`invert_layer` (``rtol``, ``eps_min``, ``eps_steps``, ``clip``,
+            ``time_limit``).
 
     Returns:
         ``(h_end, diagnostics)``: ``h_end`` is ``N × layer_shapes()[end_layer]`` float64 on the CPU.

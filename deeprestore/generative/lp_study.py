@@ -330,9 +330,11 @@ def lp_figures(rows: Sequence[Mapping], out_dir: str | os.PathLike[str]) -> list
     """PNG figures of the studies, written atomically; a figure without data is skipped.
 
     * ``lp_error_vs_noise.png``: median relative latent error against noise (log-log, noise > 0),
-      one line per method (× widths when several), with the line ``error = noise``;
+      one line per method (× widths when several), with the line ``error = noise`` (on noisy data
+      ``"lp"`` falls back to ℓ∞ at the layer where eq. 3 is infeasible, so it mostly equals ``"lp-linf"``);
     * ``lp_success_vs_latent_dim.png``: noiseless success rate against latent dimension ``k``, one
-      line per method × expansion (fully connected ``widths`` only);
+      line per method (colour) × expansion (line style) with at least two ``k`` (fully connected
+      ``widths`` only);
     * ``lp_time_vs_latent_dim.png``: median seconds per sample against ``k``, same lines (log y).
 
     Returns:
@@ -364,12 +366,19 @@ def lp_figures(rows: Sequence[Mapping], out_dir: str | os.PathLike[str]) -> list
         written.append(save_figure(fig, out_dir / "lp_error_vs_noise.png"))
     clean = [dict(r, _dims=_dims(str(r["widths"]))) for r in rows if _f(r["noise"]) == 0]
     clean = [r for r in clean if r["_dims"] is not None]
-    if len({r["_dims"][0] for r in clean}) > 1:
+    if len({r["_dims"][0] for r in clean}) > 1 and any(
+        len({r["_dims"][0] for r in clean if (r["method"], r["_dims"][1:]) == key}) > 1
+        for key in {(r["method"], r["_dims"][1:]) for r in clean}
+    ):
         lines: dict[tuple, dict[int, list[Mapping]]] = {}
         for r in clean:
             k, c, depth = r["_dims"]
             lines.setdefault((r["method"], c, depth), {}).setdefault(k, []).append(r)
+        lines = {key: by_k for key, by_k in lines.items() if len(by_k) > 1}  # a line needs ≥ 2 dimensions
         depths = len({key[2] for key in lines}) > 1
+        methods = sorted({key[0] for key in lines})
+        expansions = sorted({key[1] for key in lines})
+        styles = ["-", "--", ":", "-."]
         for name, ylabel, stat, logy in (
             ("lp_success_vs_latent_dim.png", "success rate", lambda sel: np.mean([_b(r["success"]) for r in sel]), False),
             ("lp_time_vs_latent_dim.png", "median seconds per sample", lambda sel: statistics.median(_f(r["seconds"]) for r in sel), True),
@@ -379,7 +388,10 @@ def lp_figures(rows: Sequence[Mapping], out_dir: str | os.PathLike[str]) -> list
             for (method, c, depth), by_k in sorted(lines.items()):
                 ks = sorted(by_k)
                 label = f"{method}, {c:g}× expansion" + (f", depth {depth}" if depths else "")
-                (ax.semilogy if logy else ax.plot)(ks, [stat(by_k[k]) for k in ks], "o-", label=label)
+                (ax.semilogy if logy else ax.plot)(
+                    ks, [stat(by_k[k]) for k in ks], marker="o", color=f"C{methods.index(method)}",
+                    linestyle=styles[expansions.index(c) % len(styles)], label=label,
+                )
             ax.set_xlabel("latent dimension k")
             ax.set_ylabel(ylabel)
             if not logy:

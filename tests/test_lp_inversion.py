@@ -1,0 +1,165 @@
+"""Layer-wise LP inversion of generators (Lei, Jalal, Dhillon & Dimakis 2019) and its baseline."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deeprestore.generative.fc_generator import fully_connected_generator
+from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
+from deeprestore.generative.lp_inversion import invert_layer, invert_layerwise, invert_relu_layer
+from deeprestore.generative.lp_study import (
+    LP_COLUMNS, dimension_study, lp_figures, lp_report, noise_study, trained_generator_study, write_lp_csv,
+)
+from deeprestore.generative.stage_matrix import stage_affine
+from deeprestore.generative.staged_generator import GeneratorStage, StagedGenerator
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return (a.double() - b.double()).flatten(1).norm(dim=1) / b.double().flatten(1).norm(dim=1)
+
+
+def _net_and_data(widths, seed, n, activation="relu"):
+    G = fully_connected_generator(widths, activation=activation, seed=seed, dtype=torch.float64)
+    z = G.sample_latent(n, torch.Generator().manual_seed(100 + seed)).double()
+    return G, z, G(z)
+
+
+def test_single_layer_lp_recovers_expanding_layer_exactly():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((120, 30))
+    b = 0.1 * rng.standard_normal(120)
+    x = rng.standard_normal(30)
+    y = np.maximum(A @ x + b, 0)
+    x_hat, info = invert_relu_layer(A, b, y, return_info=True)
+    assert np.linalg.norm(x_hat - x) / np.linalg.norm(x) < 1e-8
+    assert info.status == "exact" and info.method == "lp" and info.rank == 30
+    # torch in, same answer
+    assert np.allclose(invert_relu_layer(torch.from_numpy(A), torch.from_numpy(b), torch.from_numpy(y)), x, atol=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_layerwise_lp_recovers_random_20_100_500_net(seed):
+    G, z, x = _net_and_data((20, 100, 500), seed, 2)
+    z_hat, diag = invert_layerwise(G, x)
+    assert _rel(z_hat, z).max() < 1e-6
+    assert diag.ok.all() and diag.layers == (1, 0) and diag.status_counts() == {"exact": 4}
+
+
+def test_stage_affine_matches_linear_and_upsample_conv_stages():
+    torch.manual_seed(0)
+    lin = GeneratorStage(nn.Linear(7, 5))
+    A, b = stage_affine(lin, (7,))
+    h = torch.randn(4, 7, dtype=torch.float64)
+    assert A.shape == (5, 7) and A.dtype == torch.float64
+    assert torch.allclose(h @ A.T + b, lin.linear.double()(h), atol=1e-12)
+    conv = GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(3, 4, 3, padding=1)))
+    A, b = stage_affine(conv, (3, 4, 4), chunk=10)  # several chunks
+    assert A.shape == (4 * 8 * 8, 3 * 4 * 4)
+    h = torch.randn(5, 3, 4, 4)
+    with torch.no_grad():
+        expected = conv.linear(h).double().flatten(1)
+    assert torch.allclose(h.double().flatten(1) @ A.T + b, expected, atol=1e-5)
+    assert conv.linear[1].weight.dtype == torch.float32  # the module itself is untouched
+
+
+def test_noisy_variants_error_of_order_noise_and_exact_without_noise():
+    G, z, x = _net_and_data((10, 40, 160), 3, 2)
+    noise = 1e-2
+    e = torch.randn(x.shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    x_noisy = x + noise * x.norm(dim=1, keepdim=True) / x.shape[1] ** 0.5 * e
+    exact, _ = invert_layerwise(G, x)
+    for mode in ("linf", "l1"):
+        z_clean, diag = invert_layerwise(G, x, noise=mode)
+        assert diag.ok.all() and torch.allclose(z_clean, exact, atol=1e-8)
+        z_noisy, diag = invert_layerwise(G, x_noisy, noise=mode)
+        # Lei et al. §4: error O(‖e‖); relative noise 1e-2 must not give more than 10× that
+        err = _rel(z_noisy, z)
+        assert diag.ok.all() and err.max() < 10 * noise and err.min() > 0, (mode, err)
+        assert all(s.epsilon > 0 for s in diag.solves[0])  # the threshold was raised
+
+
+def test_leaky_relu_and_sigmoid_layers_invert():
+    G, z, x = _net_and_data((10, 30, 90), 4, 2, activation="leaky_relu")
+    z_hat, diag = invert_layerwise(G, x)
+    assert _rel(z_hat, z).max() < 1e-8 and {s.method for s in diag.solves[0]} == {"lstsq"}
+    rng = np.random.default_rng(1)
+    A, x1 = rng.standard_normal((20, 8)), rng.standard_normal(8)
+    y = 1 / (1 + np.exp(-(A @ x1)))
+    assert np.allclose(invert_layer(A, None, y, activation="sigmoid").x, x1, atol=1e-8)
+    assert np.allclose(invert_layer(A, None, y, activation="sigmoid", noise="linf").x, x1, atol=1e-6)
+
+
+def test_failures_are_explicit():
+    rng = np.random.default_rng(2)
+    A, x = rng.standard_normal((60, 10)), rng.standard_normal(10)
+    y = np.maximum(A @ x, 0)
+    y_bad = y + 1e-3 * np.abs(rng.standard_normal(60)) * (y > 0)  # not realizable: eq. 3 infeasible
+    sol = invert_layer(A, None, y_bad)
+    assert sol.info.status == "fallback" and sol.info.method == "lp-linf" and "eq. 3" in sol.info.message
+    assert np.linalg.norm(sol.x - x) / np.linalg.norm(x) < 1e-2
+    under = invert_layer(A[:8], None, np.maximum(A[:8] @ x, 0))  # 8 outputs, 10 unknowns
+    assert under.info.status == "underdetermined" and not under.info.ok
+    failed = invert_layer(A, None, np.full(60, np.nan))
+    assert failed.info.status == "failed" and np.isnan(failed.x).all()
+
+
+def test_gradient_descent_baseline_reduces_error_and_recovers_small_net():
+    G, z, x = _net_and_data((20, 100, 500), 0, 2)
+    start = invert_by_gradient_descent(G, x, steps=0, restarts=1)
+    z_hat, loss = invert_by_gradient_descent(G, x, return_loss=True)
+    assert (_rel(z_hat, z) < _rel(start, z)).all()
+    assert _rel(z_hat, z).max() < 1e-6 and loss.max() < 1e-20
+
+
+def _conv_generator() -> StagedGenerator:
+    torch.manual_seed(0)
+    return StagedGenerator([
+        GeneratorStage(nn.Sequential(nn.Linear(8, 64), nn.Unflatten(1, (16, 2, 2))), "relu"),
+        GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(16, 16, 3, padding=1)), "relu"),
+        GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(16, 4, 3, padding=1)), "sigmoid"),
+    ], (8,))
+
+
+def test_trained_generator_study_conv_sigmoid_and_non_expanding():
+    rows = trained_generator_study(_conv_generator(), trials=3, methods=("lp",), progress=False)
+    assert len(rows) == 3 and all(r["success"] for r in rows) and rows[0]["widths"] == "8-16x2x2-16x4x4-4x8x8"
+    G = _conv_generator()
+    G.stages[2].linear[1] = nn.Conv2d(16, 1, 3, padding=1)  # 256 → 64: not invertible
+    rows = trained_generator_study(G, trials=2, methods=("lp", "lp-linf"), progress=False)
+    assert len(rows) == 4 and not any(r["success"] for r in rows)
+
+
+def test_noise_study_rows_and_csv_columns(tmp_path):
+    rows = noise_study(widths=(8, 24, 72), noise_levels=(0, 1e-2), trials=1, methods=("lp", "lp-linf", "gd"),
+                       gd_options={"steps": 200}, progress=False)
+    assert len(rows) == 6 and all(tuple(r) == LP_COLUMNS for r in rows)
+    lp0 = next(r for r in rows if r["method"] == "lp" and r["noise"] == 0)
+    assert lp0["success"] and lp0["latent_rel_error"] < 1e-6 and lp0["widths"] == "8-24-72"
+    path = write_lp_csv(tmp_path / "lp.csv", rows)
+    with open(path, newline="") as f:
+        read = list(csv.DictReader(f))
+    assert tuple(read[0]) == LP_COLUMNS == ("method", "widths", "noise", "trial", "latent_rel_error", "seconds", "success")
+    assert len(read) == 6 and "| lp-linf | 8-24-72 | 0.01 | 1 |" in lp_report(read)
+
+
+def test_lp_figures_write_pngs(tmp_path):
+    rows = dimension_study(latent_dims=(3, 4), expansions=(3,), trials=1, methods=("lp",), progress=False)
+    assert [r["widths"] for r in rows] == ["3-9-27", "4-12-36"]
+    noisy = [dict(method=m, widths="20-100-500", noise=s, trial=0, latent_rel_error=s * f, seconds=0.1, success=True)
+             for m, f in (("lp-linf", 0.7), ("gd", 0.5)) for s in (1e-3, 1e-2)]
+    paths = lp_figures(rows + noisy, tmp_path / "fig")
+    assert sorted(p.name for p in paths) == ["lp_error_vs_noise.png", "lp_success_vs_latent_dim.png", "lp_time_vs_latent_dim.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_float32_data_falls_back_and_says_so():
+    G = fully_connected_generator((20, 100, 500), seed=0)  # float32: eq. 3 is infeasible at round-off level
+    z = torch.randn(1, 20, generator=torch.Generator().manual_seed(0))
+    z_hat, diag = invert_layerwise(G, G(z), time_limit=0.5)
+    assert diag.ok.all() and "fallback" in diag.status_counts() and _rel(z_hat, z).max() < 1e-5
+    assert all("eq. 3" in s.message for s in diag.solves[0] if s.status == "fallback")
