@@ -163,3 +163,20 @@ def test_float32_data_falls_back_and_says_so():
     z_hat, diag = invert_layerwise(G, G(z), time_limit=0.5)
     assert diag.ok.all() and "fallback" in diag.status_counts() and _rel(z_hat, z).max() < 1e-5
     assert all("eq. 3" in s.message for s in diag.solves[0] if s.status == "fallback")
+
+
+def test_evaluate_runs_the_lp_study(tmp_path):
+    import csv as _csv
+
+    from evaluate import main as evaluate_main
+
+    out = tmp_path / "lp"
+    rows = evaluate_main(["--study", "lp", "--lp_widths", "5", "25", "125", "--trials", "3", "--noise_levels", "0", "0.01",
+                          "--lp_methods", "lp", "gd", "--latent_dims", "4", "--expansions", "3", "--dimension_trials", "2",
+                          "--out", str(out), "--wandb", "disabled", "--progress", "false"])
+    with open(out / "lp_inversion.csv") as f:
+        read = list(_csv.DictReader(f))
+    assert tuple(read[0]) == LP_COLUMNS and len(read) == len(rows) == 2 * 2 * 3 + 2 * 2
+    noiseless_lp = [r for r in read if r["method"] == "lp" and r["widths"] == "5-25-125" and float(r["noise"]) == 0]
+    assert len(noiseless_lp) == 3 and all(float(r["latent_rel_error"]) < 1e-6 for r in noiseless_lp)
+    assert "| lp |" in (out / "report.md").read_text() and list((out / "plots").glob("*.png"))
