@@ -105,3 +105,16 @@ def test_inverse_problems_study_writes_csv_and_figures(generator, tmp_path):
     assert {r["measurements"] for r in read if r["operator"] == "super-resolution"} == {str(3 * 4 * 4)}
     assert (tmp_path / "plots" / "inpaint-pixels.png").stat().st_size > 0
     assert (tmp_path / "plots" / "mse_by_operator.png").stat().st_size > 0
+
+
+def test_a_perceptual_term_from_a_zoo_network_enters_the_objective(generator):
+    from deeprestore.generative.ilo import feature_loss
+    from deeprestore.nets import load_network
+
+    net = load_network("efficientnet_lite0").double().eval()
+    x, op, y = measured_image(generator, "inpaint-pixels")
+    perceptual = feature_loss(net, "stem")
+    assert float(perceptual(op(x), y).abs().max()) < 1e-10  # zero at the truth
+    plain = ilo(generator, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=0)
+    with_term = ilo(generator, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=0, perceptual=perceptual, perceptual_weight=1.0)
+    assert torch.isfinite(with_term.images).all() and not torch.equal(plain.images, with_term.images)
