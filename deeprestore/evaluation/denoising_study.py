@@ -19,8 +19,6 @@ param``), written atomically after every (method, σ), and a markdown table for 
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import denoise_nl_means, denoise_tv_chambolle
 from tqdm import tqdm
 
-from deeprestore.atomic_io import atomic_write
+from deeprestore.atomic_io import atomic_write_csv
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.roth_foe import roth_foe
 from deeprestore.restoration import map_denoise
@@ -131,11 +129,7 @@ def run_denoising_study(
 
 def write_denoise_csv(path: Path, rows: Sequence[dict]) -> Path:
     """``denoise.csv`` with :data:`DENOISE_COLUMNS`, written atomically."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=DENOISE_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+    return atomic_write_csv(path, DENOISE_COLUMNS, rows)
 
 
 def denoise_table(rows: Sequence[dict]) -> str:

@@ -47,9 +47,17 @@ def _write_config(out: Path, config: dict[str, Any]) -> None:
     atomic_write(out / "config.yaml", lambda f: f.write(yaml.safe_dump(config, sort_keys=False).encode()))
 
 
-def _write_report(out: Path, title: str, command: str | None, intro: str, body: str) -> Path:
-    text = f"# {title}\n\nCommand:\n\n```\n{command}\n```\n\n{intro}\n\n{body}\n"
-    return atomic_write(out / "report.md", lambda f: f.write(text.encode()))
+def _finish(out: Path, title: str, command: str | None, intro: str, table: str, figures: Sequence[Path], key: str,
+            rows: Sequence[dict], config: dict[str, Any], wandb: str, run: str | None) -> Path:
+    """``report.md`` (command, intro, table, figures), the rows and figures to W&B, a summary on stdout."""
+    figures_md = "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)
+    text = f"# {title}\n\nCommand:\n\n```\n{command}\n```\n\n{intro}\n\n{table}\n\n{figures_md}\n"
+    report = atomic_write(out / "report.md", lambda f: f.write(text.encode()))
+    problem = log_wandb_tables(out, {key: rows}, figures, mode=wandb, config=config, name=run or out.name)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"\nreport: {report}\n\n{table}")
+    return report
 
 
 def run_inverse_problems(generator_path: str, operators: Sequence[str], out: Path, *, images: Sequence[str] | None = None,
@@ -87,12 +95,8 @@ def run_inverse_problems(generator_path: str, operators: Sequence[str], out: Pat
              f"{shape[-1]}×{shape[-1]} crops. CSGM: Adam on the latent for {budget} steps; ILO: layers {list(ilo_layers)}, "
              f"steps {list(ilo_steps)}, relative l1 radii {list(ilo_radii)}; learning rate {lr} (ramped), {restarts} start(s). "
              "Means over the images. Data: [inverse_problems.csv](inverse_problems.csv), config: [config.yaml](config.yaml).")
-    body = table + "\n\n" + "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)
-    report = _write_report(out, "Inverse problems with a generator: CSGM and ILO", command, intro, body)
-    problem = log_wandb_tables(out, {"inverse_problems": rows}, figures, mode=wandb, config=config, name=run or out.name)
-    if problem:
-        print(f"warning: {problem}", file=sys.stderr)
-    print(f"\nreport: {report}\n\n{table}")
+    _finish(out, "Inverse problems with a generator: CSGM and ILO", command, intro, table, figures, "inverse_problems", rows,
+            config, wandb, run)
     return rows
 
 
@@ -131,10 +135,6 @@ def run_lp(out: Path, *, widths: Sequence[int] = (20, 100, 500), noise_levels: S
     intro = ("Lei, Jalal, Dhillon & Dimakis (2019): layer-wise linear programs (scipy HiGHS) against gradient descent (Adam with restarts). "
              "Relative latent error ‖ẑ − z‖/‖z‖; success: < 1e-6 without noise, < 10 × the noise level with it. "
              "Data: [lp_inversion.csv](lp_inversion.csv), config: [config.yaml](config.yaml).")
-    body = table + "\n\n" + "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)
-    report = _write_report(out, "Inverting ReLU generators one layer at a time", command, intro, body)
-    problem = log_wandb_tables(out, {"lp_inversion": rows}, figures, mode=wandb, config=config, name=run or out.name)
-    if problem:
-        print(f"warning: {problem}", file=sys.stderr)
-    print(f"\nreport: {report}\n\n{table}")
+    _finish(out, "Inverting ReLU generators one layer at a time", command, intro, table, figures, "lp_inversion", rows,
+            config, wandb, run)
     return rows

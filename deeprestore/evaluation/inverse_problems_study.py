@@ -11,8 +11,6 @@ bar chart of MSE per operator and method, and a markdown table for ``report.md``
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +23,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from tqdm import tqdm
 
-from deeprestore.atomic_io import atomic_write
+from deeprestore.atomic_io import atomic_write_csv
 from deeprestore.evaluation.figures import save_figure
 from deeprestore.evaluation.metrics import mse, psnr, ssim
 from deeprestore.generative.ilo import InversionResult
@@ -121,11 +119,7 @@ def run_inverse_problems_study(
 
 def write_inverse_problems_csv(path: Path, rows: Sequence[dict]) -> Path:
     """``inverse_problems.csv`` with :data:`INVERSE_PROBLEM_COLUMNS`, written atomically."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=INVERSE_PROBLEM_COLUMNS)
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+    return atomic_write_csv(path, INVERSE_PROBLEM_COLUMNS, rows)
 
 
 def inverse_problems_figure(observation: Tensor, reconstructions: Mapping[str, Tensor], truth: Tensor,

@@ -39,8 +39,6 @@ generator's weights) and a latent/noise generator seeded ``10⁶ + 1000·seed + 
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import logging
 import math
 import os
@@ -54,7 +52,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from deeprestore.atomic_io import atomic_write
+from deeprestore.atomic_io import atomic_write_csv
 from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
 from deeprestore.generative.lp_inversion import invert_layerwise
@@ -273,11 +271,7 @@ def trained_generator_study(
 
 def write_lp_csv(path: str | os.PathLike[str], rows: Sequence[Mapping]) -> Path:
     """The rows as CSV with exactly :data:`LP_COLUMNS`, written atomically."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=LP_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write(path, lambda f: f.write(text.getvalue().encode()))
+    return atomic_write_csv(path, LP_COLUMNS, rows, extrasaction="ignore", lineterminator="\n")
 
 
 # ---------------------------------------------------------------- summaries (rows or CSV rows)
