@@ -33,7 +33,6 @@ Examples::
 
 from __future__ import annotations
 
-import logging
 import shlex
 import sys
 import time
@@ -46,7 +45,7 @@ import torch
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from datamodules.image_files import BadImageError
+from datamodules.skips import SkipTracker
 from deeprestore.evaluation.inversion_study import (
     LearnedPriorMethod,
     PresetMethod,
@@ -57,7 +56,8 @@ from deeprestore.evaluation.inversion_study import (
     sample_test_photos,
 )
 from deeprestore.atomic_io import atomic_write
-from deeprestore.cli_options import as_list, resolve_device
+from deeprestore.cli_errors import run_command
+from deeprestore.cli_options import as_list, as_paths, resolve_device, writable_folder
 from deeprestore.evaluation.denoising_study import default_denoisers, denoise_table, run_denoising_study
 from deeprestore.evaluation.generative_studies import run_inverse_problems, run_lp
 from deeprestore.generative.operators import OPERATOR_NAMES
@@ -77,10 +77,6 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
     "vgg16": ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3", "relu6", "relu7", "fc8"],
 }
 
-#: Errors that are the user's (a bad option, a missing file): printed as one line, exit status 2.
-USER_ERRORS = (ValueError, FileNotFoundError, BadImageError)
-
-
 def build_parser(embedded_default: bool = True) -> ArgumentParser:
     """The command line; every option can also be set in a YAML file given to ``--config``.
 
@@ -88,7 +84,7 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
         embedded_default: read ``configs/evaluate/default.yaml`` first (it holds the same values
             as the code's defaults), as ``python train.py`` reads ``configs/default.yaml``.
     """
-    p = ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0], default_env=False,
+    p = ArgumentParser(prog="evaluate.py", description=__doc__.split("\n\n")[0], default_env=False, exit_on_error=False,
                        default_config_files=[str(DEFAULT_CONFIG)] if embedded_default else None)
     p.add_argument("--config", action=ActionConfigFile, help="a YAML file of these options (e.g. configs/evaluate/quick.yaml)")
     p.add_argument("--net", type=str, default="efficientnet_lite0", help="zoo network: efficientnet_lite0, alexnet, vgg16")
@@ -167,10 +163,11 @@ def resolve_out(out: str | None, run: str | None, stamp: str) -> Path:
     return Path("reports") / (run or f"evaluate-{stamp}")
 
 
-def load_study_images(images: list[str] | None, crop_size: int) -> tuple[torch.Tensor, list[str]]:
-    """``N×3×crop×crop`` images in [0, 1] and their names: the given files/folders or the sample photos."""
+def load_study_images(images: list[str] | None, crop_size: int, skips: SkipTracker) -> tuple[torch.Tensor, list[str]]:
+    """``N×3×crop×crop`` images in [0, 1] and their names: the given files/folders (skips counted
+    in ``skips``) or the sample photos."""
     if images:
-        return load_image_files(images, crop_size)
+        return load_image_files(images, crop_size, skips)
     return sample_test_photos(crop_size)
 
 
@@ -178,7 +175,7 @@ def resolved_config(cfg: Namespace, layers: list[str], presets: list[str], devic
     """The settings as run (defaults filled in), for ``config.yaml`` and the report."""
     return {
         "net": cfg.net, "weights": cfg.weights, "layers": layers, "presets": presets,
-        "checkpoints": cfg.checkpoints or None, "images": as_list(cfg.images) or None, "crop_size": cfg.crop_size,
+        "checkpoints": cfg.checkpoints or None, "images": as_paths(cfg.images) or None, "crop_size": cfg.crop_size,
         "iterations_scale": cfg.iterations_scale, "batch_size": cfg.batch_size, "device": str(device),
         "seed": cfg.seed, "out": str(out), "run": cfg.run, "grid_images": cfg.grid_images, "wandb": cfg.wandb,
         "learned_priors": cfg.learned_priors or [], "learned_prior_weights": cfg.learned_prior_weights or [],
@@ -189,23 +186,26 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
     """Run the study described by ``cfg`` (a parsed namespace), write the report, log to W&B.
 
     Raises:
-        ValueError / FileNotFoundError / BadImageError: a bad option or image path (checked
-            before anything is written).
+        ValueError / FileNotFoundError: a bad option, image path or checkpoint (checked before
+            anything is written).
     """
+    out = writable_folder(resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S")), "--out", create=False)
+    skips = SkipTracker()
     if cfg.study == "denoise":
-        return evaluate_denoising(cfg, command)
+        return evaluate_denoising(cfg, out, skips, command)
     if cfg.study == "lp":
-        out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
         return run_lp(out, widths=cfg.lp_widths, noise_levels=cfg.noise_levels, trials=cfg.trials, methods=as_list(cfg.lp_methods) or [],
                       latent_dims=cfg.latent_dims, expansions=cfg.expansions, dimension_trials=cfg.dimension_trials,
                       generator_path=cfg.lp_generator, generator_trials=cfg.generator_trials, seed=cfg.seed, wandb=cfg.wandb,
                       run=cfg.run, progress=cfg.progress, command=command)
     if cfg.study == "inverse_problems":
-        out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
-        return run_inverse_problems(cfg.generator, as_list(cfg.operators) or [], out, images=as_list(cfg.images), noise_std=cfg.noise_std,
+        rows = run_inverse_problems(cfg.generator, as_list(cfg.operators) or [], out, images=as_paths(cfg.images), skips=skips, noise_std=cfg.noise_std,
                                     ilo_layers=cfg.ilo_layers, ilo_steps=cfg.ilo_steps, ilo_radii=cfg.ilo_radii, lr=cfg.ilo_lr,
                                     restarts=cfg.restarts, latent_weight=cfg.latent_weight, seed=cfg.seed,
                                     device=resolve_device(cfg.device), wandb=cfg.wandb, run=cfg.run, progress=cfg.progress, command=command)
+        if cfg.images:
+            print(skips.report())
+        return rows
     if cfg.batch_size < 1:
         raise ValueError(f"--batch_size must be positive, got {cfg.batch_size}")
     if cfg.iterations_scale <= 0:
@@ -214,11 +214,10 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
     net = load_network(cfg.net, weights=cfg.weights).to(device)
     layers = resolve_layers(net, as_list(cfg.layers))
     presets = resolve_presets(as_list(cfg.presets) or [])
-    images, names = load_study_images(as_list(cfg.images), cfg.crop_size)
+    images, names = load_study_images(as_paths(cfg.images), cfg.crop_size, skips)
     inverters, notes = find_inverter_checkpoints(cfg.checkpoints, net.name, cfg.weights) if cfg.checkpoints else ([], [])
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
     config = resolved_config(cfg, layers, presets, device, out)
     config["command"] = command
     learned_paths, learned_weights = cfg.learned_priors or [], cfg.learned_prior_weights or []
@@ -236,15 +235,17 @@ def evaluate(cfg: Namespace, command: str | None = None) -> StudyResult:
     if problem:
         print(f"warning: {problem}", file=sys.stderr)
     print_summary(result, report, net.layer_names)
+    if cfg.images:
+        print(skips.report())
     return result
 
 
-def denoise_images(files: list[str] | None, crop_size: int) -> tuple[list[np.ndarray], list[str]]:
+def denoise_images(files: list[str] | None, crop_size: int, skips: SkipTracker) -> tuple[list[np.ndarray], list[str]]:
     """Grey H×W images in 0–255: the given files/folders (centre crops), or scikit-image's
     ``camera`` and the held-out sample photos chelsea and coffee (centre ``crop_size`` crops at
     full resolution; none of them is in the priors' training split)."""
     if files:
-        images, names = load_image_files(files, crop_size)
+        images, names = load_image_files(files, crop_size, skips)
         return [(255 * to_grey(images)[i, 0]).double().numpy() for i in range(len(images))], names
     import skimage.data
     from skimage.color import rgb2gray
@@ -258,17 +259,16 @@ def denoise_images(files: list[str] | None, crop_size: int) -> tuple[list[np.nda
     return out, list(photos)
 
 
-def evaluate_denoising(cfg: Namespace, command: str | None = None) -> list[dict]:
+def evaluate_denoising(cfg: Namespace, out: Path, skips: SkipTracker, command: str | None = None) -> list[dict]:
     """The denoising study (``--study denoise``): ``denoise.csv``, ``report.md``, ``config.yaml``."""
     priors = {}
     for path in cfg.denoise_priors or []:
-        module = load_patch_prior(path)
+        module = load_patch_prior(path, "--denoise_priors")
         if module.energy.channels != 1:
             raise ValueError(f"{path}: the denoising study needs a grey image prior, this one models {module.energy.channels}-channel patches")
         priors[Path(path).parent.name] = module.energy
-    images, names = denoise_images(as_list(cfg.images), cfg.crop_size)
-    out = resolve_out(cfg.out, cfg.run, time.strftime("%Y%m%d-%H%M%S"))
-    config = {"study": "denoise", "images": as_list(cfg.images), "crop_size": cfg.crop_size, "sigmas": cfg.sigmas,
+    images, names = denoise_images(as_paths(cfg.images), cfg.crop_size, skips)
+    config = {"study": "denoise", "images": as_paths(cfg.images), "crop_size": cfg.crop_size, "sigmas": cfg.sigmas,
               "denoise_priors": cfg.denoise_priors, "seed": cfg.seed, "out": str(out), "command": command}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "config.yaml", lambda f: f.write(yaml.safe_dump(config, sort_keys=False).encode()))
@@ -279,6 +279,8 @@ def evaluate_denoising(cfg: Namespace, command: str | None = None) -> list[dict]
             "Data: [denoise.csv](denoise.csv), config: [config.yaml](config.yaml).\n\n" + table + "\n")
     atomic_write(out / "report.md", lambda f: f.write(text.encode()))
     print(f"\nreport: {out / 'report.md'}\n\n{table}")
+    if cfg.images:
+        print(skips.report())
     return rows
 
 
@@ -305,13 +307,7 @@ def main(args: Sequence[str] | None = None) -> StudyResult:
 
 def cli() -> int:
     """``python evaluate.py``: a user error is one line on stderr and exit status 2."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        main()
-    except USER_ERRORS as error:
-        print(f"evaluate.py: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(main, "evaluate.py")
 
 
 if __name__ == "__main__":

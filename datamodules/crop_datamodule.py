@@ -44,7 +44,8 @@ class CropDataModule(L.LightningDataModule):
 
     Args:
         crop_size: side of the square crops, in pixels.
-        resize: the shorter side of each image is resized to this before cropping
+        resize: the shorter side of each image is reduced to this before cropping (never
+            enlarged: an image smaller than the crop is skipped and counted)
             (``None``: crop at the native resolution).
         batch_size: crops per batch.
         num_workers: DataLoader worker processes (0: load in the main process).
@@ -179,3 +180,7 @@ class CropDataModule(L.LightningDataModule):
     def skipped(self) -> list[Skip]:
         """Every image skipped so far: name, reason and detail."""
         return self.skips.skipped()
+
+    def skip_report(self) -> str:
+        """One line: images used and skipped, by reason (see :meth:`SkipTracker.report`)."""
+        return self.skips.report()

@@ -44,8 +44,10 @@ it, and :func:`load_rgb` forces a full decode with ``Image.load()``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,10 +55,12 @@ from PIL import Image
 
 __all__ = [
     "BadImageError",
+    "FolderListing",
     "IMAGE_EXTENSIONS",
     "list_image_files",
     "load_rgb",
     "probe_image",
+    "scan_folder",
     "to_rgb",
 ]
 
@@ -70,7 +74,10 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
     ".tiff",
     ".webp",
     ".ppm",
+    ".gif",
 )
+
+logger = logging.getLogger(__name__)
 
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
@@ -78,7 +85,7 @@ _MAX_16 = 65535
 _MAX_32 = 2**32 - 1
 
 
-class BadImageError(Exception):
+class BadImageError(ValueError):
     """A file that cannot be read as an image.
 
     Attributes:
@@ -95,36 +102,74 @@ class BadImageError(Exception):
         return f"{self.path}: {self.reason}"
 
 
-def list_image_files(
-    root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS
-) -> list[Path]:
-    """All files under ``root`` (recursively) whose extension is an image extension.
+@dataclass
+class FolderListing:
+    """What :func:`scan_folder` found under a folder.
+
+    Attributes:
+        root: the folder searched.
+        files: image files (by extension), sorted by file name, ties broken by full path.
+        unreadable_folders: ``(folder, reason)`` of every sub-folder that could not be listed.
+        other_files: files whose extension is not an image extension (not read).
+    """
+
+    root: Path
+    files: list[Path]
+    unreadable_folders: list[tuple[str, str]] = field(default_factory=list)
+    other_files: list[Path] = field(default_factory=list)
+
+
+def scan_folder(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS) -> FolderListing:
+    """Every file under ``root`` (recursively), split into image files and the rest.
 
     Extensions match case-insensitively (``.JPEG`` is ``.jpeg``). Symbolic links to files
     are listed; symbolic links to folders below ``root`` are followed, each real folder
-    once (so a link loop cannot recurse forever).
+    once (so a link loop cannot recurse forever). A sub-folder that cannot be listed
+    (permissions, I/O error) is logged as a warning and recorded, never dropped silently.
 
     Returns:
-        The files sorted by file name (not by folder), ties broken by full path, so that a
-        flat folder and the same files in class subfolders give the same order.
+        The listing; its files are sorted by file name (not by folder), ties broken by full
+        path, so that a flat folder and the same files in class subfolders give the same order.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
+        PermissionError: ``root`` itself cannot be listed.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"not a folder: {root}")
+    try:
+        os.scandir(root).close()
+    except OSError as error:
+        raise PermissionError(f"cannot list the folder {root}: {error.strerror or error}") from error
     wanted = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
-    files = []
+    listing = FolderListing(root, [])
+
+    def unreadable(error: OSError) -> None:
+        folder = str(error.filename or "?")
+        listing.unreadable_folders.append((folder, error.strerror or str(error)))
+        logger.warning("skipped folder %s: cannot list it (%s)", folder, error.strerror or error)
+
     visited: set[str] = set()
-    for folder, subfolders, names in os.walk(root, followlinks=True):
+    for folder, subfolders, names in os.walk(root, followlinks=True, onerror=unreadable):
         real = os.path.realpath(folder)
         if real in visited:  # a symbolic link loop, or a folder reached twice
             subfolders.clear()
             continue
         visited.add(real)
-        files += [Path(folder) / n for n in names if os.path.splitext(n)[1].lower() in wanted]
-    return sorted(files, key=lambda p: (p.name, str(p)))
+        for name in names:
+            path = Path(folder) / name
+            (listing.files if os.path.splitext(name)[1].lower() in wanted else listing.other_files).append(path)
+    listing.files.sort(key=lambda p: (p.name, str(p)))
+    listing.other_files.sort()
+    return listing
+
+
+def list_image_files(
+    root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS
+) -> list[Path]:
+    """The image files of :func:`scan_folder` (unreadable sub-folders are logged there)."""
+    return scan_folder(root, extensions).files
 
 
 def probe_image(path: str | os.PathLike[str]) -> tuple[int, int]:

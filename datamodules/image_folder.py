@@ -9,7 +9,7 @@ from PIL import ImageFile
 
 from .crop_datamodule import CropDataModule, Split, stage_splits
 from .image_file_dataset import ImageFileDataset, ScanMode, scan_image_files
-from .image_files import IMAGE_EXTENSIONS, list_image_files
+from .image_files import IMAGE_EXTENSIONS, scan_folder
 from .transforms import EvalCrops
 
 __all__ = ["FileCropDataModule", "ImageFolder", "describe_extensions"]
@@ -130,7 +130,7 @@ class ImageFolder(FileCropDataModule):
         val: folder of validation photos.
         test: folder of test photos.
         crop_size: side of the square crops.
-        resize: shorter side before cropping (``None``: native resolution). Photos from
+        resize: shorter side before cropping, never enlarged (``None``: native resolution). Photos from
             cameras are thousands of pixels wide, so cropping them natively gives flat
             texture: 256 (the ImageNet scale) is the default.
         batch_size: crops per batch.
@@ -196,7 +196,9 @@ class ImageFolder(FileCropDataModule):
         )
         if not folder.is_dir():
             raise FileNotFoundError(f"{expected}, but it does not exist or is not a folder")
-        files = list_image_files(folder)
+        listing = scan_folder(folder)
+        self.skips.note_listing(listing)
+        files = listing.files
         if not files:
             raise ValueError(f"{expected}, but it holds no image files")
         return str(folder.resolve()), files

@@ -10,7 +10,7 @@ from typing import Literal
 from .crop_datamodule import Split
 from .image_file_dataset import ScanMode
 from .image_folder import FileCropDataModule, describe_extensions
-from .image_files import list_image_files
+from .image_files import scan_folder
 from .transforms import EvalCrops
 
 __all__ = ["ImageNet", "ImageNetSplit", "ThesisSplit", "thesis_split"]
@@ -100,7 +100,8 @@ class ImageNet(FileCropDataModule):
         val_from_train: thesis split: carve the last N training images out as validation
             (0: validate on the held-out test images).
         crop_size: side of the square crops.
-        resize: shorter side before cropping (``None``: native resolution).
+        resize: shorter side before cropping, never enlarged (``None``: native resolution);
+            an image smaller than the crop is skipped and counted.
         batch_size: crops per batch.
         num_workers: DataLoader worker processes.
         train_samples_per_epoch: random crops per epoch (``None``: one per image).
@@ -172,7 +173,9 @@ class ImageNet(FileCropDataModule):
             raise FileNotFoundError(f"{self._expected()}; but {self.root} does not exist")
         if not folder.is_dir():
             raise FileNotFoundError(f"{self._expected()}; but {folder} does not exist")
-        files = list_image_files(folder)
+        listing = scan_folder(folder)
+        self.skips.note_listing(listing)
+        files = listing.files
         if not files:
             raise ValueError(
                 f"{self._expected()}; but {folder} holds no image files "

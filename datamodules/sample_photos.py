@@ -108,7 +108,7 @@ class SamplePhotos(CropDataModule):
 
     Args:
         crop_size: side of the square crops, in pixels.
-        resize: shorter side of every photo before cropping; ``None`` crops at native
+        resize: shorter side of every photo before cropping (never enlarged); ``None`` crops at native
             resolution (then photos smaller than the crop are skipped, with a warning).
         batch_size: crops per batch.
         num_workers: DataLoader worker processes.

@@ -29,10 +29,14 @@ from __future__ import annotations
 import bisect
 import enum
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from .image_files import FolderListing
 
 __all__ = ["Skip", "SkipReason", "SkipTracker"]
 
@@ -69,6 +73,16 @@ class SkipTracker:
         self._starts: list[int] = []
         self._flags: list[torch.Tensor] = []  # one shared uint8 tensor per group
         self._details: dict[int, str] = {}  # local to the process that found the skip
+        self.unreadable_folders: dict[str, str] = {}  # folder -> reason (main process, at listing)
+        self.other_files: set[str] = set()  # files left out for their extension
+
+    def note_listing(self, listing: FolderListing) -> None:
+        """Count what a folder listing left out: unreadable sub-folders, files of other extensions.
+
+        Idempotent: a folder listed twice (val and test sharing it) counts once.
+        """
+        self.unreadable_folders.update(dict(listing.unreadable_folders))
+        self.other_files.update(str(p) for p in listing.other_files)
 
     def register(self, names: Sequence[str]) -> range:
         """Add images by name (e.g. file paths); returns their ids."""
@@ -132,6 +146,26 @@ class SkipTracker:
                     )
                 )
         return result
+
+    def report(self) -> str:
+        """The one-line total a run ends with, e.g. ``images: skipped 3 of 31 files (2 unreadable,
+        1 too small); 1 unreadable folder; 4 other files ignored (.txt ×3, .csv); see the warnings above``."""
+        skipped = self.skipped()
+        by_reason = Counter(s.reason.name.lower().replace("_", " ") for s in skipped)
+        if skipped:
+            reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(by_reason.items()))
+            parts = [f"skipped {len(skipped)} of {len(self)} image files ({reasons})"]
+        else:
+            parts = [f"used all {len(self)} image files, none skipped"]
+        if self.unreadable_folders:
+            count = len(self.unreadable_folders)
+            parts.append(f"{count} unreadable folder{'s' if count > 1 else ''} skipped")
+        if self.other_files:
+            extensions = Counter(Path(p).suffix.lower() or "(no extension)" for p in self.other_files)
+            listed = ", ".join(e if n == 1 else f"{e} ×{n}" for e, n in extensions.most_common())
+            parts.append(f"{len(self.other_files)} other files ignored ({listed})")
+        problems = skipped or self.unreadable_folders
+        return "images: " + "; ".join(parts) + ("; see the warnings above" if problems else "")
 
     def summary(self) -> str:
         """One line per skipped image after a count, e.g. for a final log message."""

@@ -5,7 +5,8 @@ transform come from an explicit ``torch.Generator`` passed per call, never from 
 global random state (``v2.RandomCrop`` and ``v2.RandomHorizontalFlip`` draw from the global
 state), so a crop is reproducible from a seed and independent of which worker makes it.
 
-An image smaller than the crop (after the optional resize) raises
+The optional resize only ever shrinks (shorter side down to ``resize``; see
+:func:`resize_shorter_side`). An image smaller than the crop after it raises
 :class:`ImageTooSmallError`; the crop datasets turn that into a counted, logged skip.
 """
 
@@ -66,12 +67,14 @@ MAX_ASPECT_RATIO = 10
 
 
 def resize_shorter_side(image: torch.Tensor, size: int | None) -> torch.Tensor:
-    """Resize uint8 ``3×H×W`` so its shorter side is ``size`` (bilinear, antialiased).
+    """Shrink uint8 ``3×H×W`` so its shorter side is ``size`` (bilinear, antialiased).
 
-    The longer side is capped at ``MAX_ASPECT_RATIO × size``. ``None`` returns the image
-    unchanged; an image already at that size is returned as is.
+    **Images are never enlarged**: one whose shorter side is ``size`` or less is returned as
+    is, and an image too small for the crop is then skipped by the datasets rather than
+    upsampled into a blurred crop that would count in the means. The longer side is capped at
+    ``MAX_ASPECT_RATIO × size``. ``None`` returns the image unchanged.
     """
-    if size is None:
+    if size is None or min(image.shape[-2:]) <= size:
         return image
     resized = F.resize(image, [size], max_size=MAX_ASPECT_RATIO * size, antialias=True)
     return resized.as_subclass(torch.Tensor)
@@ -82,7 +85,7 @@ def resized_size(height: int, width: int, size: int | None) -> tuple[int, int]:
 
     Mirrors torchvision's rounding (used to check sizes from file headers without decoding).
     """
-    if size is None:
+    if size is None or min(height, width) <= size:
         return height, width
     short, long = min(height, width), max(height, width)
     new_short, new_long = size, int(size * long / short)

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 import yaml
 
+from datamodules.skips import SkipTracker
 from deeprestore.atomic_io import atomic_write
 from deeprestore.evaluation.inverse_problems_study import inverse_problems_table, run_inverse_problems_study
 from deeprestore.evaluation.report import log_wandb_tables
@@ -22,14 +23,14 @@ from deeprestore.generative.vae_module import load_generator
 __all__ = ["generator_test_images", "run_inverse_problems", "run_lp"]
 
 
-def generator_test_images(files: Sequence[str] | None, size: int) -> tuple[torch.Tensor, list[str]]:
-    """``N×3×size×size`` test images in [0, 1]: centre crops of the given files/folders, or the
-    held-out sample photos (chelsea, coffee) resized to ``2 × size`` on the shorter side, five
-    crops each (the scale the generator was trained at: ``configs/generators/``)."""
+def generator_test_images(files: Sequence[str] | None, size: int, skips: SkipTracker | None = None) -> tuple[torch.Tensor, list[str]]:
+    """``N×3×size×size`` test images in [0, 1]: centre crops of the given files/folders (skips
+    counted in ``skips``), or the held-out sample photos (chelsea, coffee) resized to ``2 × size``
+    on the shorter side, five crops each (the scale the generator was trained at: ``configs/generators/``)."""
     if files:
         from deeprestore.evaluation.inversion_study import load_image_files
 
-        return load_image_files(list(files), size)
+        return load_image_files(list(files), size, skips)
     from datamodules import SamplePhotos
 
     data = SamplePhotos(crop_size=size, resize=2 * size, eval_crops="five", batch_size=64)
@@ -38,7 +39,8 @@ def generator_test_images(files: Sequence[str] | None, size: int) -> tuple[torch
     crops = ("top_left", "top_right", "bottom_left", "bottom_right", "center")
     names = [f"{photo}_{crop}" for photo in SamplePhotos.split_names("test") for crop in crops]
     if data.skip_count or len(names) != len(images):
-        raise RuntimeError(f"sample photos skipped: {data.skipped()}")
+        raise ValueError(f"the generator's {size}² images need the sample photos at {2 * size} pixels ({data.skip_report()}); "
+                         "images are never enlarged: pass --images")
     return images, names
 
 
@@ -61,6 +63,7 @@ def _finish(out: Path, title: str, command: str | None, intro: str, table: str, 
 
 
 def run_inverse_problems(generator_path: str, operators: Sequence[str], out: Path, *, images: Sequence[str] | None = None,
+                         skips: SkipTracker | None = None,
                          noise_std: float = 0.0, ilo_layers: Sequence[int] = (0, 1, 2, 3), ilo_steps: Sequence[int] = (50, 50, 25, 25),
                          ilo_radii: Sequence[float] = (0.1, 0.2, 0.3), lr: float = 0.1, restarts: int = 1, latent_weight: float = 0.0,
                          seed: int = 0, device: torch.device = torch.device("cpu"), wandb: str = "offline", run: str | None = None,
@@ -74,7 +77,7 @@ def run_inverse_problems(generator_path: str, operators: Sequence[str], out: Pat
     shape = generator.layer_shapes()[-1]
     if len(shape) != 3:
         raise ValueError(f"{generator_path}: the generator makes {shape}, not images")
-    x, names = generator_test_images(images, shape[-1])
+    x, names = generator_test_images(images, shape[-1], skips)
     x = x.to(device)
     ops = {name: make_operator(name, shape, seed=seed, noise_std=noise_std).to(device) for name in operators}
     budget = sum(ilo_steps)
@@ -126,7 +129,7 @@ def run_lp(out: Path, *, widths: Sequence[int] = (20, 100, 500), noise_levels: S
         rows += dimension_study(tuple(latent_dims), tuple(expansions), trials=dimension_trials, methods=dim_methods, seed=seed, progress=progress)
         write_lp_csv(out / "lp_inversion.csv", rows)
     if generator_path and generator_trials:
-        generator = load_generator(generator_path).double()
+        generator = load_generator(generator_path, "--lp_generator").double()
         rows += trained_generator_study(generator, trials=generator_trials, methods=tuple(m for m in ("lp", "gd") if m in methods) or ("lp",),
                                         seed=seed, progress=progress)
         write_lp_csv(out / "lp_inversion.csv", rows)

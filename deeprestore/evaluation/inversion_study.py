@@ -57,7 +57,12 @@ import yaml
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from datamodules.image_files import BadImageError, load_rgb
+from datamodules.image_paths import expand_image_paths
+from datamodules.skips import SkipReason, SkipTracker
+from datamodules.transforms import EvalTransform, ImageTooSmallError
 from deeprestore.atomic_io import atomic_write
+from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
 from deeprestore.evaluation.grids import comparison_grid, save_png
 from deeprestore.evaluation.metrics import SSIM_WINDOW, feature_error, image_metrics
 from deeprestore.inversion import get_preset, invert, mv_noise
@@ -103,12 +108,18 @@ Reconstructor = Callable[[Tensor, Tensor], tuple[Tensor, list[int | None]]]
 
 
 # -- images -------------------------------------------------------------------------------------
-def load_image_files(paths: Sequence[str | Path], crop_size: int) -> tuple[Tensor, list[str]]:
-    """Load image files and folders (recursively), resized (shorter side) and centre-cropped.
+def load_image_files(paths: Sequence[str | Path], crop_size: int, skips: SkipTracker | None = None) -> tuple[Tensor, list[str]]:
+    """Load image files and folders (recursively), shrunk (shorter side) and centre-cropped.
+
+    The data modules' rule: the shorter side is reduced to ``crop_size`` (never enlarged), then
+    the centre ``crop_size`` square is cut. Files found in a folder that cannot be read or are
+    smaller than the crop are skipped, logged and counted in ``skips``; a file given by name that
+    cannot be used is an error.
 
     Args:
-        paths: image files and/or folders of images.
-        crop_size: side of the square crops; the shorter side is resized to it first.
+        paths: image files and/or folders of images (each path taken whole: commas are allowed).
+        crop_size: side of the square crops.
+        skips: tracker of the skips (print ``skips.report()`` at the end of the run).
 
     Returns:
         ``(images N×3×crop_size×crop_size in [0, 1], names)``; names are file stems, or the
@@ -116,40 +127,31 @@ def load_image_files(paths: Sequence[str | Path], crop_size: int) -> tuple[Tenso
 
     Raises:
         FileNotFoundError: a path that does not exist.
-        ValueError: a folder without image files, or no images at all.
-        datamodules.BadImageError: a file given by name that cannot be read (unreadable files
-            inside a folder are skipped with a warning).
+        ValueError: a folder without image files, no usable image at all, or a named file that
+            is unreadable (``BadImageError``) or smaller than the crop.
     """
-    from datamodules.image_files import IMAGE_EXTENSIONS, BadImageError, list_image_files, load_rgb
-    from datamodules.transforms import EvalTransform
-
     check_crop_size(crop_size)
+    skips = SkipTracker() if skips is None else skips
     transform = EvalTransform(crop_size, crop_size, "center")
-    files: list[tuple[Path, bool]] = []  # (file, came from a folder)
-    for entry in map(Path, paths):
-        if entry.is_dir():
-            found = list_image_files(entry)
-            if not found:
-                raise ValueError(f"no image files in folder {entry} (extensions: {' '.join(IMAGE_EXTENSIONS)})")
-            files += [(f, True) for f in found]
-        elif entry.is_file():
-            files.append((entry, False))
-        else:
-            raise FileNotFoundError(f"image path does not exist: {entry}")
-    if not files:
-        raise ValueError("no images given")
+    files = expand_image_paths(paths, skips)
+    ids = skips.register([str(f.path) for f in files])
     images, kept = [], []
-    for path, in_folder in files:
+    for image_id, file in zip(ids, files):
         try:
-            images.append(transform(load_rgb(path)))
+            images.append(transform(load_rgb(file.path)))
         except BadImageError as error:
-            if not in_folder:
+            if file.named:
                 raise
-            logger.warning("skipping unreadable image %s", error)
+            skips.record(image_id, SkipReason.UNREADABLE, error.reason)
             continue
-        kept.append(path)
+        except ImageTooSmallError as error:
+            if file.named:
+                raise ValueError(f"{file.path}: {error} (images are never enlarged; use a smaller --crop_size)") from error
+            skips.record(image_id, SkipReason.TOO_SMALL, str(error))
+            continue
+        kept.append(file.path)
     if not images:
-        raise ValueError(f"none of the image files under {', '.join(map(str, paths))} could be read")
+        raise ValueError(f"none of the image files under {', '.join(map(str, paths))} can be used ({skips.report()})")
     return torch.stack(images), _unique_names(kept)
 
 
@@ -176,7 +178,8 @@ def sample_test_photos(crop_size: int) -> tuple[Tensor, list[str]]:
     images = torch.cat(list(data.test_dataloader()))
     names = SamplePhotos.split_names("test")
     if data.skip_count or len(names) != len(images):
-        raise RuntimeError(f"sample photos skipped: {data.skipped()}")
+        raise ValueError(f"--crop_size {crop_size} is too large for the held-out sample photos ({data.skip_report()}); "
+                         "images are never enlarged: use a smaller crop or --images")
     return images, names
 
 
@@ -258,7 +261,7 @@ class InverterMethod:
         overrides: dict[str, Any] = {}
         if self.mode == "stacked":  # the chain is in the state dict: do not re-assemble from the parallel files
             overrides = {"mode": "parallel", "parallel_checkpoints": None}
-        model = InvertingNetwork.load_from_checkpoint(self.checkpoint, map_location=device, **overrides).to(device).eval()
+        model = load_module_checkpoint(InvertingNetwork, self.checkpoint, "inverter checkpoint", **overrides).to(device).eval()
 
         @torch.no_grad()
         def run(images: Tensor, init: Tensor) -> tuple[Tensor, list[int | None]]:
@@ -298,7 +301,7 @@ class LearnedPriorMethod:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path, weight: float, base: str = "mv2016") -> "LearnedPriorMethod":
-        hp = torch.load(checkpoint, map_location="cpu", weights_only=False).get("hyper_parameters", {})
+        hp = read_checkpoint(checkpoint, "--learned_priors").get("hyper_parameters", {})
         if "expert" not in hp and "sigma" not in hp:
             raise ValueError(f"{checkpoint} is not a PatchPriorModule or DAEPriorModule checkpoint (train one with configs/priors/…)")
         return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"), hp.get("net"),
@@ -319,10 +322,10 @@ class LearnedPriorMethod:
             raise ValueError(f"{self.checkpoint} models {self.prior_net}'s features, the study inverts {net.name}")
         device = net.mean.device
         if self.kind == "dae":
-            module = load_dae_prior(str(self.checkpoint))
+            module = load_dae_prior(str(self.checkpoint), "--learned_priors")
             prior = DAEPrior(module.dae.to(device), float(module.noise_scale), *((net, self.prior_layer) if self.prior_net else ()))
         else:
-            energy = load_patch_prior(str(self.checkpoint)).energy.to(device)
+            energy = load_patch_prior(str(self.checkpoint), "--learned_priors").energy.to(device)
             prior = FeatureMapPrior(energy, net, self.prior_layer) if self.prior_net else PatchImagePrior(energy)
         base = get_preset(self.base)
         preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])

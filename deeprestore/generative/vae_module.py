@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from deeprestore.checkpoint_files import load_module_checkpoint
 from deeprestore.generative.conv_generator import conv_generator, fc_image_generator
 from deeprestore.generative.staged_generator import StagedGenerator
 
@@ -133,10 +134,10 @@ class VAEGeneratorModule(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
-def load_generator(path: str) -> StagedGenerator:
+def load_generator(path: str, option: str = "--generator") -> StagedGenerator:
     """The trained generator (decoder) of a :class:`VAEGeneratorModule` checkpoint: CPU, eval
-    mode, parameters frozen."""
-    module = VAEGeneratorModule.load_from_checkpoint(path, map_location="cpu")
+    mode, parameters frozen; ``option`` names the file in errors."""
+    module = load_module_checkpoint(VAEGeneratorModule, path, option)
     generator = module.generator.eval()
     for p in generator.parameters():
         p.requires_grad_(False)

@@ -8,7 +8,6 @@ connected layers to a small map, then resize-convolutions to the map's size.
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deeprestore.inverters.upsample_conv import UpsampleConvInverse

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from deeprestore.nets.layered_network import LayeredNetwork
-from deeprestore.nets.weights import WeightsSpec, load_state_dict, resolve_weights_file
+from deeprestore.nets.weights import WeightsSpec, apply_state_dict, load_state_dict, resolve_weights_file
 
 #: TensorFlow's Lite preprocessing: (x·255 − 127) / 128 on RGB in [0, 1].
 LITE_MEAN = (127.0 / 255.0,) * 3
@@ -167,6 +167,6 @@ def efficientnet_lite0(weights: str = "pretrained", seed: int = 0) -> LayeredNet
         state = {_rename(k): v for k, v in state.items()}
     state.setdefault("mean", net.mean)
     state.setdefault("std", net.std)
-    net.load_state_dict(state)
+    apply_state_dict(net, state, path, "efficientnet_lite0")
     net.weights = path
     return net

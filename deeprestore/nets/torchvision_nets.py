@@ -24,7 +24,7 @@ from torch import nn
 from torchvision import models
 
 from deeprestore.nets.layered_network import LayeredNetwork
-from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD, WeightsSpec, load_state_dict, resolve_weights_file
+from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD, WeightsSpec, apply_state_dict, load_state_dict, resolve_weights_file
 
 ALEXNET_WEIGHTS = WeightsSpec(
     file_name="alexnet-owt-7be5be79.pth",
@@ -88,7 +88,7 @@ def _make(builder, spec: WeightsSpec, network: str, weights: str, seed: int) -> 
         return model, f"random (seed {seed})"
     path = resolve_weights_file(weights, spec, network)
     model = builder(weights=None)
-    model.load_state_dict(load_state_dict(path))
+    apply_state_dict(model, load_state_dict(path), path, network)
     return model, str(path)
 
 

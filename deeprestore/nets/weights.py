@@ -72,10 +72,39 @@ def resolve_weights_file(weights: str, spec: WeightsSpec, network: str) -> Path:
 
 
 def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Load a state dict on the CPU (tensors only)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Load a state dict on the CPU (tensors only).
+
+    Raises:
+        ValueError: the file is not a readable state dict.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a foreign file raises anything: UnpicklingError, RuntimeError, EOFError …
+        raise ValueError(f"weights file {path} is not a readable state dict ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from error
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
         raise ValueError(f"{path} does not hold a state dict")
     return state
+
+
+def apply_state_dict(module: torch.nn.Module, state: dict[str, torch.Tensor], path: str | Path, network: str) -> None:
+    """``module.load_state_dict(state)`` (strict), with a one-line error for another architecture.
+
+    Raises:
+        ValueError: missing or unexpected keys, or tensors of other shapes, with an example of each.
+    """
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or shapes:
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} weights missing (e.g. {missing[0]})")
+        if unexpected:
+            problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        if shapes:
+            problems.append(f"{len(shapes)} of another shape (e.g. {shapes[0]}: {tuple(state[shapes[0]].shape)} in the file, {tuple(own[shapes[0]].shape)} in {network})")
+        raise ValueError(f"weights file {path} does not fit {network}: {'; '.join(problems)}")
+    module.load_state_dict(state)

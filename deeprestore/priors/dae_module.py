@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from deeprestore.checkpoint_files import load_module_checkpoint
 from deeprestore.nets import load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 from deeprestore.priors.dae import DenoisingAutoencoder
@@ -94,6 +95,6 @@ class DAEPriorModule(FrozenNetCheckpoints, L.LightningModule):
         return torch.optim.Adam(self.dae.parameters(), lr=self.hparams.lr)
 
 
-def load_dae_prior(path: str) -> DAEPriorModule:
-    """A trained :class:`DAEPriorModule` (CPU, eval mode)."""
-    return DAEPriorModule.load_from_checkpoint(path, map_location="cpu").eval()
+def load_dae_prior(path: str, option: str = "checkpoint") -> DAEPriorModule:
+    """A trained :class:`DAEPriorModule` (CPU, eval mode); ``option`` names the file in errors."""
+    return load_module_checkpoint(DAEPriorModule, path, option).eval()

@@ -28,6 +28,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from deeprestore.checkpoint_files import load_module_checkpoint
 from deeprestore.nets import load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 from deeprestore.priors.filter_figure import filter_figure
@@ -178,9 +179,10 @@ class PatchPriorModule(FrozenNetCheckpoints, L.LightningModule):
                 experiment.log({"filters": wandb.Image(str(path))})
 
 
-def load_patch_prior(path: str) -> PatchPriorModule:
-    """A trained :class:`PatchPriorModule` from its checkpoint (on the CPU, in eval mode)."""
-    module = PatchPriorModule.load_from_checkpoint(path, map_location="cpu")
+def load_patch_prior(path: str, option: str = "checkpoint") -> PatchPriorModule:
+    """A trained :class:`PatchPriorModule` from its checkpoint (on the CPU, in eval mode);
+    ``option`` names the file in errors."""
+    module = load_module_checkpoint(PatchPriorModule, path, option)
     if not bool(module.whitening_fitted):
         raise ValueError(f"{path} holds a prior whose whitening was never fitted (saved before training started)")
     return module.eval()

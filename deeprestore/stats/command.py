@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from datamodules.image_files import BadImageError
+from datamodules.skips import SkipTracker
 from deeprestore.atomic_io import atomic_write
-from deeprestore.cli_options import as_list, resolve_device
+from deeprestore.cli_errors import run_command
+from deeprestore.cli_options import as_list, as_paths, resolve_device, writable_folder
 from deeprestore.evaluation.figures import save_figure
 from deeprestore.nets import load_network
 from deeprestore.stats.collect import collect_statistics, feature_map_shapes
@@ -71,10 +71,6 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
     "vgg16": ["pool5"],
 }
 
-#: Errors that are the user's: printed as one line, exit status 2.
-USER_ERRORS = (ValueError, FileNotFoundError, BadImageError)
-
-
 @dataclass
 class StatsRun:
     """What a run produced.
@@ -84,17 +80,20 @@ class StatsRun:
         results: layer → :class:`LayerResult`.
         files: every file written.
         skipped: ``(image, reason)`` of every skipped image.
+        skip_report: the one-line total of used and skipped images.
     """
 
     out: Path
     results: dict[str, LayerResult]
     files: list[Path]
     skipped: list[tuple[str, str]]
+    skip_report: str
 
 
 def build_parser() -> ArgumentParser:
     """The command line; every option can also come from a YAML file given to ``--config``."""
-    p = ArgumentParser(prog="python -m deeprestore.stats", description=(__doc__ or "").split("\n\n")[0], default_env=False)
+    p = ArgumentParser(prog="python -m deeprestore.stats", description=(__doc__ or "").split("\n\n")[0], default_env=False,
+                       exit_on_error=False)
     p.add_argument("--config", action=ActionConfigFile, help="a YAML file of these options")
     p.add_argument("--net", type=str, default="efficientnet_lite0", help="zoo network: efficientnet_lite0, alexnet, vgg16")
     p.add_argument("--weights", type=str, default="pretrained", help="pretrained, a state-dict path, or random (plumbing only)")
@@ -157,10 +156,11 @@ def run(cfg: Namespace, command: str | None = None) -> StatsRun:
                 f"layer {layer} has {h}×{w} = {h * w} positions at crop size {cfg.crop_size}: the covariance "
                 f"would be {h * w}² entries (limit --max_positions {cfg.max_positions}); use a smaller --crop_size"
             )
-    image_paths = as_list(cfg.image_paths)
-    sources = file_sources(image_paths) if image_paths else sample_photo_sources(as_list(cfg.splits) or [])
-    crops = RandomCrops(sources, cfg.images, cfg.crop_size, cfg.resize, cfg.seed)
-    out = Path(cfg.out)
+    image_paths = as_paths(cfg.image_paths)
+    skips = SkipTracker()
+    sources = file_sources(image_paths, skips) if image_paths else sample_photo_sources(as_list(cfg.splits) or [])
+    crops = RandomCrops(sources, cfg.images, cfg.crop_size, cfg.resize, cfg.seed, skips)
+    out = writable_folder(cfg.out, "--out", create=False)
     config = {
         "net": net.name, "weights": cfg.weights, "layers": layers, "images": cfg.images,
         "image_paths": image_paths, "splits": None if image_paths else as_list(cfg.splits),
@@ -189,7 +189,7 @@ def run(cfg: Namespace, command: str | None = None) -> StatsRun:
         for kind, make in (("covariance", covariance_figure), ("gram", gram_figure), ("sparsity", sparsity_figure)):
             files.append(save_figure(make(result), out / f"{kind}_{layer}.png", dpi=cfg.dpi))
     files.append(save_figure(stationarity_figure(list(results.values())), out / "stationarity.png", dpi=cfg.dpi))
-    return StatsRun(out, results, files, list(crops.skipped))
+    return StatsRun(out, results, files, list(crops.skipped), skips.report())
 
 
 def summary_table(results: dict[str, LayerResult]) -> str:
@@ -219,19 +219,12 @@ def main(args: Sequence[str] | None = None) -> StatsRun:
     argv = list(sys.argv[1:] if args is None else args)
     cfg = build_parser().parse_args(argv)
     result = run(cfg, shlex.join(["python", "-m", "deeprestore.stats", *argv]))
-    if result.skipped:
-        print(f"skipped {len(result.skipped)} image(s): " + "; ".join(f"{n} ({r})" for n, r in result.skipped))
     print(summary_table(result.results))
     print(f"wrote {len(result.files)} files to {result.out}")
+    print(result.skip_report)
     return result
 
 
 def cli() -> int:
     """The command: a user error is one line on stderr and exit status 2."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        main()
-    except USER_ERRORS as error:
-        print(f"python -m deeprestore.stats: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(main, "python -m deeprestore.stats")

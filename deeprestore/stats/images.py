@@ -2,14 +2,15 @@
 
 The thesis averages over 200 images. Here the images are ``count`` random crops, spread evenly
 over a list of photos — the embedded sample photos (:data:`datamodules.sample_photos.SAMPLE_PHOTOS`,
-any of their splits) or the image files of a user's folders. Each photo is resized (shorter side
-to ``resize``, default ``2 × crop_size``: the scale of :class:`datamodules.SamplePhotos`) and
-cropped at uniformly random positions drawn from one seeded ``torch.Generator``. There are no
+any of their splits) or the image files of a user's folders. Each photo is shrunk (shorter side
+to ``resize``, default ``2 × crop_size``: the scale of :class:`datamodules.SamplePhotos`; never
+enlarged) and cropped at uniformly random positions drawn from one seeded ``torch.Generator``. There are no
 flips or colour changes: augmentation would add symmetries the statistics should not have.
 
 A file that cannot be read (:class:`datamodules.image_files.BadImageError`) or is smaller than the
-crop is skipped: logged once, counted in :attr:`RandomCrops.skipped`, and its crops go to the
-remaining photos.
+crop is skipped: logged once, counted in :attr:`RandomCrops.skipped` and in its
+:class:`~datamodules.skips.SkipTracker` (with what the folder listings left out), and its crops go
+to the remaining photos.
 """
 
 from __future__ import annotations
@@ -25,13 +26,10 @@ import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as F
 
-from datamodules.image_files import (
-    IMAGE_EXTENSIONS,
-    BadImageError,
-    list_image_files,
-    load_rgb,
-)
+from datamodules.image_files import BadImageError, load_rgb
+from datamodules.image_paths import expand_image_paths
 from datamodules.sample_photos import SAMPLE_PHOTOS, load_sample_photo
+from datamodules.skips import SkipReason, SkipTracker
 from datamodules.transforms import resize_shorter_side
 
 __all__ = ["ImageSource", "RandomCrops", "batched", "file_sources", "sample_photo_sources"]
@@ -66,24 +64,15 @@ def _load_file(path: Path) -> Tensor:
     return F.pil_to_tensor(load_rgb(path)).as_subclass(torch.Tensor)
 
 
-def file_sources(paths: Sequence[str | os.PathLike[str]]) -> list[ImageSource]:
-    """Image files and folders (searched recursively) as sources, in file-name order.
+def file_sources(paths: Sequence[str | os.PathLike[str]], skips: SkipTracker | None = None) -> list[ImageSource]:
+    """Image files and folders (searched recursively) as sources, in file-name order; what the
+    folder listings leave out (unreadable folders, other extensions) is noted in ``skips``.
 
     Raises:
         FileNotFoundError: a path that does not exist.
         ValueError: a folder without image files.
     """
-    files: list[Path] = []
-    for entry in map(Path, paths):
-        if entry.is_dir():
-            found = list_image_files(entry)
-            if not found:
-                raise ValueError(f"no image files in folder {entry} (extensions: {' '.join(IMAGE_EXTENSIONS)})")
-            files += found
-        elif entry.is_file():
-            files.append(entry)
-        else:
-            raise FileNotFoundError(f"image path does not exist: {entry}")
+    files = [f.path for f in expand_image_paths(paths, SkipTracker() if skips is None else skips)]
     return [ImageSource(str(f), lambda f=f: _load_file(f)) for f in files]
 
 
@@ -101,6 +90,7 @@ class RandomCrops:
         resize: shorter side of every photo before cropping; ``None``: ``2 × crop_size``;
             ``0``: native resolution.
         seed: seed of the photo order and the crop positions.
+        skips: tracker the skipped photos are counted in (a private one if ``None``).
 
     Attributes:
         skipped: ``(name, reason)`` of every photo skipped in the last iteration.
@@ -110,7 +100,8 @@ class RandomCrops:
     """
 
     def __init__(
-        self, sources: Sequence[ImageSource], count: int, crop_size: int, resize: int | None = None, seed: int = 0
+        self, sources: Sequence[ImageSource], count: int, crop_size: int, resize: int | None = None, seed: int = 0,
+        skips: SkipTracker | None = None,
     ) -> None:
         if count < 1:
             raise ValueError(f"the number of images must be positive, got {count}")
@@ -128,6 +119,8 @@ class RandomCrops:
         self.skipped: list[tuple[str, str]] = []
         self.used: list[str] = []
         self.produced = 0
+        self.skips = SkipTracker() if skips is None else skips
+        self._ids = list(self.skips.register([s.name for s in self.sources]))
 
     def __len__(self) -> int:
         return self.count
@@ -144,11 +137,11 @@ class RandomCrops:
             try:
                 image = resize_shorter_side(source.load(), self.resize)
             except BadImageError as error:
-                self._skip(source.name, f"unreadable ({error.reason})")
+                self._skip(index, SkipReason.UNREADABLE, f"unreadable ({error.reason})")
                 continue
             height, width = image.shape[-2:]
             if min(height, width) < self.crop_size:
-                self._skip(source.name, f"{width}x{height} pixels is smaller than the {self.crop_size}-pixel crop")
+                self._skip(index, SkipReason.TOO_SMALL, f"{width}x{height} pixels is smaller than the {self.crop_size}-pixel crop")
                 continue
             self.used.append(source.name)
             take = math.ceil(remaining / (len(order) - position))
@@ -167,9 +160,9 @@ class RandomCrops:
         if remaining:
             logger.warning("only %d of %d crops: the last photos were skipped", self.produced, self.count)
 
-    def _skip(self, name: str, reason: str) -> None:
-        logger.warning("skipping image %s: %s", name, reason)
-        self.skipped.append((name, reason))
+    def _skip(self, index: int, reason: SkipReason, detail: str) -> None:
+        self.skips.record(self._ids[index], reason, detail)  # logged once per photo
+        self.skipped.append((self.sources[index].name, detail))
 
 
 def batched(crops: Iterator[Tensor] | RandomCrops, batch_size: int) -> Iterator[Tensor]:

@@ -1,53 +1,119 @@
 """``python train.py``: LightningCLI with YAML configs, W&B (offline by default) + CSV logging,
-checkpoints under ``checkpoints/<experiment>/``, resume with ``--ckpt_path``.
+checkpoints under ``checkpoints/<experiment>/``.
 
-With no arguments it reads ``configs/default.yaml``: an inverting network for EfficientNet-Lite0
-on the embedded sample photos. After training it tests the best checkpoint on the held-out split
-and prints the checkpoint path and the held-out SSIM.
+Two ways to call it:
+
+* ``python train.py fit|validate|test|predict [--config …] [options]``: LightningCLI's subcommands,
+  as in any Lightning project (``test --ckpt_path <file>`` tests a checkpoint without training).
+* ``python train.py [--config …] [options]`` (no subcommand): fit, then test the best checkpoint on
+  the held-out split, then print the checkpoint, the config and the held-out SSIM. With no
+  arguments at all this is the embedded default.
+
+What a run starts from, before its own ``--config`` files and options (:func:`base_config_files`):
+
+* ``configs/default.yaml`` (the embedded default: an inverting network for EfficientNet-Lite0 on the
+  sample photos) when the command line names no ``--config`` and no model class;
+* the run folder's own ``config.yaml`` when it names neither but gives a ``--ckpt_path`` inside a
+  run folder (``python train.py --ckpt_path checkpoints/<run>/last.ckpt`` resumes any run);
+* nothing otherwise: a config for another model class starts from that class's own defaults,
+  Lightning's ``Trainer`` defaults and :class:`datamodules.SamplePhotos` as the data.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
+from datamodules import CropDataModule
+from deeprestore.checkpoint_files import read_checkpoint
+from deeprestore.cli_options import writable_folder
+from deeprestore.training.checkpoints import LIGHTNING_ALIASES, LastCheckpoint, best_checkpoint, check_checkpoint_fits
 from deeprestore.training.run_config import SaveRunConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "default.yaml"
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+DEFAULT_DATA = "datamodules.SamplePhotos"
+
+
+def _option_values(argv: Sequence[str], names: Sequence[str]) -> list[str | None]:
+    """Values of ``--name value`` / ``--name=value`` for any of ``names`` (``None``: flag without value)."""
+    values: list[str | None] = []
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name:
+                values.append(argv[i + 1] if i + 1 < len(argv) else None)
+            elif arg.startswith(name + "="):
+                values.append(arg.split("=", 1)[1])
+    return values
+
+
+def base_config_files(argv: Sequence[str]) -> list[Path]:
+    """The config files read before ``argv``'s own (see the module docstring)."""
+    if _option_values(argv, ("--config", "-c")) or _option_values(argv, ("--model", "--model.class_path")):
+        return []
+    checkpoints = [v for v in _option_values(argv, ("--ckpt_path",)) if v and v not in LIGHTNING_ALIASES]
+    if checkpoints:
+        run_config = Path(checkpoints[-1]).parent / "config.yaml"
+        if run_config.is_file():
+            return [run_config]
+    return [DEFAULT_CONFIG]
 
 
 class DeepRestoreCLI(LightningCLI):
-    """LightningCLI plus ``--experiment``, ``--ckpt_path``, ``--checkpoint_root`` and ``--wandb``."""
+    """LightningCLI plus ``--experiment``, ``--checkpoint_root``, ``--wandb``, ``--monitor`` (and,
+    without a subcommand, ``--ckpt_path`` to resume), the run folder and its two checkpoints."""
+
+    def __init__(self, *args: Any, subcommands: bool = False, **kwargs: Any) -> None:
+        self.with_subcommands = subcommands
+        super().__init__(*args, run=subcommands, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--experiment", type=str | None, default=None, help="run name; outputs go to <checkpoint_root>/<experiment>/ (default: <net>_<layer>_<mode>)")
         parser.add_argument("--checkpoint_root", type=str, default=str(ROOT / "checkpoints"), help="folder holding one sub-folder per experiment")
-        parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume training from this checkpoint (e.g. checkpoints/<experiment>/last.ckpt)")
-        parser.add_argument("--wandb", type=str, default="offline", help="Weights & Biases mode: offline (default), online or disabled")
+        if not self.with_subcommands:  # the subcommands take Lightning's own --ckpt_path
+            parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume training from this checkpoint (e.g. checkpoints/<experiment>/last.ckpt)")
+        parser.add_argument("--wandb", type=Literal["offline", "online", "disabled"], default="offline", help="Weights & Biases mode")
         parser.add_argument("--wandb_project", type=str, default="deeprestore")
         parser.add_argument("--monitor", type=str, default="val/ssim", help="metric that picks the best checkpoint")
-        parser.add_argument("--monitor_mode", type=str, default="max")
+        parser.add_argument("--monitor_mode", type=Literal["min", "max"], default="max", help="whether a lower or a higher --monitor is better")
+        parser.set_defaults({"data": {"class_path": DEFAULT_DATA}})
+
+    @property
+    def settings(self) -> Any:
+        """The parsed options of this run (of its subcommand, if any)."""
+        return self.config.get(str(self.subcommand), self.config)
 
     def experiment_name(self) -> str:
-        if self.config.experiment:
-            return self.config.experiment
-        args = self.config.model.init_args
+        cfg = self.settings
+        if cfg.experiment:
+            return cfg.experiment
+        args = cfg.model.init_args
         parts = [args.get(k) for k in ("net", "layer", "mode") if args.get(k)]
-        return "_".join(map(str, parts)) or Path(self.config.model.class_path).name
+        return "_".join(map(str, parts)) or cfg.model.class_path.rsplit(".", 1)[-1]
+
+    def run_folder(self) -> Path:
+        """``<checkpoint_root>/<experiment>``, created; a clear error where it cannot be."""
+        return writable_folder(Path(self.settings.checkpoint_root) / self.experiment_name(), "--checkpoint_root/--experiment")
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        path = self.settings.get("ckpt_path")
+        if path and path not in LIGHTNING_ALIASES:
+            check_checkpoint_fits(path, self.model)
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
-        cfg = self.config
-        if cfg.wandb not in ("offline", "online", "disabled"):
-            raise ValueError(f"--wandb must be offline, online or disabled, got {cfg.wandb!r}")
-        name = self.experiment_name()
-        run_dir = Path(cfg.checkpoint_root) / name
-        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg = self.settings
+        stacked = getattr(self.model.hparams, "mode", None) == "stacked"
+        check_data(self.datamodule, self.subcommand or ("test" if stacked else "fit"))
+        run_dir = self.run_folder()
         kwargs["default_root_dir"] = str(run_dir)
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         if trainer_cfg.get("logger") in (None, True):
@@ -55,63 +121,130 @@ class DeepRestoreCLI(LightningCLI):
             if cfg.wandb != "disabled":
                 # mode is also passed to wandb.init itself: WandbLogger(offline=True) only sets WANDB_MODE,
                 # which a wandb session already set up in this process would not re-read
-                loggers.append(WandbLogger(project=cfg.wandb_project, name=name, save_dir=str(run_dir), offline=cfg.wandb == "offline", mode=cfg.wandb))
+                loggers.append(WandbLogger(project=cfg.wandb_project, name=run_dir.name, save_dir=str(run_dir), offline=cfg.wandb == "offline", mode=cfg.wandb))
             loggers.append(CSVLogger(save_dir=str(run_dir), name="csv"))
             kwargs["logger"] = loggers
         has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in trainer_cfg.get("callbacks") or [])
         if trainer_cfg.get("enable_checkpointing", True) is not False and not has_checkpoint:
-            callbacks = list(trainer_cfg.get("callbacks") or [])
-            callbacks.append(
-                ModelCheckpoint(dirpath=str(run_dir), filename="best-epoch{epoch:03d}-step{step}", auto_insert_metric_name=False,
-                                monitor=cfg.monitor, mode=cfg.monitor_mode, save_top_k=1, save_last=True)
-            )
-            kwargs["callbacks"] = callbacks
+            kwargs["callbacks"] = [*(trainer_cfg.get("callbacks") or []), best_checkpoint(run_dir, cfg.monitor, cfg.monitor_mode), LastCheckpoint(run_dir)]
         return super().instantiate_trainer(**kwargs)
 
+    # -- before and after the subcommands -----------------------------------------------------
+    def before_fit(self) -> None:
+        if getattr(self.model.hparams, "mode", None) == "stacked":
+            raise ValueError("a stacked model is assembled from parallel checkpoints, not trained: "
+                             "run `python train.py test …` or `python train.py …` without a subcommand")
 
-def build_cli(args: list[str] | None = None) -> DeepRestoreCLI:
-    """Parse ``args`` (default: ``sys.argv``) over ``configs/default.yaml`` and instantiate the
-    model, data module and trainer."""
+
+    def after_fit(self) -> None:
+        finish_wandb(self.trainer)
+        if self.trainer.is_global_zero:
+            callback = self.trainer.checkpoint_callback
+            if callback is not None and callback.best_model_path:
+                print(f"\nbest checkpoint: {callback.best_model_path}")
+            print(f"last checkpoint: {Path(self.trainer.default_root_dir) / 'last.ckpt'}")
+            print_skips(self.datamodule)
+
+    def after_validate(self) -> None:
+        self._print_results("val")
+
+    def after_test(self) -> None:
+        self._print_results("test")
+
+    def _print_results(self, stage: str) -> None:
+        finish_wandb(self.trainer)
+        if self.trainer.is_global_zero:
+            print_metrics({k: float(v) for k, v in self.trainer.callback_metrics.items()}, stage)
+            print_skips(self.datamodule)
+
+
+def check_data(datamodule: Any, stage: str) -> None:
+    """Set up one of this project's data modules before the Trainer starts, so that a missing
+    folder or an all-bad split is an error before any run folder, logger or process is made
+    (their ``setup`` runs once; Lightning's own call then finds everything ready)."""
+    if isinstance(datamodule, CropDataModule):
+        datamodule.setup(stage)
+
+
+def finish_wandb(trainer: L.Trainer) -> None:
+    """Flush the W&B run (offline: ``wandb-summary.json``) before the summary is printed."""
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+            logger.experiment.finish()
+
+
+def print_metrics(metrics: dict[str, float], stage: str = "test") -> None:
+    """``held-out SSIM: … PSNR: … dB`` (or every ``<stage>/`` metric of models without SSIM)."""
+    ssim, psnr = metrics.get(f"{stage}/ssim"), metrics.get(f"{stage}/psnr", float("nan"))
+    label = "held-out" if stage == "test" else "validation"
+    if ssim is not None:
+        print(f"{label} SSIM: {ssim:.4f}   PSNR: {psnr:.2f} dB")
+    elif metrics:
+        print(f"{label}: " + "   ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()) if k.startswith(f"{stage}/")))
+
+
+def print_skips(datamodule: Any) -> None:
+    """The data module's one-line total of used and skipped images, if it keeps one."""
+    report = getattr(datamodule, "skip_report", None)
+    if callable(report):
+        print(report())
+
+
+def build_cli(args: Sequence[str] | None = None) -> DeepRestoreCLI:
+    """Parse ``args`` (default: ``sys.argv[1:]``) and instantiate model, data module and trainer;
+    with a subcommand first (``fit`` …), also run it.
+
+    Raises:
+        argparse.ArgumentError: an unknown option or a value of the wrong type.
+        ValueError, FileNotFoundError: a bad value, a missing file, a checkpoint that does not fit.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    subcommand = bool(argv) and argv[0] in SUBCOMMANDS
+    for path in _option_values(argv, ("--ckpt_path",)):
+        if path and path not in LIGHTNING_ALIASES:
+            read_checkpoint(path, "--ckpt_path")  # a missing or foreign file is one clear line, before anything starts
+    defaults = {"default_config_files": [str(p) for p in base_config_files(argv[1:] if subcommand else argv)], "exit_on_error": False}
+    parser_kwargs: dict[str, Any] = {"exit_on_error": False, **({s: dict(defaults) for s in SUBCOMMANDS} if subcommand else defaults)}
     return DeepRestoreCLI(
         L.LightningModule,
         L.LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        run=False,
-        args=args,
+        subcommands=subcommand,
+        args=None if args is None else argv,  # None: LightningCLI reads sys.argv itself
         seed_everything_default=0,
         save_config_callback=SaveRunConfig,
-        parser_kwargs={"default_config_files": [str(DEFAULT_CONFIG)]},
+        parser_kwargs=parser_kwargs,
     )
 
 
-def main(args: list[str] | None = None) -> dict[str, float]:
-    """Train (unless the model is a stacked assembly), test the best checkpoint, print a summary.
+def main(args: Sequence[str] | None = None) -> dict[str, float]:
+    """``python train.py``: with a subcommand, LightningCLI runs it; without, fit (unless the model
+    is a stacked assembly), test the best checkpoint, print a summary.
 
     Returns:
-        the test metrics of rank 0 (``test/ssim`` …).
+        the metrics of rank 0 at the end (``test/ssim`` …).
     """
     cli = build_cli(args)
     model, data, trainer = cli.model, cli.datamodule, cli.trainer
+    if cli.subcommand is not None:
+        return {k: float(v) for k, v in trainer.callback_metrics.items()}
     trains = getattr(model.hparams, "mode", None) != "stacked"
     if trains:
         trainer.fit(model, data, ckpt_path=cli.config.ckpt_path)
         callback = trainer.checkpoint_callback
-        best = (callback.best_model_path or callback.last_model_path) if callback else None
-        results = trainer.test(model, data, ckpt_path=best or None)
+        last = Path(trainer.default_root_dir) / "last.ckpt"
+        best = (callback.best_model_path if callback else None) or (str(last) if last.is_file() else None)
+        results = trainer.test(model, data, ckpt_path=best)
     else:
         results = trainer.test(model, data)
         best = str(Path(trainer.default_root_dir) / "stacked.ckpt")
         trainer.save_checkpoint(best)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
-            logger.experiment.finish()  # flush the run (offline: wandb-summary.json) before printing
+    finish_wandb(trainer)
     if trainer.is_global_zero:
         print(f"\ncheckpoint: {best}")
         print(f"config:     {Path(trainer.default_root_dir) / 'config.yaml'}")
-        if "test/ssim" in metrics:
-            print(f"held-out SSIM: {metrics['test/ssim']:.4f}   PSNR: {metrics.get('test/psnr', float('nan')):.2f} dB")
-        elif metrics:
-            print("held-out: " + "   ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
+        print_metrics(metrics)
+        print_skips(data)
     return metrics
