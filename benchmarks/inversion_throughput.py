@@ -23,6 +23,7 @@ import torch
 
 from datamodules import SamplePhotos
 from deeprestore.inversion import NormalisedFeatureLoss, Phase, minimise, mv_noise, stepper_factory
+from deeprestore.inversion.seeds import index_seeds
 from deeprestore.nets import load_network
 from deeprestore.priors import BoundedRange, TotalVariation
 from deeprestore.priors.units import from_mv_units, to_mv_units
@@ -78,7 +79,7 @@ def main() -> None:
     for n in args.batch_sizes:
         images = base.repeat((n + len(base) - 1) // len(base), 1, 1, 1)[:n]
         data = NormalisedFeatureLoss.from_images(net, {args.layer: 300.0}, images)
-        init = mv_noise(images.shape, 0, device)
+        init = mv_noise(images.shape, index_seeds(len(images), 0), device)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
 
         def engine() -> None:

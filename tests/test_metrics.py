@@ -151,7 +151,7 @@ def test_psnr_closed_form_and_data_range() -> None:
 def test_out_of_range_values_are_clamped() -> None:
     g = torch.Generator().manual_seed(0)
     y = torch.rand(2, 3, 24, 24, generator=g)
-    x = y + 0.6 * torch.randn(2, 3, 24, 24, generator=g)  # plenty of values < 0 and > 1
+    x = y + 0.3 * torch.randn(2, 3, 24, 24, generator=g)  # plenty of values < 0 and > 1 (within [-1, 2])
     assert x.min() < 0 and x.max() > 1
     for f in (mse, psnr, ssim):
         torch.testing.assert_close(f(x, y), f(x.clamp(0, 1), y))
@@ -203,10 +203,29 @@ def test_validation_errors(fn) -> None:  # noqa: ANN001
     bad[1, 0, 3, 3] = float("inf")
     with pytest.raises(ValueError, match="y contains .* non-finite"):
         fn(ok, bad)
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(ValueError, match="float tensor .*dtype torch.uint8.*/ 255"):
         fn((ok * 255).to(torch.uint8), (ok * 255).to(torch.uint8))
     with pytest.raises(TypeError, match="torch.Tensor"):
         fn(ok.numpy(), ok)
+    with pytest.raises(ValueError, match="empty batch"):
+        fn(ok[:0], ok[:0])
+
+
+@pytest.mark.parametrize("fn", [mse, psnr, ssim, image_metrics])
+def test_images_on_another_scale_are_refused_not_scored(fn) -> None:  # noqa: ANN001
+    """0–255 or [−1, 1] images would give plausible numbers after clamping; they are refused with a hint."""
+    ok = torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match=r"y must have values in \[0, 1\].*0–255 scale: divide by 255"):
+        fn(255 * ok, 255 * ok)
+    with pytest.raises(ValueError, match=r"y must have values in \[0, 1\].*\[−1, 1\] scale"):
+        fn(ok, 2 * ok - 1)
+    with pytest.raises(ValueError, match=r"x must have values in \[-1, 2\]"):
+        fn(255 * ok, ok)  # a reconstruction may overshoot [0, 1] (it is clamped), not by a factor 255
+    tiny = ok.clone()
+    tiny[0, 0, 0, 0] = 1.0 + 0.5 / 255  # rounding above 1 by less than a quarter level is accepted …
+    fn(ok, tiny.clamp(max=1 + 0.2 / 255))
+    with pytest.raises(ValueError, match="values in"):  # … more is not
+        fn(ok, tiny)
 
 
 def test_ssim_rejects_images_smaller_than_window_and_bad_data_range() -> None:

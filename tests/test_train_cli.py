@@ -64,7 +64,7 @@ def config_args(config: Path) -> list[str]:
 
 def test_every_config_parses(capsys):
     """Every training YAML under configs/ is a valid LightningCLI config (`--print_config` resolves it)."""
-    configs = sorted(c for c in (ROOT / "configs").rglob("*.yaml") if "evaluate" not in c.parts)
+    configs = sorted(c for c in (ROOT / "configs").rglob("*.yaml") if "evaluate" not in c.parts and c != CLUSTER_BASE)
     assert len(configs) >= 10
     for config in configs:
         with pytest.raises(SystemExit) as done:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from deeprestore.inversion import caricature, maximise_activation, mv_noise, unit_activation
+from deeprestore.inversion.seeds import index_seeds
 from deeprestore.nets import load_network
 
 
@@ -18,11 +19,11 @@ def test_class_maximisation_makes_the_network_see_that_class(net):
     result = maximise_activation(net, "fc", 967, "class", num_images=2, size=(96, 96), iterations_scale=0.3, progress=False)
     logits = net(result.images.clamp(0, 1))
     assert logits.argmax(1).tolist() == [967, 967]  # espresso
-    assert (logits[:, 967] > net(mv_noise((2, 3, 96, 96), 0))[:, 967] + 10).all()
+    assert (logits[:, 967] > net(mv_noise((2, 3, 96, 96), index_seeds(2, 0)))[:, 967] + 10).all()
 
 
 def test_channel_and_neuron_maximisation_raise_the_unit(net):
-    start = mv_noise((2, 3, 64, 64), 0)
+    start = mv_noise((2, 3, 64, 64), index_seeds(2, 0))
     for kind, unit in (("channel", 5), ("neuron", (5, 4, 4))):
         result = maximise_activation(net, "block4", unit, kind, num_images=2, size=(64, 64), iterations_scale=0.2, progress=False)
         before = unit_activation(net.features(start, "block4")["block4"], kind, unit)

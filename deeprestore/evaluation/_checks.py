@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
+from deeprestore.image_checks import RANGE_TOLERANCE, check_images
+
 __all__ = ["check_image_pair", "check_finite", "compute_dtype", "full_precision"]
 
 
@@ -47,38 +49,26 @@ def check_finite(t: Tensor, name: str) -> None:
         raise ValueError(f"{name} contains {n_bad} non-finite value(s) (NaN or inf)")
 
 
-def _check_tensor(t: object, name: str) -> Tensor:
-    if not isinstance(t, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if not t.is_floating_point():
-        raise TypeError(
-            f"{name} must be a floating-point tensor with values in [0, 1], got dtype {t.dtype} "
-            "(convert uint8 images with `.float() / 255`)"
-        )
-    return t
+def check_image_pair(x: Tensor, y: Tensor, names: tuple[str, str] = ("x", "y"), data_range: float = 1.0) -> None:
+    """Validate a reconstruction ``x`` and its reference ``y`` (``names`` in that order).
 
-
-def check_image_pair(x: Tensor, y: Tensor, names: tuple[str, str] = ("x", "y")) -> None:
-    """Validate a pair of image batches.
-
-    Args:
-        x: N×C×H×W floating-point tensor.
-        y: N×C×H×W floating-point tensor, same shape and device as ``x``.
-        names: how to call the two arguments in error messages.
+    Both must be floating-point ``N×C×H×W`` tensors of the same shape and device, with ``N ≥ 1``
+    and finite values. The reference must lie in ``[0, data_range]`` (within
+    :data:`~deeprestore.image_checks.RANGE_TOLERANCE`); a reconstruction may overshoot (the
+    metrics clamp it) but not leave ``[−data_range, 2·data_range]``, which means another scale
+    (0–255 images scored as [0, 1] ones, say).
 
     Raises:
-        TypeError: a non-tensor or a non-floating-point dtype.
-        ValueError: not 4-D, shapes or devices differ, or non-finite values.
+        TypeError: a non-tensor.
+        ValueError: anything else above, with what was found.
     """
     nx, ny = names
-    _check_tensor(x, nx)
-    _check_tensor(y, ny)
-    for t, n in ((x, nx), (y, ny)):
-        if t.ndim != 4:
-            raise ValueError(f"{n} must be a 4-D N×C×H×W tensor, got {t.ndim}-D tensor of shape {tuple(t.shape)}")
-    if x.shape != y.shape:
-        raise ValueError(f"{nx} and {ny} must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    tolerance = RANGE_TOLERANCE * data_range
+    check_images(y, ny, channels=None, high=data_range, tolerance=tolerance)
+    if not isinstance(x, Tensor) or not x.is_floating_point() or x.ndim != 4 or x.shape != y.shape:
+        if isinstance(x, Tensor) and x.is_floating_point() and x.ndim == 4:
+            raise ValueError(f"{nx} and {ny} must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        check_images(x, nx, channels=None)  # raises the specific message
     if x.device != y.device:
         raise ValueError(f"{nx} and {ny} must be on the same device, got {x.device} and {y.device}")
-    check_finite(x, nx)
-    check_finite(y, ny)
+    check_images(x, nx, channels=None, low=-data_range, high=2 * data_range, tolerance=tolerance)

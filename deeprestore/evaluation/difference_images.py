@@ -34,7 +34,7 @@ __all__ = ["signed_difference_image", "absolute_difference_image"]
 
 
 def _difference(original: Tensor, reconstruction: Tensor) -> Tensor:
-    check_image_pair(original, reconstruction, names=("original", "reconstruction"))
+    check_image_pair(reconstruction, original, names=("reconstruction", "original"))
     dtype = compute_dtype(original)
     return reconstruction.detach().to(dtype).clamp(0.0, 1.0) - original.detach().to(dtype).clamp(0.0, 1.0)
 

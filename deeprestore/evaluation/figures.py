@@ -47,7 +47,7 @@ def comparison_figure(
     Returns:
         The figure; save it with :func:`save_figure`.
     """
-    check_image_pair(original, reconstruction, names=("original", "reconstruction"))
+    check_image_pair(reconstruction, original, names=("reconstruction", "original"))
     n, c, h, w = original.shape
     if n == 0:
         raise ValueError("comparison_figure needs at least one image, got an empty batch")
@@ -137,7 +137,7 @@ def layer_sweep_figure(
                 ax.set_axis_off()
                 continue
             rec = rec.detach().float().cpu().clamp(0.0, 1.0)
-            check_image_pair(orig[None], rec[None], names=("original", f"{method} {column}"))
+            check_image_pair(rec[None], orig[None], names=(f"{method} {column}", "original"))
             ax.imshow(rec.permute(1, 2, 0).numpy(), vmin=0.0, vmax=1.0)
             if min(h, w) >= SSIM_WINDOW:
                 ax.set_xlabel(f"SSIM {image_metrics(rec[None], orig[None])['ssim'].item():.2f}", fontsize=7)

@@ -47,7 +47,7 @@ def comparison_grid(
         ValueError: invalid input (see ``check_image_pair``), an empty batch or
             C not in {1, 3}.
     """
-    check_image_pair(original, reconstruction, names=("original", "reconstruction"))
+    check_image_pair(reconstruction, original, names=("reconstruction", "original"))
     n, c = original.shape[:2]
     if n == 0:
         raise ValueError("comparison_grid needs at least one image, got an empty batch")

@@ -36,8 +36,10 @@ Outputs in the study folder (every file written atomically):
   the raw (unclamped) reconstructions, so every number can be recomputed, and
   ``reconstructions/originals.pt`` (``{"images": names, "originals": N×3×H×W}``).
 
-Initial noise: one :func:`~deeprestore.inversion.mv_noise` draw for all images (seeded), so an
-image starts from the same noise whatever the batch size.
+Initial noise: each image's own stream, keyed on its pixels and the study's seed
+(:mod:`deeprestore.inversion.seeds`), and one jitter stream from the seed: an image's row does not
+depend on the batch size, its batch, or the other images of the study (tested: batch 1 and 8 give
+the same rows).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from deeprestore.atomic_io import atomic_write
 from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
 from deeprestore.evaluation.grids import comparison_grid, save_png
 from deeprestore.evaluation.metrics import SSIM_WINDOW, feature_error, image_metrics
-from deeprestore.inversion import get_preset, invert, mv_noise
+from deeprestore.inversion import get_preset, invert
 from deeprestore.nets.layered_network import LayeredNetwork
 
 __all__ = [
@@ -99,12 +101,15 @@ COLUMNS: tuple[str, ...] = ("method", "net", "layer", "image", "mse", "psnr", "s
 ALL_COLUMNS: tuple[str, ...] = COLUMNS + ("diverged",)
 FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error")
 BOOL_COLUMNS = ("top1_kept", "diverged")
-#: Settings that change the numbers: a study folder refuses a rerun where they differ.
-RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "crop_size", "iterations_scale", "seed")
+#: Settings that change the numbers: a study folder refuses a rerun where they differ (or where an
+#: older folder lacks one, e.g. ``random_streams`` from before the per-image streams).
+RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "crop_size", "iterations_scale", "seed", "random_streams")
+#: How the initial noise is seeded; part of the config, so a folder made another way is refused.
+RANDOM_STREAMS = "per-image (pixels + seed)"
 
 Row = dict[str, Any]
 #: ``images N×3×H×W in [0, 1] → (reconstructions N×3×H×W, diverged_at per image)``.
-Reconstructor = Callable[[Tensor, Tensor], tuple[Tensor, list[int | None]]]
+Reconstructor = Callable[[Tensor], tuple[Tensor, list[int | None]]]
 
 
 # -- images -------------------------------------------------------------------------------------
@@ -213,11 +218,11 @@ class PresetMethod:
         return {"name": self.name, "kind": "preset", "preset": self.preset}
 
     def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
-        """``(images, init) → (reconstructions, diverged_at)`` by :func:`~deeprestore.inversion.invert`."""
+        """``images → (reconstructions, diverged_at)`` by :func:`~deeprestore.inversion.invert`."""
         preset = get_preset(self.preset)
 
-        def run(images: Tensor, init: Tensor) -> tuple[Tensor, list[int | None]]:
-            result = invert(net, images, [layer], preset, init=init, iterations_scale=iterations_scale, seed=seed, progress=progress)
+        def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
+            result = invert(net, images, [layer], preset, iterations_scale=iterations_scale, seed=seed, progress=progress)
             return result.images.detach(), list(result.diverged_at)
 
         return run
@@ -252,7 +257,7 @@ class InverterMethod:
                 "mode": self.mode, "layer": self.layer}
 
     def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
-        """``(images, init) → (reconstructions, no divergence)``; loads the checkpoint once."""
+        """``images → (reconstructions, no divergence)``; loads the checkpoint once."""
         from deeprestore.inverters import InvertingNetwork
 
         if layer != self.layer:
@@ -264,7 +269,7 @@ class InverterMethod:
         model = load_module_checkpoint(InvertingNetwork, self.checkpoint, "inverter checkpoint", **overrides).to(device).eval()
 
         @torch.no_grad()
-        def run(images: Tensor, init: Tensor) -> tuple[Tensor, list[int | None]]:
+        def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
             feats = model.net.features(images, layer)[layer]
             return model(feats, tuple(images.shape[-2:])), [None] * len(images)
 
@@ -330,8 +335,8 @@ class LearnedPriorMethod:
         base = get_preset(self.base)
         preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
 
-        def run(images: Tensor, init: Tensor) -> tuple[Tensor, list[int | None]]:
-            result = invert(net, images, [layer], preset, init=init, iterations_scale=iterations_scale, seed=seed, progress=progress)
+        def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
+            result = invert(net, images, [layer], preset, iterations_scale=iterations_scale, seed=seed, progress=progress)
             return result.images.detach(), list(result.diverged_at)
 
         return run
@@ -515,7 +520,7 @@ def _check_resumable(path: Path, config: Mapping[str, Any]) -> None:
     if not path.is_file():
         return
     old = yaml.safe_load(path.read_text()) or {}
-    changed = {k: (old[k], config[k]) for k in RESUME_KEYS if k in old and k in config and old[k] != config[k]}
+    changed = {k: (old.get(k), config[k]) for k in RESUME_KEYS if k in config and old.get(k) != config[k]}
     if changed:
         details = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in changed.items())
         raise ValueError(f"{path.parent} holds a study with other settings ({details}); use another --out")
@@ -559,7 +564,6 @@ def run_job(
     layer: str,
     images: Tensor,
     names: Sequence[str],
-    init: Tensor,
     *,
     iterations_scale: float,
     batch_size: int,
@@ -570,7 +574,6 @@ def run_job(
 
     Args:
         images: ``N×3×H×W`` in [0, 1] on the network's device.
-        init: ``N×3×H×W`` initial images for the optimisation presets.
 
     Returns:
         ``(rows, reconstructions N×3×H×W on the CPU, unclamped)``.
@@ -579,7 +582,7 @@ def run_job(
     rows, recons = [], []
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]
-        recon, diverged_at = run(batch, init[start : start + batch_size])
+        recon, diverged_at = run(batch)
         rows += _rows(method.name, net.name, layer, names[start : start + batch_size], score(net, layer, batch, recon), diverged_at)
         recons.append(recon.detach().float().cpu())
     return rows, torch.cat(recons)
@@ -642,14 +645,13 @@ def run_study(
     check_crop_size(min(images.shape[-2:]))
     jobs = plan_jobs(methods, layers, net)
     out = Path(out)
-    config = {**(config or {}), "methods": [m.describe() for m in methods]}
+    config = {**(config or {}), "random_streams": RANDOM_STREAMS, "methods": [m.describe() for m in methods]}
     _check_resumable(out / "config.yaml", config)
     out.mkdir(parents=True, exist_ok=True)
     _write_config(out / "config.yaml", config)
 
     device = net.mean.device
     images = images.to(device)
-    init = mv_noise(images.shape, seed, device)
     originals = {"images": list(names), "originals": images.cpu()}
     atomic_write(out / "reconstructions" / ORIGINALS_FILE, lambda f: torch.save(originals, f))
     csv_path = out / "metrics.csv"
@@ -664,7 +666,7 @@ def run_study(
             result.skipped.append(job)
             continue
         started = time.perf_counter()
-        new, recon = run_job(net, method, layer, images, names, init, iterations_scale=iterations_scale,
+        new, recon = run_job(net, method, layer, images, names, iterations_scale=iterations_scale,
                              batch_size=batch_size, seed=seed, progress=progress)
         _save_job_outputs(out, method.name, layer, images, names, recon, grid_images)
         keep = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name]

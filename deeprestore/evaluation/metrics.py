@@ -7,11 +7,14 @@ per-image tables as they like.
 Conventions for the image metrics (:func:`mse`, :func:`psnr`, :func:`ssim`,
 :func:`image_metrics`):
 
-* inputs are floating-point tensors of shape N×C×H×W with values in
-  ``[0, data_range]`` (``[0, 1]`` by default); they are validated (4-D, same
-  shape, same device, finite) and a ``ValueError`` names the problem;
-* values outside ``[0, data_range]`` are **clamped** before the metric is
-  computed, i.e. a reconstruction is scored as it would be displayed/saved;
+* inputs are floating-point tensors of shape N×C×H×W (N ≥ 1) with values in
+  ``[0, data_range]`` (``[0, 1]`` by default); they are validated (float, 4-D,
+  same shape, same device, finite) and a ``ValueError`` names the problem;
+* the reference ``y`` must lie in ``[0, data_range]``: a 0–255 or [−1, 1] image
+  is refused with a hint, not scored;
+* the reconstruction ``x`` is **clamped** to ``[0, data_range]`` before the
+  metric is computed, i.e. it is scored as it would be displayed/saved; values
+  beyond ``[−data_range, 2·data_range]`` are refused as another scale;
 * the computation runs in float32 (float64 inputs stay float64) with autocast
   disabled, so bf16/fp16 inputs or a surrounding ``torch.autocast`` region do
   not degrade the result; the output has that compute dtype and lies on the
@@ -54,7 +57,7 @@ def _check_data_range(data_range: float) -> float:
 
 def _prepare(x: Tensor, y: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
     """Validate, upcast to the compute dtype and clamp to ``[0, data_range]``."""
-    check_image_pair(x, y)
+    check_image_pair(x, y, data_range=data_range)
     dtype = compute_dtype(x)
     return x.to(dtype).clamp(0.0, data_range), y.to(dtype).clamp(0.0, data_range)
 
@@ -116,8 +119,9 @@ def mse(x: Tensor, y: Tensor) -> Tensor:
         Tensor of shape ``(N,)``, float32 (float64 for float64 inputs).
 
     Raises:
-        ValueError: shapes differ, not 4-D, different devices or non-finite input.
-        TypeError: non-tensor or integer input.
+        ValueError: shapes differ, not 4-D, an empty batch, integer input, different devices,
+            non-finite input, or values on another scale (see the module docstring).
+        TypeError: a non-tensor.
     """
     x, y = _prepare(x, y, 1.0)
     with full_precision(x.device):

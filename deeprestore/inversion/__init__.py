@@ -6,6 +6,7 @@ from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
 from deeprestore.inversion.invert import invert, layer_stride, mv_noise
 from deeprestore.inversion.optimizers import OPTIMIZERS, stepper_factory
 from deeprestore.inversion.presets import PRESETS, Preset, get_preset
+from deeprestore.inversion.seeds import image_seeds, index_seeds
 from deeprestore.inversion.visualisations import UNIT_KINDS, caricature, maximise_activation, unit_activation
 
-__all__ = ["UNIT_KINDS", "caricature", "maximise_activation", "unit_activation", "InversionResult", "NormalisedFeatureLoss", "OPTIMIZERS", "PRESETS", "Phase", "Preset", "get_preset", "invert", "layer_stride", "minimise", "mv_noise", "stepper_factory"]
+__all__ = ["UNIT_KINDS", "caricature", "maximise_activation", "unit_activation", "InversionResult", "NormalisedFeatureLoss", "OPTIMIZERS", "PRESETS", "Phase", "Preset", "get_preset", "image_seeds", "index_seeds", "invert", "layer_stride", "minimise", "mv_noise", "stepper_factory"]

@@ -123,8 +123,8 @@ def minimise(
         seed: seed of the jitter.
         progress: show a progress bar.
     """
-    if init.ndim != 4 or init.shape[1] != 3:
-        raise ValueError(f"expected N×3×H×W initial images, got {tuple(init.shape)}")
+    if init.ndim != 4 or init.shape[1] != 3 or init.shape[0] == 0:
+        raise ValueError(f"expected N×3×H×W initial images with N ≥ 1, got {tuple(init.shape)}")
     if not torch.isfinite(init).all():
         raise ValueError("the initial images contain NaN or inf")
     if not phases:

@@ -17,22 +17,36 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
+from deeprestore.image_checks import check_images
 from deeprestore.inversion.engine import InversionResult, minimise
 from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
 from deeprestore.inversion.optimizers import stepper_factory
 from deeprestore.inversion.presets import Preset, get_preset
+from deeprestore.inversion.seeds import image_seeds
 from deeprestore.nets.layered_network import LayeredNetwork
 from deeprestore.priors.units import B, from_mv_units
 
 
-def mv_noise(shape: Sequence[int], seed: int, device: torch.device | str = "cpu") -> Tensor:
+def mv_noise(shape: Sequence[int], seeds: Sequence[int], device: torch.device | str = "cpu") -> Tensor:
     """M&V 2016's start: uniform noise in [−1, 1], divided by its 95th percentile of |·| and
-    scaled to B/√3 (in M&V units), returned in library units. ``shape`` is ``N×3×H×W``."""
-    generator = torch.Generator().manual_seed(seed)
-    noise = torch.rand(tuple(shape), generator=generator) * 2 - 1
+    scaled to B/√3 (in M&V units), returned in library units. ``shape`` is ``N×3×H×W``.
+
+    Image ``i`` is drawn from its own generator seeded with ``seeds[i]`` (see
+    :mod:`deeprestore.inversion.seeds`), so its noise does not depend on the rest of the batch.
+    """
+    if len(seeds) != shape[0]:
+        raise ValueError(f"need one seed per image: {shape[0]} images, {len(seeds)} seeds")
+    noise = torch.stack([torch.rand(tuple(shape[1:]), generator=torch.Generator().manual_seed(int(s))) for s in seeds]) * 2 - 1
     scale = noise.abs().flatten(1).quantile(0.95, dim=1).view(-1, 1, 1, 1)
     mv = noise / scale * (B / 3**0.5)
     return from_mv_units(mv).to(device)
+
+
+def input_images(net: LayeredNetwork, images: Tensor) -> Tensor:
+    """``images`` checked (``N×3×H×W`` float in [0, 1]; see :func:`~deeprestore.image_checks.check_images`)
+    and converted to the network's dtype and device: float64 and half inputs are supported that way."""
+    check_images(images)
+    return images.to(device=net.mean.device, dtype=net.mean.dtype)
 
 
 def layer_stride(net: LayeredNetwork, layer: str, size: tuple[int, int]) -> float | None:
@@ -55,17 +69,33 @@ def invert(
 ) -> InversionResult:
     """Reconstruct ``images`` (``N×3×H×W`` in [0, 1]) from their features at ``layers``.
 
+    Each image is its own problem: its starting noise comes from a stream keyed on its pixels and
+    ``seed`` (:func:`~deeprestore.inversion.seeds.image_seeds`) and the jitter from ``seed``, so an
+    image's reconstruction does not depend on the batch it is in.
+
     Args:
         net: the frozen network.
-        images: the images whose representation is inverted (only their features are used).
+        images: the images whose representation is inverted (only their features are used); any
+            float dtype (computed in the network's), values in [0, 1].
         layers: one or several target layers.
         preset: a preset name or object.
         layer_weights: ``C`` per layer (default: the preset's C for each layer's stride and the network).
-        init: starting images (default: the preset's noise, seeded).
+        init: starting images ``N×3×H×W`` (default: the preset's noise, seeded per image).
         iterations_scale: multiplies every phase's iterations (quick runs, benchmarks).
         seed: seed of the initial noise and the jitter.
+
+    Raises:
+        ValueError: images that are not ``N×3×H×W`` floats in [0, 1] (with ``N ≥ 1``), an
+            ``init`` of another shape, no or unknown layers, a non-positive ``iterations_scale``.
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    images = input_images(net, images)
+    if not layers or isinstance(layers, str):
+        raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
+    if iterations_scale <= 0:
+        raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
+    if init is not None and tuple(init.shape) != tuple(images.shape):
+        raise ValueError(f"init must have the shape of the images {tuple(images.shape)}, got {tuple(init.shape)}")
     size = (images.shape[-2], images.shape[-1])
     strides = {layer: layer_stride(net, layer, size) for layer in layers}
     deepest = max(layers, key=net.index)
@@ -74,7 +104,7 @@ def invert(
     phases = preset.phases(strides[deepest])
     if iterations_scale != 1.0:
         phases = [replace(p, iterations=max(1, round(p.iterations * iterations_scale))) for p in phases]
-    start = init if init is not None else mv_noise(images.shape, seed, images.device)
+    start = init.to(images) if init is not None else mv_noise(images.shape, image_seeds(images, seed), images.device)
     return minimise(
         data,
         start,
@@ -87,4 +117,4 @@ def invert(
     )
 
 
-__all__ = ["invert", "layer_stride", "mv_noise"]
+__all__ = ["input_images", "invert", "layer_stride", "mv_noise"]

@@ -20,9 +20,10 @@ import torch
 from torch import Tensor
 
 from deeprestore.inversion.engine import InversionResult, minimise
-from deeprestore.inversion.invert import layer_stride, mv_noise
+from deeprestore.inversion.invert import input_images, layer_stride, mv_noise
 from deeprestore.inversion.optimizers import stepper_factory
 from deeprestore.inversion.presets import Preset, get_preset
+from deeprestore.inversion.seeds import index_seeds
 from deeprestore.nets.layered_network import LayeredNetwork
 
 UNIT_KINDS = ("neuron", "channel", "class")
@@ -62,10 +63,22 @@ def maximise_activation(
     seed: int = 0,
     progress: bool = True,
 ) -> InversionResult:
-    """``num_images`` images (different random starts) that maximise one unit at ``layer``."""
+    """``num_images`` images (different random starts) that maximise one unit at ``layer``.
+
+    Start ``i`` is drawn from the stream ``(seed, i)`` (:func:`~deeprestore.inversion.seeds.index_seeds`).
+
+    Raises:
+        ValueError: ``num_images`` < 1, a size smaller than 1×1, an unknown layer or unit.
+    """
     preset = get_preset(preset) if isinstance(preset, str) else preset
     net.check_layer(layer)
-    start = mv_noise((num_images, 3, *size), seed, net.mean.device)
+    if num_images < 1:
+        raise ValueError(f"num_images must be positive, got {num_images}")
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"size must be (height, width) with positive sides, got {size}")
+    if iterations_scale <= 0:
+        raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
+    start = mv_noise((num_images, 3, *size), index_seeds(num_images, seed), net.mean.device)
     with torch.no_grad():
         ref = net.features(start, layer)[layer].float().flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-8)
     unit_activation(net.features(start, layer)[layer], kind, unit)  # validate the unit early
@@ -91,8 +104,15 @@ def caricature(
     """Caricatures of ``images`` (``N×3×H×W`` in [0, 1]) at ``layer``, starting from the images.
 
     ``weight`` is ``C`` (default: the preset's ``C`` for the layer's stride, as for inversion).
+
+    Raises:
+        ValueError: images that are not ``N×3×H×W`` floats in [0, 1] (``N ≥ 1``), an unknown layer.
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
+    images = input_images(net, images)
+    net.check_layer(layer)
+    if iterations_scale <= 0:
+        raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
     with torch.no_grad():
         target = net.features(images, layer)[layer].float().flatten(1)
     norm = target.pow(2).sum(1).clamp_min(1e-12)

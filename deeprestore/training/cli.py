@@ -78,8 +78,8 @@ class DeepRestoreCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--experiment", type=str | None, default=None, help="run name; outputs go to <checkpoint_root>/<experiment>/ (default: <net>_<layer>_<mode>)")
         parser.add_argument("--checkpoint_root", type=str, default=str(ROOT / "checkpoints"), help="folder holding one sub-folder per experiment")
-        if not self.with_subcommands:  # the subcommands take Lightning's own --ckpt_path
-            parser.add_argument("--ckpt_path", type=str | None, default=None, help="resume training from this checkpoint (e.g. checkpoints/<experiment>/last.ckpt)")
+        if not self.with_subcommands:  # fit's own options (--ckpt_path to resume …), as the fit subcommand has them
+            parser.add_method_arguments(L.Trainer, "fit", skip={"model", "train_dataloaders", "val_dataloaders", "datamodule"})
         parser.add_argument("--wandb", type=Literal["offline", "online", "disabled"], default="offline", help="Weights & Biases mode")
         parser.add_argument("--wandb_project", type=str, default="deeprestore")
         parser.add_argument("--monitor", type=str, default="val/ssim", help="metric that picks the best checkpoint")
@@ -231,7 +231,8 @@ def main(args: Sequence[str] | None = None) -> dict[str, float]:
         return {k: float(v) for k, v in trainer.callback_metrics.items()}
     trains = getattr(model.hparams, "mode", None) != "stacked"
     if trains:
-        trainer.fit(model, data, ckpt_path=cli.config.ckpt_path)
+        fit_options = {k: cli.config[k] for k in ("ckpt_path", "weights_only") if k in cli.config}
+        trainer.fit(model, data, **fit_options)
         callback = trainer.checkpoint_callback
         last = Path(trainer.default_root_dir) / "last.ckpt"
         best = (callback.best_model_path if callback else None) or (str(last) if last.is_file() else None)

@@ -21,6 +21,7 @@ class SaveRunConfig(SaveConfigCallback):
             return
         if trainer.is_global_zero:
             text = self.parser.dump(self.config, skip_none=False)
+            stage = getattr(stage, "value", stage)  # Lightning passes a TrainerFn (a str enum)
             name = "config.yaml" if stage == "fit" else f"config_{stage}.yaml"
             atomic_write(Path(trainer.default_root_dir) / name, lambda f: f.write(text.encode()))
             flat = self.config.as_dict()
