@@ -98,7 +98,7 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
     p.add_argument("--crop_size", type=int, default=128, help="images are resized (shorter side) and centre-cropped to this")
     p.add_argument("--iterations_scale", type=float, default=4.0,
                    help="multiplies the presets' iterations (default 4: 1400 for mv2016, see docs/optimisation_inversion.md; 0.2 for a quick look)")
-    p.add_argument("--batch_size", type=int, default=8, help="images per batch")
+    p.add_argument("--batch_size", type=int, default=8, help="images per batch (a resume key: kernels may round differently at another batch size)")
     p.add_argument("--device", type=str, default="auto", help="auto (cuda if available), cpu, cuda, cuda:1 …")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial noise and the jitter")
     p.add_argument("--out", type=str | None, default=None, help="study folder (default: reports/<run>, or reports/evaluate-<timestamp>)")

@@ -94,7 +94,7 @@ def scan_image_files(
                 image_id,
                 SkipReason.TOO_SMALL,
                 str(ImageTooSmallError(new_height, new_width, crop_size))
-                + ("" if resize is None else f" (after resizing {width}x{height})"),
+                + ("" if (new_height, new_width) == (height, width) else f" (after resizing {width}x{height})"),
             )
             continue
         good.append(position)

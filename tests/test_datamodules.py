@@ -585,3 +585,93 @@ def test_hue_jitter_rotates_colours_reproducibly_and_leaves_grey_alone() -> None
     assert torch.allclose(out, torch.full_like(out, 90 / 255), atol=1 / 255)
     with pytest.raises(ValueError, match="hue_jitter"):
         TrainTransform(16, hue_jitter=0.7)
+
+
+# ---------------------------------------------------------------------------------------
+# The one image rule: never enlarged, every skip counted, one total line
+# ---------------------------------------------------------------------------------------
+
+
+def test_resize_only_shrinks_and_tiny_files_are_skipped_not_upsampled(tmp_path: Path) -> None:
+    """A 1×1 or 10×10 file used to be upsampled 100× to the 256-pixel scale and scored; now it is
+    too small for the crop, skipped and counted (train and evaluation splits alike)."""
+    from datamodules.transforms import resize_shorter_side, resized_size
+
+    big = torch.zeros(3, 300, 400, dtype=torch.uint8)
+    assert resize_shorter_side(big, 256).shape[-2:] == (256, 341) and resized_size(300, 400, 256) == (256, 341)
+    small = torch.zeros(3, 120, 90, dtype=torch.uint8)
+    assert resize_shorter_side(small, 256) is small and resized_size(120, 90, 256) == (120, 90)
+    for i, colour in enumerate([(250, 10, 10), (10, 250, 10)]):
+        solid_png(tmp_path / "photos" / f"good{i}.png", colour, size=40)
+    solid_png(tmp_path / "photos" / "one_pixel.png", (0, 0, 0), size=1)
+    solid_png(tmp_path / "photos" / "ten_pixels.png", (0, 0, 0), size=10)
+    data = ImageFolder(train=str(tmp_path / "photos"), test=str(tmp_path / "photos"), crop_size=16, resize=32,
+                       batch_size=8, num_workers=0)
+    data.setup("fit")
+    data.setup("test")
+    assert data.split_size("train") == data.split_size("test") == 2
+    assert {Path(s.name).name: s.reason for s in data.skipped()} == {"one_pixel.png": SkipReason.TOO_SMALL,
+                                                                     "ten_pixels.png": SkipReason.TOO_SMALL}
+    batch = next(iter(data.test_dataloader()))
+    assert sorted(round(uniform_colour(c)[0]) for c in batch) == [10, 250]  # only the two good photos
+    assert data.skip_report() == "images: skipped 2 of 4 image files (2 too small); see the warnings above"
+
+
+def test_gif_files_are_images_and_other_files_are_counted(tmp_path: Path) -> None:
+    frame = Image.new("P", (20, 20), 1)
+    frame.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
+    frame.save(tmp_path / "animated.GIF", save_all=True, append_images=[Image.new("P", (20, 20), 0)])
+    solid_png(tmp_path / "still.png", (1, 2, 3), size=20)
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "labels.csv").write_text("x")
+    (tmp_path / "more.txt").write_text("x")
+    data = ImageFolder(test=str(tmp_path), crop_size=CROP, resize=None, batch_size=4, num_workers=0)
+    data.setup("test")
+    assert data.split_size("test") == 2 and data.skip_count == 0
+    crops = next(iter(data.test_dataloader()))
+    assert matches(uniform_colour(crops[0]), (200, 100, 50), 0)  # the GIF's first frame
+    assert data.skip_report() == "images: used all 2 image files, none skipped; 3 other files ignored (.txt ×2, .csv)"
+
+
+def test_unreadable_subfolders_are_counted_not_dropped(tmp_path: Path) -> None:
+    """A sub-folder that cannot be listed is a logged, counted skip. Root reads every folder, so
+    where the tests run as root the listing runs in a child process whose bounding set lacks
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (root then obeys the folder's permissions)."""
+    import ctypes
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def without_dac_override() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+            if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+    root = tmp_path / "photos"
+    solid_png(root / "ok.png", (0, 0, 0))
+    solid_png(root / "locked" / "hidden.png", (0, 0, 0))
+    os.chmod(root / "locked", 0)
+    script = ("import json, sys; from datamodules.image_files import scan_folder; "
+              "l = scan_folder(sys.argv[1]); "
+              "print(json.dumps([[p.name for p in l.files], [f for f, _ in l.unreadable_folders]]))")
+    try:
+        done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[1],
+                              preexec_fn=without_dac_override if os.geteuid() == 0 else None)
+    except subprocess.SubprocessError as error:
+        pytest.skip(f"cannot drop root's file-permission override here: {error}")
+    finally:
+        os.chmod(root / "locked", 0o755)
+    assert done.returncode == 0, done.stderr[-2000:]
+    files, unreadable = json.loads(done.stdout)
+    assert files == ["ok.png"] and unreadable == [str(root / "locked")]
+    assert "skipped folder" in done.stderr and "locked" in done.stderr
+    tracker = SkipTracker()
+    tracker.register(["ok.png"])
+    from datamodules.image_files import FolderListing
+
+    tracker.note_listing(FolderListing(root, [root / "ok.png"], [(str(root / "locked"), "Permission denied")]))
+    tracker.note_listing(FolderListing(root, [root / "ok.png"], [(str(root / "locked"), "Permission denied")]))  # listed twice
+    assert tracker.report() == "images: used all 1 image files, none skipped; 1 unreadable folder skipped; see the warnings above"

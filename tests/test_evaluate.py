@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -138,10 +140,8 @@ def test_json_report_plots_grids_and_config(study):
 def test_rerun_skips_finished_jobs_and_refuses_other_settings(study, photos, capsys):
     out, _ = study
     before = (out / "metrics.csv").read_bytes()
-    started = time.perf_counter()
     again = evaluate.main(study_args(photos, out))
     assert not again.ran and len(again.skipped) == 4
-    assert time.perf_counter() - started < 30
     assert (out / "metrics.csv").read_bytes() == before
     assert "ran 0 job(s), skipped 4 finished job(s)" in capsys.readouterr().out
     # an interrupted study: the rows of one job are missing → only that job runs, with the same numbers
@@ -159,6 +159,13 @@ def test_rerun_skips_finished_jobs_and_refuses_other_settings(study, photos, cap
         assert float(after[(r["method"], r["layer"], r["image"])]["ssim"]) == pytest.approx(float(r["ssim"]), abs=1e-5)
     with pytest.raises(ValueError, match="other settings.*iterations_scale"):
         evaluate.main(study_args(photos, out, "--iterations_scale", "0.1"))
+    with pytest.raises(ValueError, match="other settings.*batch_size: 8 before, 1 now"):
+        evaluate.main(study_args(photos, out, "--batch_size", "1"))
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    del config["random_streams"]  # a folder written before the per-image noise streams
+    (out / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ValueError, match="other settings.*random_streams: None before"):
+        evaluate.main(study_args(photos, out))
 
 
 def test_clear_errors(photos, tmp_path, monkeypatch, capsys):
@@ -290,3 +297,49 @@ def test_denoise_study_through_evaluate_on_a_folder(photos, tmp_path):
     report = (tmp_path / "den" / "report.md").read_text()
     assert "| foe-roth |" in report and "σ = 25" in report
     assert yaml.safe_load((tmp_path / "den" / "config.yaml").read_text())["sigmas"] == [25.0]
+
+
+def test_batch_1_and_batch_8_give_the_same_rows(tmp_path):
+    """Per-image noise streams: the rows of a 128² study do not depend on the batch size (at this
+    size the CPU kernels round the same at every batch size; the rows are equal to float precision)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, (top, left) in {"astronaut": (0, 100), "coffee": (100, 150), "chelsea": (50, 100)}.items():
+        Image.fromarray(getattr(skimage.data, name)()[top : top + 128, left : left + 128]).save(folder / f"{name}.png")
+    rows = {}
+    for batch in (1, 8):
+        args = ["--images", str(folder), "--crop_size", "128", "--layers", "block2", "--presets", "mv2016",
+                "--iterations_scale", "0.03", "--checkpoints", "", "--wandb", "disabled", "--progress", "false",
+                "--grid_images", "0", "--batch_size", str(batch), "--out", str(tmp_path / f"b{batch}")]
+        rows[batch] = {r["image"]: r for r in evaluate.main(args).rows}
+    assert sorted(rows[1]) == ["astronaut", "chelsea", "coffee"]
+    for image, row in rows[1].items():
+        for column in ("mse", "psnr", "ssim", "feature_error"):
+            assert rows[8][image][column] == pytest.approx(row[column], rel=1e-5), (image, column)
+
+
+def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
+    """A file name with a comma is one path; files in a folder too small for the crop are skipped,
+    counted and totalled in one line (never upsampled); a named file that is too small is an error."""
+    folder = tmp_path / "photos, mine"
+    folder.mkdir()
+    Image.fromarray(skimage.data.astronaut()[:64, :64]).save(folder / "face,crop.png")
+    Image.fromarray(skimage.data.coffee()[:10, :10]).save(folder / "tiny.png")
+    Image.fromarray(skimage.data.coffee()[:1, :1]).save(folder / "dot.png")
+    (folder / "notes.txt").write_text("not an image")
+    common = ["--crop_size", "32", "--layers", "stem", "--presets", "gd-plain", "--iterations_scale", "0.01",
+              "--checkpoints", "", "--wandb", "disabled", "--progress", "false", "--grid_images", "0"]
+    env = {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    named = subprocess.run([sys.executable, "evaluate.py", "--images", str(folder / "face,crop.png"), *common, "--out", str(tmp_path / "a")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert named.returncode == 0, named.stderr[-2000:]
+    assert [r["image"] for r in read_rows(tmp_path / "a" / "metrics.csv")] == ["face,crop"]
+    found = subprocess.run([sys.executable, "evaluate.py", "--images", str(folder), *common, "--out", str(tmp_path / "b")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert [r["image"] for r in read_rows(tmp_path / "b" / "metrics.csv")] == ["face,crop"]
+    assert found.stdout.strip().splitlines()[-1] == (
+        "images: skipped 2 of 3 image files (2 too small); 1 other files ignored (.txt); see the warnings above")
+    assert "dot.png" in found.stderr and "tiny.png" in found.stderr
+    with pytest.raises(ValueError, match="tiny.png: 10x10 pixels is smaller than the 32-pixel crop.*never enlarged"):
+        evaluate.main(["--images", str(folder / "tiny.png"), *common, "--out", str(tmp_path / "c")])

@@ -133,3 +133,64 @@ def test_mv2016_data_weight_follows_the_authors_table_and_the_calibrated_one():
     assert [mv2016_data_weight(s, "alexnet") for s in (4.0, 8.0, 16.0, 32.0, None)] == [300, 100, 20, 1, 1]
     # EfficientNet-Lite0's calibrated table: 300 to stride 16, 20 at 32
     assert [mv2016_data_weight(s, "efficientnet_lite0") for s in (2.0, 8.0, 14.3, 32.0, 64.0, None)] == [300, 300, 300, 20, 1, 1]
+
+
+# -- the Python API's input checks and batch independence ----------------------------------------
+@pytest.fixture(scope="module")
+def lite0():
+    return load_network("efficientnet_lite0")
+
+
+def test_invert_refuses_images_on_another_scale_or_shape(lite0, photo_crops):
+    from deeprestore.inversion import caricature, maximise_activation
+
+    x = photo_crops[:2, :, :32, :32]
+    cases = [
+        ((x * 255).to(torch.uint8), r"float tensor .*torch.uint8.*\.float\(\) / 255"),
+        (x * 255, r"values in \[0, 1\].*0–255 scale: divide by 255"),
+        (x * 2 - 1, r"values in \[0, 1\].*\[−1, 1\] scale"),
+        (x[0], r"4-D .*add the batch dimension"),
+        (x[:0], "empty batch"),
+        (x[:, :1], "3 channels"),
+        (torch.full_like(x, float("nan")), "non-finite"),
+    ]
+    for images, message in cases:
+        with pytest.raises(ValueError, match=message):
+            invert(lite0, images, ["stem"], iterations_scale=0.01, progress=False)
+        with pytest.raises(ValueError, match=message):
+            caricature(lite0, images, "stem", iterations_scale=0.01, progress=False)
+    with pytest.raises(ValueError, match="init must have the shape"):
+        invert(lite0, x, ["stem"], init=x[:1], progress=False)
+    with pytest.raises(ValueError, match="non-empty list of layer names"):
+        invert(lite0, x, "stem", progress=False)
+    with pytest.raises(ValueError, match="num_images must be positive"):
+        maximise_activation(lite0, "fc", 1, "class", num_images=0, progress=False)
+
+
+def test_float64_images_are_inverted_in_the_network_dtype(lite0, photo_crops):
+    x = photo_crops[:2, :, :32, :32]
+    single = invert(lite0, x, ["block1"], iterations_scale=0.03, progress=False)
+    double = invert(lite0, x.double(), ["block1"], iterations_scale=0.03, progress=False)
+    assert double.images.dtype == torch.float32 and torch.equal(double.images, single.images)
+
+
+def test_an_image_reconstruction_does_not_depend_on_its_batch(lite0):
+    """Per-image noise streams (keyed on the pixels) and one jitter stream: an image inverted in a
+    batch of 4, alone, or in another order gives the same reconstruction. At 128² the CPU
+    convolutions round the same at every batch size, so it is bitwise equal here; at other shapes
+    kernels may round differently per batch size (1e-5 in the features at 64²), which is why a
+    study keeps its batch size as a resume key."""
+    import numpy as np
+    import skimage.data
+
+    photos = [torch.from_numpy(np.ascontiguousarray(getattr(skimage.data, n)())).permute(2, 0, 1).float() / 255
+              for n in ("astronaut", "coffee")]
+    x = torch.stack([p[:, t : t + 128, t : t + 128] for p in photos for t in (0, 150)])
+    batch = invert(lite0, x, ["block4"], "mv2016", iterations_scale=0.05, progress=False).images
+    for i in range(len(x)):
+        alone = invert(lite0, x[i : i + 1], ["block4"], "mv2016", iterations_scale=0.05, progress=False).images
+        torch.testing.assert_close(alone[0], batch[i], rtol=0, atol=1e-5)
+    reordered = invert(lite0, x.flip(0), ["block4"], "mv2016", iterations_scale=0.05, progress=False).images.flip(0)
+    torch.testing.assert_close(reordered, batch, rtol=0, atol=1e-5)
+    other_seed = invert(lite0, x[:1], ["block4"], "mv2016", iterations_scale=0.05, seed=1, progress=False).images
+    assert not torch.allclose(other_seed[0], batch[0], atol=1e-3)

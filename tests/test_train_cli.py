@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import pytest
+import torch
 import yaml
 
 from deeprestore.training import main
@@ -138,3 +140,62 @@ def test_cluster_prior_configs_run_on_cpu(config, tiny_imagenet, tmp_path):
     metrics = main(config_args(ROOT / "configs" / "cluster" / f"{config}.yaml") + CPU_SMOKE + small
                    + ["--data.init_args.root", str(tiny_imagenet), "--checkpoint_root", str(tmp_path), "--experiment", config])
     assert "test/score_matching" in metrics and (tmp_path / config / "filters.png").is_file()
+
+
+def test_embedded_default_settings_stay_with_the_embedded_default(capsys):
+    """configs/default.yaml is read only when no --config and no model class is given: another
+    model class starts from its own defaults (an image prior, not a block3 feature-map prior)."""
+    with pytest.raises(SystemExit):
+        build_cli(["--model", "deeprestore.priors.PatchPriorModule", "--print_config"])
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["init_args"]["net"] is None and printed["model"]["init_args"]["layer"] is None
+    assert printed["trainer"]["max_epochs"] is None  # Lightning's default, not the embedded default's 30
+    assert printed["data"]["class_path"] == "datamodules.SamplePhotos"
+    with pytest.raises(SystemExit):
+        build_cli(["--model.init_args.layer", "block5", "--print_config"])  # the embedded default, one option changed
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["init_args"]["layer"] == "block5" and printed["trainer"]["max_epochs"] == 30
+    default = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    with pytest.raises(SystemExit):
+        build_cli(["--config", str(ROOT / "configs" / "inverters" / "efficientnet_lite0_joint.yaml"), "--print_config"])
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert {k: printed["data"]["init_args"][k] for k in default["data"]["init_args"]} == default["data"]["init_args"]
+
+
+def test_subcommands_fit_then_test_a_checkpoint_alone(tmp_path, monkeypatch, capsys):
+    """`train.py fit` trains only; `train.py test --ckpt_path <file>` tests it without training,
+    reading the run's config.yaml, and writes config_test.yaml beside it."""
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    main(["fit", *TINY, "--checkpoint_root", str(tmp_path), "--experiment", "sub", "--wandb", "disabled"])
+    run = tmp_path / "sub"
+    out = capsys.readouterr().out
+    best = next(run.glob("best-*.ckpt"))
+    assert f"best checkpoint: {best}" in out and "held-out SSIM" not in out
+    assert (run / "config.yaml").is_file() and not (run / "csv" / "version_0" / "metrics.csv").read_text().count("test/")
+    tested = main(["test", "--ckpt_path", str(best)])
+    assert "held-out SSIM:" in capsys.readouterr().out and 0 < tested["test/ssim"] <= 1
+    assert (run / "config_test.yaml").is_file()
+    # the same checkpoint tested by the run without a subcommand (fit, then test the best) gives the same numbers
+    again = main(TINY + ["--checkpoint_root", str(tmp_path), "--experiment", "plain", "--wandb", "disabled"])
+    assert again["test/ssim"] == pytest.approx(tested["test/ssim"], rel=1e-6)
+
+
+def test_optimizer_and_lr_scheduler_options_configure_training(tmp_path):
+    """--optimizer / --lr_scheduler (LightningCLI's standard hook) replace the module's Adam."""
+    common = TINY + ["--checkpoint_root", str(tmp_path), "--wandb", "disabled"]
+    main(common + ["--experiment", "sgd", "--optimizer", "torch.optim.SGD", "--optimizer.lr", "0.0",
+                   "--optimizer.momentum", "0.5", "--lr_scheduler", "torch.optim.lr_scheduler.StepLR", "--lr_scheduler.step_size", "1"])
+    main(common + ["--experiment", "adam"])
+    sgd = torch.load(tmp_path / "sgd" / "last.ckpt", map_location="cpu", weights_only=False)
+    adam = torch.load(tmp_path / "adam" / "last.ckpt", map_location="cpu", weights_only=False)
+    group = sgd["optimizer_states"][0]["param_groups"][0]
+    assert group["momentum"] == 0.5 and "betas" not in group and "betas" in adam["optimizer_states"][0]["param_groups"][0]
+    assert sgd["lr_schedulers"] and sgd["lr_schedulers"][0]["step_size"] == 1
+    from deeprestore.inverters import InvertingNetwork
+
+    L.seed_everything(0)  # the untrained modules: what every run starts from
+    init = InvertingNetwork(layer="block1", lr=1e-3).chain.state_dict()
+    trained = {k[len("chain."):]: v for k, v in adam["state_dict"].items() if k.startswith("chain.")}
+    frozen = {k[len("chain."):]: v for k, v in sgd["state_dict"].items() if k.startswith("chain.")}
+    assert all(torch.equal(frozen[k], init[k]) for k in init)  # lr 0: nothing moved
+    assert not all(torch.equal(trained[k], init[k]) for k in init)

@@ -38,8 +38,9 @@ Outputs in the study folder (every file written atomically):
 
 Initial noise: each image's own stream, keyed on its pixels and the study's seed
 (:mod:`deeprestore.inversion.seeds`), and one jitter stream from the seed: an image's row does not
-depend on the batch size, its batch, or the other images of the study (tested: batch 1 and 8 give
-the same rows).
+depend on its batch or the other images of the study (tested: batch 1 and 8 give the same rows at
+128² on the CPU). Convolution kernels may still round differently at another batch size (on the
+CPU at some shapes; on CUDA by algorithm choice), so the batch size is a resume key.
 """
 
 from __future__ import annotations
@@ -102,8 +103,10 @@ ALL_COLUMNS: tuple[str, ...] = COLUMNS + ("diverged",)
 FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error")
 BOOL_COLUMNS = ("top1_kept", "diverged")
 #: Settings that change the numbers: a study folder refuses a rerun where they differ (or where an
-#: older folder lacks one, e.g. ``random_streams`` from before the per-image streams).
-RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "crop_size", "iterations_scale", "seed", "random_streams")
+#: older folder lacks one, e.g. ``random_streams`` from before the per-image streams). The batch
+#: size is one: convolution kernels may round differently at another batch size, and the
+#: optimisation amplifies rounding.
+RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "crop_size", "iterations_scale", "seed", "batch_size", "random_streams")
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
 
