@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import skimage.data
@@ -27,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from deeprestore.nets import load_network
-from machine import machine_lines, markdown_table
+from machine import machine_lines, markdown_table, timed
 
 
 def photo_batch(size: int, count: int = 8) -> torch.Tensor:
@@ -44,16 +43,6 @@ def network_step(net, x: torch.Tensor, layer: str) -> tuple[torch.Tensor, torch.
     features = net.features(x, [layer])[layer]
     features.float().pow(2).sum().backward()
     return features.detach(), x.grad.detach()
-
-
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def main() -> None:

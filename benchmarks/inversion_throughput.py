@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
@@ -27,7 +26,7 @@ from deeprestore.inversion.seeds import index_seeds
 from deeprestore.nets import load_network
 from deeprestore.priors import BoundedRange, TotalVariation
 from deeprestore.priors.units import from_mv_units, to_mv_units
-from machine import machine_lines, markdown_table
+from machine import machine_lines, markdown_table, timed
 
 
 def bare_loop(data, priors, init: torch.Tensor, iterations: int, lr: float, momentum: float = 0.9) -> torch.Tensor:
@@ -46,16 +45,6 @@ def bare_loop(data, priors, init: torch.Tensor, iterations: int, lr: float, mome
             x.add_(velocity)
             x.copy_(to_mv_units(priors[0][0].project(from_mv_units(x))))
     return from_mv_units(x.detach())
-
-
-def timed(fn, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def main() -> None:

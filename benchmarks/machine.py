@@ -1,4 +1,5 @@
-"""The machine and date lines printed under every benchmark table (for BENCHMARKS.md).
+"""The machine and date lines printed under every benchmark table (for BENCHMARKS.md), the table
+itself, and a timer.
 
 Imported by the scripts in this folder (``python benchmarks/<name>.py`` puts this folder on
 ``sys.path``); not a benchmark itself.
@@ -28,6 +29,21 @@ def machine_lines() -> list[str]:
         f"- GPU: {gpu}",
         f"- Python {platform.python_version()}, torch {torch.__version__}, lightning {lightning.__version__}",
     ]
+
+
+def timed(fn, device) -> float:
+    """Seconds ``fn()`` takes on ``device`` (a ``torch.device``; CUDA work is waited for)."""
+    import time
+
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

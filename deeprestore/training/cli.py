@@ -69,7 +69,8 @@ def base_config_files(argv: Sequence[str]) -> list[Path]:
 
 class DeepRestoreCLI(LightningCLI):
     """LightningCLI plus ``--experiment``, ``--checkpoint_root``, ``--wandb``, ``--monitor`` (and,
-    without a subcommand, ``--ckpt_path`` to resume), the run folder and its two checkpoints."""
+    without a subcommand, the options of ``Trainer.fit``: ``--ckpt_path`` to resume), the run
+    folder and its two checkpoints."""
 
     def __init__(self, *args: Any, subcommands: bool = False, **kwargs: Any) -> None:
         self.with_subcommands = subcommands
@@ -112,6 +113,9 @@ class DeepRestoreCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         cfg = self.settings
         stacked = getattr(self.model.hparams, "mode", None) == "stacked"
+        if stacked and self.subcommand == "fit":
+            raise ValueError("a stacked model is assembled from parallel checkpoints, not trained: "
+                             "run `python train.py test …` or `python train.py …` without a subcommand")
         check_data(self.datamodule, self.subcommand or ("test" if stacked else "fit"))
         run_dir = self.run_folder()
         kwargs["default_root_dir"] = str(run_dir)
@@ -129,13 +133,7 @@ class DeepRestoreCLI(LightningCLI):
             kwargs["callbacks"] = [*(trainer_cfg.get("callbacks") or []), best_checkpoint(run_dir, cfg.monitor, cfg.monitor_mode), LastCheckpoint(run_dir)]
         return super().instantiate_trainer(**kwargs)
 
-    # -- before and after the subcommands -----------------------------------------------------
-    def before_fit(self) -> None:
-        if getattr(self.model.hparams, "mode", None) == "stacked":
-            raise ValueError("a stacked model is assembled from parallel checkpoints, not trained: "
-                             "run `python train.py test …` or `python train.py …` without a subcommand")
-
-
+    # -- after the subcommands -----------------------------------------------------------------
     def after_fit(self) -> None:
         finish_wandb(self.trainer)
         if self.trainer.is_global_zero:
