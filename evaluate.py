@@ -95,7 +95,7 @@ def build_parser(embedded_default: bool = True) -> ArgumentParser:
     p.add_argument("--checkpoints", type=str | None, default="checkpoints",
                    help='folder of train.py experiments whose inverting networks are evaluated too ("" disables)')
     p.add_argument("--images", type=str, nargs="*", default=None, help="image files or folders (default: the held-out sample photos chelsea, coffee)")
-    p.add_argument("--crop_size", type=int, default=128, help="images are resized (shorter side) and centre-cropped to this")
+    p.add_argument("--crop_size", type=int, default=128, help="images are shrunk (shorter side; never enlarged: smaller files are skipped) and centre-cropped to this")
     p.add_argument("--iterations_scale", type=float, default=4.0,
                    help="multiplies the presets' iterations (default 4: 1400 for mv2016, see docs/optimisation_inversion.md; 0.2 for a quick look)")
     p.add_argument("--batch_size", type=int, default=8, help="images per batch (a resume key: kernels may round differently at another batch size)")

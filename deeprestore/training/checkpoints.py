@@ -4,6 +4,7 @@ check that a checkpoint given with ``--ckpt_path`` fits the model before Lightni
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -48,17 +49,17 @@ def best_checkpoint(dirpath: str | Path, monitor: str, mode: str) -> ModelCheckp
                            monitor=monitor, mode=mode, save_top_k=1, save_last=False)
 
 
-def check_checkpoint_fits(path: str | Path, model: L.LightningModule) -> None:
+def check_checkpoint_fits(path: str | Path, model: L.LightningModule, checkpoint: dict[str, Any] | None = None) -> None:
     """Refuse a checkpoint whose weights do not fit ``model`` (another class, layer or width).
 
-    The frozen network of a :class:`~deeprestore.nets.frozen_checkpoints.FrozenNetCheckpoints`
+    ``checkpoint`` is the file's content if it was read already. The frozen network of a :class:`~deeprestore.nets.frozen_checkpoints.FrozenNetCheckpoints`
     module is not stored in its checkpoints, so it is left out of the comparison.
 
     Raises:
         FileNotFoundError, ValueError: see :func:`~deeprestore.checkpoint_files.read_checkpoint`; a
             class, key or shape mismatch.
     """
-    checkpoint = read_checkpoint(path, "--ckpt_path")
+    checkpoint = read_checkpoint(path, "--ckpt_path") if checkpoint is None else checkpoint
     stored = checkpoint["state_dict"]
     saved_class = checkpoint.get("hyper_parameters", {}).get("_class_path")
     own_class = f"{type(model).__module__}.{type(model).__qualname__}"

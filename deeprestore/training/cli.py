@@ -72,8 +72,10 @@ class DeepRestoreCLI(LightningCLI):
     without a subcommand, the options of ``Trainer.fit``: ``--ckpt_path`` to resume), the run
     folder and its two checkpoints."""
 
-    def __init__(self, *args: Any, subcommands: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, subcommands: bool = False, checkpoint: tuple[str, dict[str, Any]] | None = None,
+                 **kwargs: Any) -> None:
         self.with_subcommands = subcommands
+        self._checkpoint = checkpoint  # (path, content) of the --ckpt_path file, read once before parsing
         super().__init__(*args, run=subcommands, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -108,7 +110,9 @@ class DeepRestoreCLI(LightningCLI):
         super().instantiate_classes()
         path = self.settings.get("ckpt_path")
         if path and path not in LIGHTNING_ALIASES:
-            check_checkpoint_fits(path, self.model)
+            read = self._checkpoint[1] if self._checkpoint and self._checkpoint[0] == path else None
+            check_checkpoint_fits(path, self.model, read)
+        self._checkpoint = None  # Lightning reads the file itself to restore it
 
     def instantiate_trainer(self, **kwargs: Any) -> L.Trainer:
         cfg = self.settings
@@ -198,9 +202,9 @@ def build_cli(args: Sequence[str] | None = None) -> DeepRestoreCLI:
     """
     argv = list(sys.argv[1:] if args is None else args)
     subcommand = bool(argv) and argv[0] in SUBCOMMANDS
-    for path in _option_values(argv, ("--ckpt_path",)):
-        if path and path not in LIGHTNING_ALIASES:
-            read_checkpoint(path, "--ckpt_path")  # a missing or foreign file is one clear line, before anything starts
+    paths = [p for p in _option_values(argv, ("--ckpt_path",)) if p and p not in LIGHTNING_ALIASES]
+    # a missing or foreign file is one clear line before anything starts (the last --ckpt_path counts)
+    checkpoint = (paths[-1], read_checkpoint(paths[-1], "--ckpt_path")) if paths else None
     defaults = {"default_config_files": [str(p) for p in base_config_files(argv[1:] if subcommand else argv)], "exit_on_error": False}
     parser_kwargs: dict[str, Any] = {"exit_on_error": False, **({s: dict(defaults) for s in SUBCOMMANDS} if subcommand else defaults)}
     return DeepRestoreCLI(
@@ -209,6 +213,7 @@ def build_cli(args: Sequence[str] | None = None) -> DeepRestoreCLI:
         subclass_mode_model=True,
         subclass_mode_data=True,
         subcommands=subcommand,
+        checkpoint=checkpoint,
         args=None if args is None else argv,  # None: LightningCLI reads sys.argv itself
         seed_everything_default=0,
         save_config_callback=SaveRunConfig,
