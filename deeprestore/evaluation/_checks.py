@@ -65,10 +65,8 @@ def check_image_pair(x: Tensor, y: Tensor, names: tuple[str, str] = ("x", "y"), 
     nx, ny = names
     tolerance = RANGE_TOLERANCE * data_range
     check_images(y, ny, channels=None, high=data_range, tolerance=tolerance)
-    if not isinstance(x, Tensor) or not x.is_floating_point() or x.ndim != 4 or x.shape != y.shape:
-        if isinstance(x, Tensor) and x.is_floating_point() and x.ndim == 4:
-            raise ValueError(f"{nx} and {ny} must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-        check_images(x, nx, channels=None)  # raises the specific message
+    check_images(x, nx, channels=None, low=-data_range, high=2 * data_range, tolerance=tolerance)
+    if x.shape != y.shape:
+        raise ValueError(f"{nx} and {ny} must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
     if x.device != y.device:
         raise ValueError(f"{nx} and {ny} must be on the same device, got {x.device} and {y.device}")
-    check_images(x, nx, channels=None, low=-data_range, high=2 * data_range, tolerance=tolerance)
