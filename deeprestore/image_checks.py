@@ -1,7 +1,7 @@
 """Validation of the library's image convention: float tensors ``N×C×H×W`` with values in ``[0, 1]``.
 
 The public entry points that take images (:func:`~deeprestore.inversion.invert`,
-:func:`~deeprestore.inversion.caricature`, the metrics in :mod:`deeprestore.evaluation.metrics`)
+:func:`~deeprestore.inversion.caricature`, the metrics in :mod:`deeprestore.metrics.scores`)
 call :func:`check_images` first, so that images on another scale fail with a message that says
 what was found and how to convert it, instead of giving a plausible-looking wrong result:
 

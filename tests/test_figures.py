@@ -224,7 +224,7 @@ def test_comparison_figure_saves_atomically(tmp_path: Path) -> None:
 
 
 def test_layer_sweep_figure_panels_labels_and_errors() -> None:
-    from deeprestore.evaluation.figures import layer_sweep_figure
+    from deeprestore.metrics.figures import layer_sweep_figure
 
     torch.manual_seed(0)
     original = torch.rand(3, 16, 16)

@@ -1,4 +1,4 @@
-"""Tests for deeprestore.evaluation.metrics against scikit-image and closed forms."""
+"""Tests for deeprestore.metrics.scores against scikit-image and closed forms."""
 
 from __future__ import annotations
 

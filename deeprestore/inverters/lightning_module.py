@@ -30,7 +30,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from deeprestore.evaluation import comparison_grid, feature_error, image_metrics, save_png
+from deeprestore.metrics import comparison_grid, feature_error, image_metrics, save_png
 from deeprestore.inverters.chain import InverterChain
 from deeprestore.inverters.losses import relative_mse
 from deeprestore.inverters.operations import IMAGE, network_operations

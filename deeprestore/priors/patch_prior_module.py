@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from deeprestore.checkpoint_files import load_module_checkpoint
+from deeprestore.metrics import save_figure
 from deeprestore.nets import load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 from deeprestore.priors.filter_figure import filter_figure
@@ -168,8 +169,6 @@ class PatchPriorModule(FrozenNetCheckpoints, L.LightningModule):
     def on_fit_end(self) -> None:
         if not self.trainer.is_global_zero:
             return
-        from deeprestore.evaluation.figures import save_figure
-
         path = save_figure(filter_figure(self.energy), Path(self.trainer.default_root_dir) / "filters.png", dpi=100)
         for logger in self.loggers:
             experiment = getattr(logger, "experiment", None)

@@ -42,7 +42,7 @@ from datamodules.skips import SkipTracker
 from deeprestore.atomic_io import atomic_write
 from deeprestore.cli_errors import run_command
 from deeprestore.cli_options import as_list, as_paths, resolve_device, writable_folder
-from deeprestore.evaluation.figures import save_figure
+from deeprestore.metrics import save_figure
 from deeprestore.nets import load_network
 from deeprestore.stats.collect import collect_statistics, feature_map_shapes
 from deeprestore.stats.figures import (

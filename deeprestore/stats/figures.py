@@ -1,7 +1,7 @@
 """Figures of feature-map statistics, after Harder 2017, MSc thesis "Deep Restoration", figure 4.
 
 Built on :class:`matplotlib.figure.Figure` directly (no pyplot, no GUI backend); save them with
-:func:`deeprestore.evaluation.figures.save_figure` (atomic).
+:func:`deeprestore.metrics.figures.save_figure` (atomic).
 
 * :func:`covariance_figure` — thesis figure 4 and more: for the average spatial covariance and its
   inverse, the matrix, its nearest stationary (Toeplitz) matrix, the row of the centre position as

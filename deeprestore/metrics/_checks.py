@@ -1,4 +1,4 @@
-"""Shared input validation and numerics helpers for :mod:`deeprestore.evaluation`.
+"""Shared input validation and numerics helpers for :mod:`deeprestore.metrics`.
 
 Private module: the public functions in ``metrics``, ``difference_images`` and
 ``grids`` call these so that every entry point rejects bad input with the same

@@ -10,9 +10,9 @@ from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid
 
-from deeprestore.evaluation._checks import check_finite, check_image_pair
+from deeprestore.metrics._checks import check_finite, check_image_pair
 from deeprestore.atomic_io import atomic_write
-from deeprestore.evaluation.difference_images import absolute_difference_image, signed_difference_image
+from deeprestore.metrics.difference_images import absolute_difference_image, signed_difference_image
 
 __all__ = ["PANELS", "comparison_grid", "save_png"]
 
@@ -26,9 +26,9 @@ def comparison_grid(
     """One row per image: original | reconstruction | signed difference | absolute difference.
 
     The layout of Harder (2017), MSc thesis "Deep Restoration", figures 6 and 7;
-    the difference panels are :func:`~deeprestore.evaluation.difference_images.
+    the difference panels are :func:`~deeprestore.metrics.difference_images.
     signed_difference_image` (mid grey = no error) and
-    :func:`~deeprestore.evaluation.difference_images.absolute_difference_image`
+    :func:`~deeprestore.metrics.difference_images.absolute_difference_image`
     (black = no error). Images are clamped to ``[0, 1]``. Built with
     :func:`torchvision.utils.make_grid`.
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from deeprestore.evaluation._checks import check_image_pair
+from deeprestore.metrics._checks import check_image_pair
 from deeprestore.atomic_io import atomic_write
-from deeprestore.evaluation.difference_images import absolute_difference_image, signed_difference_image
-from deeprestore.evaluation.grids import PANELS
-from deeprestore.evaluation.metrics import SSIM_WINDOW, image_metrics, psnr
+from deeprestore.metrics.difference_images import absolute_difference_image, signed_difference_image
+from deeprestore.metrics.grids import PANELS
+from deeprestore.metrics.scores import SSIM_WINDOW, image_metrics, psnr
 
 __all__ = ["comparison_figure", "layer_sweep_figure", "save_figure"]
 
@@ -29,7 +29,7 @@ def comparison_figure(
 ) -> Figure:
     """Figure with one row per image: original | reconstruction | difference | |difference|.
 
-    Same panels as :func:`~deeprestore.evaluation.grids.comparison_grid`
+    Same panels as :func:`~deeprestore.metrics.grids.comparison_grid`
     (Harder 2017, MSc thesis "Deep Restoration", figures 6 and 7) with column
     titles and, optionally, PSNR / SSIM of each row under the reconstruction.
     Uses :class:`matplotlib.figure.Figure` directly (no pyplot, no global state,

@@ -1,9 +1,9 @@
-"""The inverse-problems study: CSGM against ILO with a trained generator (issue 5, item 5).
+"""The inverse-problems experiment: every image, every forward operator, every method (CSGM, ILO).
 
 Every test image ``x`` is measured by each forward operator, ``y = A(x) + noise`` (noise seeded per
 operator), and reconstructed by each method from ``y`` alone. Scores per (method, operator, image):
 the measurement error ``‖A(x̂) − y‖² / m``, and MSE, PSNR and SSIM of ``x̂`` against ``x``
-(:mod:`deeprestore.evaluation.metrics`). Output: ``inverse_problems.csv`` (columns
+(:mod:`deeprestore.metrics.scores`). Output: ``inverse_problems.csv`` (columns
 :data:`INVERSE_PROBLEM_COLUMNS`, written atomically after every operator), a figure per operator
 (observation | method … | truth, :func:`observation_image` says what "observation" shows), a
 bar chart of MSE per operator and method, and a markdown table for ``report.md``.
@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,15 +22,14 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from tqdm import tqdm
 
-from deeprestore.atomic_io import atomic_write_csv
-from deeprestore.evaluation.figures import save_figure
-from deeprestore.evaluation.metrics import mse, psnr, ssim
+from deeprestore.metrics import markdown_table, mean_std, mse, psnr, save_figure, ssim
 from deeprestore.generative.ilo import InversionResult
 from deeprestore.generative.operators import ForwardOperator
 from deeprestore.generative.staged_generator import StagedGenerator
+from deeprestore.studies.study_folder import StudyFolder
 
 __all__ = ["INVERSE_PROBLEM_COLUMNS", "Method", "inverse_problems_figure", "inverse_problems_table", "mse_bar_chart",
-           "observation_image", "run_inverse_problems_study", "write_inverse_problems_csv"]
+           "observation_image", "run_inverse_problems_study"]
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +60,7 @@ def run_inverse_problems_study(
     names: Sequence[str],
     operators: Mapping[str, ForwardOperator],
     methods: Mapping[str, Method],
-    out: str | Path,
+    folder: StudyFolder,
     *,
     seed: int = 0,
     figure_images: int = 4,
@@ -76,7 +74,7 @@ def run_inverse_problems_study(
         names: one unique name per image.
         operators: name → operator (built for the images' shape).
         methods: name → :data:`Method`.
-        out: the study folder (``inverse_problems.csv``, ``plots/``).
+        folder: the study folder (``inverse_problems.csv``, ``plots/``).
         seed: seed of the measurement noise (operator ``i`` uses ``seed + i``) and of the methods.
         figure_images: images per figure (0: no figures).
     """
@@ -85,7 +83,7 @@ def run_inverse_problems_study(
     shape = tuple(generator.layer_shapes()[-1])
     if tuple(images.shape[1:]) != shape:
         raise ValueError(f"images are {tuple(images.shape[1:])} but the generator makes {shape}")
-    out = Path(out)
+    out = folder.path
     rows: list[dict] = []
     jobs = [(o, m) for o in operators for m in methods]
     bar = tqdm(jobs, desc="inverse problems", unit="job", disable=not progress)
@@ -105,21 +103,16 @@ def run_inverse_problems_study(
                 rows.append({"method": m_name, "operator": op_name, "measurements": operator.num_measurements, "image": name,
                              "measurement_mse": float(measured[j]), **{k: float(v[j]) for k, v in scores.items()}})
             bar.update(1)
-        write_inverse_problems_csv(out / "inverse_problems.csv", rows)
-        if figure_images > 0:
+        folder.write_table("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows)
+        if figure_images > 0 and folder.writer:
             k = min(figure_images, len(images))
             fig = inverse_problems_figure(observation_image(operator, y[:k]), {m: r[:k] for m, r in recon.items()}, images[:k],
                                           names[:k], title=f"{op_name} ({operator.num_measurements} measurements)")
             save_figure(fig, out / "plots" / f"{op_name}.png")
     bar.close()
-    if rows:
+    if rows and folder.writer:
         save_figure(mse_bar_chart(rows), out / "plots" / "mse_by_operator.png")
     return rows
-
-
-def write_inverse_problems_csv(path: Path, rows: Sequence[dict]) -> Path:
-    """``inverse_problems.csv`` with :data:`INVERSE_PROBLEM_COLUMNS`, written atomically."""
-    return atomic_write_csv(path, INVERSE_PROBLEM_COLUMNS, rows)
 
 
 def inverse_problems_figure(observation: Tensor, reconstructions: Mapping[str, Tensor], truth: Tensor,
@@ -168,12 +161,12 @@ def mse_bar_chart(rows: Sequence[dict]) -> Figure:
 
 def inverse_problems_table(rows: Sequence[dict]) -> str:
     """Markdown: one row per (operator, method): measurements and mean measurement MSE, MSE, PSNR, SSIM."""
-    lines = ["| operator | measurements | method | measurement MSE | MSE | PSNR | SSIM | images |", "|---|---|---|---|---|---|---|---|"]
+    body = []
     for o in dict.fromkeys(r["operator"] for r in rows):
         for m in dict.fromkeys(r["method"] for r in rows):
             sel = [r for r in rows if r["operator"] == o and r["method"] == m]
             if sel:
-                mean = {k: np.mean([float(r[k]) for r in sel]) for k in ("measurement_mse", "mse", "psnr", "ssim")}
-                lines.append(f"| {o} | {sel[0]['measurements']} | {m} | {mean['measurement_mse']:.2e} | {mean['mse']:.2e} | "
-                             f"{mean['psnr']:.2f} | {mean['ssim']:.3f} | {len(sel)} |")
-    return "\n".join(lines)
+                mean = {k: mean_std([float(r[k]) for r in sel])[0] for k in ("measurement_mse", "mse", "psnr", "ssim")}
+                body.append([o, sel[0]["measurements"], m, f"{mean['measurement_mse']:.2e}", f"{mean['mse']:.2e}",
+                             f"{mean['psnr']:.2f}", f"{mean['ssim']:.3f}", len(sel)])
+    return markdown_table(["operator", "measurements", "method", "measurement MSE", "MSE", "PSNR", "SSIM", "images"], body)

@@ -1,0 +1,42 @@
+"""The ground floor of results: per-image metrics, difference images, grids, figures, tables.
+
+Images are float tensors N×C×H×W (normally C = 3) with values in ``[0, 1]``. This package knows
+no method: it imports nothing of :mod:`deeprestore.inversion`, ``inverters``, ``priors``,
+``generative`` or ``studies`` (tested), so every floor above may use it.
+
+Metrics (one value per image, shape ``(N,)``; :mod:`~deeprestore.metrics.scores`):
+    :func:`mse`, :func:`psnr`, :func:`ssim`, :func:`image_metrics`,
+    :func:`feature_error` (Mahendran & Vedaldi 2015).
+Difference images (Harder 2017, figs. 6-7):
+    :func:`signed_difference_image`, :func:`absolute_difference_image`.
+Figures and files:
+    :func:`comparison_grid`, :func:`save_png`, :func:`comparison_figure`, :func:`layer_sweep_figure`,
+    :func:`save_figure` (atomic PNG writes).
+Tables:
+    :func:`markdown_table`, :func:`mean_std`.
+"""
+
+from deeprestore.metrics.difference_images import absolute_difference_image, signed_difference_image
+from deeprestore.metrics.figures import comparison_figure, layer_sweep_figure, save_figure
+from deeprestore.metrics.grids import PANELS, comparison_grid, save_png
+from deeprestore.metrics.scores import SSIM_WINDOW, feature_error, image_metrics, mse, psnr, ssim
+from deeprestore.metrics.tables import markdown_table, mean_std
+
+__all__ = [
+    "PANELS",
+    "SSIM_WINDOW",
+    "absolute_difference_image",
+    "comparison_figure",
+    "comparison_grid",
+    "feature_error",
+    "image_metrics",
+    "layer_sweep_figure",
+    "markdown_table",
+    "mean_std",
+    "mse",
+    "psnr",
+    "save_figure",
+    "save_png",
+    "signed_difference_image",
+    "ssim",
+]

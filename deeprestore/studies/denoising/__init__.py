@@ -1,0 +1,1 @@
+"""The denoising study: the denoisers (:mod:`.denoisers`) and the runner (:mod:`.study`)."""

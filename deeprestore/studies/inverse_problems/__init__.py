@@ -1,0 +1,1 @@
+"""The inverse-problems study: the experiment and its figures (:mod:`.experiment`) and the runner (:mod:`.study`)."""

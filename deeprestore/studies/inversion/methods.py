@@ -1,0 +1,215 @@
+"""The methods of the inversion study, behind one protocol.
+
+A method reconstructs images from their features at a layer. The study plans its jobs — one per
+``(method, layer)`` — from :meth:`Method.layers` alone, and runs each job with the function
+:meth:`Method.reconstructor` builds, so it treats every method alike:
+
+* :class:`PresetMethod` — an optimisation preset of :mod:`deeprestore.inversion` (``mv2016``,
+  ``mv2015``, ``gd-plain``), at every study layer;
+* :class:`LearnedPriorMethod` — a preset with a trained prior added (MSc thesis §3.3), at every
+  study layer (an image prior) or the layers deeper than its own (a feature-map prior);
+* :class:`InverterMethod` — a trained inverting network (Dosovitskiy & Brox 2016), at its own layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor
+
+from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
+from deeprestore.inversion import get_preset, invert
+from deeprestore.inversion.presets import Preset
+from deeprestore.inverters import InvertingNetwork
+from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
+from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
+
+__all__ = ["InverterMethod", "LearnedPriorMethod", "Method", "PresetMethod", "Reconstructor"]
+
+#: ``images N×3×H×W in [0, 1] → (reconstructions N×3×H×W, diverged_at per image)``.
+Reconstructor = Callable[[Tensor], tuple[Tensor, list[int | None]]]
+
+
+class Method(Protocol):
+    """What the study needs of a method."""
+
+    @property
+    def name(self) -> str:
+        """The ``method`` column of the rows."""
+        ...
+
+    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+        """The study layers this method is evaluated at, in network order."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """The method's settings for ``config.yaml``."""
+        ...
+
+    def provenance(self) -> dict[str, str | None]:
+        """Where a trained method comes from: ``training_run`` and ``training_wandb_id`` columns."""
+        ...
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        """The function that reconstructs a batch at ``layer`` (on the network's device)."""
+        ...
+
+
+def _preset_reconstructor(net: LayeredNetwork, layer: str, preset: Preset, iterations_scale: float, seed: int,
+                          progress: bool) -> Reconstructor:
+    def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
+        result = invert(net, images, [layer], preset, iterations_scale=iterations_scale, seed=seed, progress=progress)
+        return result.images.detach(), list(result.diverged_at)
+
+    return run
+
+
+NO_PROVENANCE: dict[str, str | None] = {"training_run": None, "training_wandb_id": None}
+
+
+@dataclass(frozen=True)
+class PresetMethod:
+    """An optimisation preset (a name of :data:`deeprestore.inversion.PRESETS`), at every study layer."""
+
+    preset: str
+
+    @property
+    def name(self) -> str:
+        return self.preset
+
+    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+        return sorted(study_layers, key=net.index)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "preset", "preset": self.preset}
+
+    def provenance(self) -> dict[str, str | None]:
+        return dict(NO_PROVENANCE)
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        return _preset_reconstructor(net, layer, get_preset(self.preset), iterations_scale, seed, progress)
+
+
+@dataclass(frozen=True)
+class LearnedPriorMethod:
+    """A preset with a trained prior added to its priors: a patch prior
+    (:class:`~deeprestore.priors.PatchPriorModule`) or a denoising autoencoder
+    (:class:`~deeprestore.priors.DAEPriorModule`).
+
+    Attributes:
+        name: ``<base>+<experiment>``.
+        checkpoint: the prior's checkpoint.
+        weight: λ of the prior (its energy is per patch position).
+        base: the preset it is added to.
+        prior_layer: the feature-map prior's layer (``None`` for an image prior).
+        prior_net: the network whose feature maps it models (``None`` for an image prior).
+        kind: ``"patch"`` or ``"dae"``.
+    """
+
+    name: str
+    checkpoint: Path
+    weight: float
+    base: str = "mv2016"
+    prior_layer: str | None = None
+    prior_net: str | None = None
+    kind: str = "patch"
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | Path, weight: float, base: str = "mv2016") -> LearnedPriorMethod:
+        """Read the prior's kind and layer from its checkpoint.
+
+        Raises:
+            ValueError: not a patch-prior or DAE-prior checkpoint.
+        """
+        hp = read_checkpoint(checkpoint, "--learned_priors").get("hyper_parameters", {})
+        if "expert" not in hp and "sigma" not in hp:
+            raise ValueError(f"{checkpoint} is not a PatchPriorModule or DAEPriorModule checkpoint (train one with configs/priors/…)")
+        return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"), hp.get("net"),
+                   "dae" if "sigma" in hp else "patch")
+
+    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+        """Every study layer for an image prior; for a feature-map prior, those deeper than its layer."""
+        layers = sorted(study_layers, key=net.index)
+        if self.prior_layer is None:
+            return layers
+        return [layer for layer in layers if net.index(layer) > net.index(self.prior_layer)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "learned_prior", "checkpoint": str(self.checkpoint), "weight": self.weight,
+                "base": self.base, "prior_layer": self.prior_layer}
+
+    def provenance(self) -> dict[str, str | None]:
+        return training_provenance(self.checkpoint.parent)
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        if self.prior_net is not None and self.prior_net != net.name:
+            raise ValueError(f"{self.checkpoint} models {self.prior_net}'s features, the study inverts {net.name}")
+        device = net.mean.device
+        if self.kind == "dae":
+            module = load_dae_prior(str(self.checkpoint), "--learned_priors")
+            prior = DAEPrior(module.dae.to(device), float(module.noise_scale), *((net, self.prior_layer) if self.prior_net else ()))
+        else:
+            energy = load_patch_prior(str(self.checkpoint), "--learned_priors").energy.to(device)
+            prior = FeatureMapPrior(energy, net, self.prior_layer) if self.prior_net else PatchImagePrior(energy)
+        base = get_preset(self.base)
+        preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
+        return _preset_reconstructor(net, layer, preset, iterations_scale, seed, progress)
+
+
+@dataclass(frozen=True)
+class InverterMethod:
+    """A trained inverting network (:class:`~deeprestore.inverters.InvertingNetwork`), at its own layer.
+
+    Attributes:
+        name: ``inverter-<mode>`` (``-<experiment>`` added where two share mode and layer).
+        checkpoint: the checkpoint file.
+        experiment: its experiment folder name.
+        mode: the training mode (``joint`` …).
+        layer: the layer it inverts.
+        weights: the network weights it was trained with.
+    """
+
+    name: str
+    checkpoint: Path
+    experiment: str
+    mode: str
+    layer: str
+    weights: str
+
+    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+        return [self.layer]
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "inverter", "checkpoint": str(self.checkpoint), "experiment": self.experiment,
+                "mode": self.mode, "layer": self.layer, **self.provenance()}
+
+    def provenance(self) -> dict[str, str | None]:
+        return training_provenance(self.checkpoint.parent)
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        """Loads the checkpoint once (on the network's device); no optimisation, so no divergence."""
+        if layer != self.layer:
+            raise ValueError(f"{self.name} inverts {self.layer}, not {layer}")
+        overrides: dict[str, Any] = {}
+        if self.mode == "stacked":  # the chain is in the state dict: do not re-assemble from the parallel files
+            overrides = {"mode": "parallel", "parallel_checkpoints": None}
+        model = load_module_checkpoint(InvertingNetwork, self.checkpoint, "inverter checkpoint", **overrides).to(net.mean.device).eval()
+
+        @torch.no_grad()
+        def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
+            feats = model.net.features(images, layer)[layer]
+            return model(feats, tuple(images.shape[-2:])), [None] * len(images)
+
+        return run
+
+
+def training_provenance(folder: Path) -> dict[str, str | None]:
+    """The training run a checkpoint came from: its experiment folder and, if ``train.py``
+    logged it to W&B, the run id (the suffix of the newest ``wandb/*run-<date>-<id>`` folder)."""
+    runs = sorted(p for p in (folder / "wandb").glob("*run-*-*") if p.is_dir()) if (folder / "wandb").is_dir() else []
+    return {"training_run": str(folder), "training_wandb_id": runs[-1].name.rsplit("-", 1)[-1] if runs else None}

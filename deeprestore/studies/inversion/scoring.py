@@ -1,0 +1,104 @@
+"""Scores of the inversion study, one row per (method, layer, image), and its ``metrics.csv``.
+
+=====================  ================================================================
+column                 meaning
+=====================  ================================================================
+``method``             preset name, ``<preset>+<prior>`` or ``inverter-<mode>[-<experiment>]``
+``net``                network name
+``layer``              target layer
+``image``              image name (file stem, or the photo's name)
+``label``              the image's ImageNet class, when known (else empty)
+``mse``                mean squared error of ``clamp(x̂, 0, 1)`` against ``x``
+``psnr``               PSNR in dB (same pair)
+``ssim``               SSIM (same pair; :func:`deeprestore.metrics.ssim`, Gaussian 11×11)
+``feature_error``      ``‖Φ_layer(x̂) − Φ_layer(x)‖ / ‖Φ_layer(x)‖`` with the clamped ``x̂``
+``top1_kept``          ``argmax net(x̂) == argmax net(x)``
+``top1_correct``       ``argmax net(x) == label`` (is the network right on the original?); empty
+                       without a label
+``diverged``           the optimisation of this image stopped on NaN/inf (its last good
+                       iterate is scored; see :class:`~deeprestore.inversion.InversionResult`)
+``training_run``       a trained method's experiment folder (else empty)
+``training_wandb_id``  the W&B run id of that training run, if it logged one
+=====================  ================================================================
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from deeprestore.metrics import feature_error, image_metrics
+from deeprestore.nets.layered_network import LayeredNetwork
+
+__all__ = ["COLUMNS", "FLOAT_COLUMNS", "Row", "read_rows", "score"]
+
+COLUMNS: tuple[str, ...] = ("method", "net", "layer", "image", "label", "mse", "psnr", "ssim", "feature_error",
+                            "top1_kept", "top1_correct", "diverged", "training_run", "training_wandb_id")
+FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error")
+BOOL_COLUMNS = ("top1_kept", "diverged")
+OPTIONAL_COLUMNS = ("label", "top1_correct", "training_run", "training_wandb_id")
+
+Row = dict[str, Any]
+
+
+@torch.no_grad()
+def score(net: LayeredNetwork, layer: str, originals: Tensor, reconstructions: Tensor,
+          labels: Sequence[int | None]) -> dict[str, list[Any]]:
+    """Per-image scores of reconstructions against the originals.
+
+    Args:
+        net: the network.
+        layer: the layer for the feature error.
+        originals: ``N×3×H×W`` in [0, 1].
+        reconstructions: ``N×3×H×W`` (clamped to [0, 1] here; non-finite values → 0.5).
+        labels: ``N`` ImageNet classes or ``None``.
+
+    Returns:
+        Lists of length ``N`` under ``mse psnr ssim feature_error`` (floats), ``top1_kept`` (bools)
+        and ``top1_correct`` (bools, ``None`` without a label).
+    """
+    recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+    scores: dict[str, Tensor] = image_metrics(recon, originals)
+    last = net.layer_names[-1]
+    n = len(originals)
+    feats = net.features(torch.cat([recon, originals.to(recon.dtype)]), list(dict.fromkeys([layer, last])))
+    scores["feature_error"] = feature_error(feats[layer][:n], feats[layer][n:])
+    predicted = feats[last][:n].argmax(dim=1), feats[last][n:].argmax(dim=1)
+    out: dict[str, list[Any]] = {k: [float(v) for v in scores[k].cpu()] for k in FLOAT_COLUMNS}
+    out["top1_kept"] = (predicted[0] == predicted[1]).cpu().tolist()
+    truth = predicted[1].cpu().tolist()
+    out["top1_correct"] = [None if label is None else truth[i] == label for i, label in enumerate(labels)]
+    return out
+
+
+def read_rows(path: str | Path) -> list[Row]:
+    """Rows of a ``metrics.csv`` with typed values; ``[]`` if there is none.
+
+    Raises:
+        ValueError: a CSV whose header lacks the columns (written by another version).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path} lacks the columns {missing}; use another --experiment")
+        return [_typed(row) for row in reader]
+
+
+def _typed(row: Mapping[str, str]) -> Row:
+    out: Row = {c: (row[c] or None) if c in OPTIONAL_COLUMNS else row[c] for c in COLUMNS}
+    for c in FLOAT_COLUMNS:
+        out[c] = float(row[c])
+    for c in BOOL_COLUMNS:
+        out[c] = row[c] == "True"
+    out["label"] = int(row["label"]) if row["label"] else None
+    out["top1_correct"] = None if not row["top1_correct"] else row["top1_correct"] == "True"
+    return out

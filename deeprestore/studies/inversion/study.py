@@ -1,0 +1,261 @@
+"""The inversion study (``python evaluate.py inversion``): every method at every layer, scored.
+
+For each target layer of a network and each method — the optimisation presets, ``mv2016`` plus
+each learned prior, and every trained inverting network found under ``checkpoints`` (at its own
+layer) — the images are reconstructed from their features and scored (:mod:`.scoring`). A *job*
+is one ``(method, layer)`` pair; each job is one ``Trainer.predict`` loop over the images
+(:class:`~deeprestore.studies.inversion.job.InversionJob`), so ``--trainer.devices 8
+--trainer.strategy ddp`` shares the images out over 8 GPUs (and ``--trainer.num_nodes`` over
+machines). Images stream from their files through a DataLoader.
+
+The study folder (``<report_root>/<experiment>/``; every file written atomically by rank 0)::
+
+    config.yaml  metrics.csv  metrics.json  report.md
+    plots/<metric>.png  plots/layers_<image>.png  grids/<method>_<layer>.png
+    reconstructions/<method>_<layer>.pt  reconstructions/originals.pt  wandb/
+
+``metrics.csv`` is rewritten after every job; rerunning with the same ``--experiment`` skips the
+jobs whose rows cover every image (resume after an interruption, at job granularity), and refuses
+a folder whose settings would give other numbers (:data:`RESUME_KEYS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from datamodules.evaluation_images import EvaluationImages, held_out_images, image_files
+from datamodules.skips import SkipTracker
+from deeprestore.atomic_io import atomic_write
+from deeprestore.inversion import get_preset
+from deeprestore.metrics import comparison_grid, save_png
+from deeprestore.nets import LayeredNetwork, load_network
+from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
+from deeprestore.studies.inversion.job import InversionJob
+from deeprestore.studies.inversion.methods import LearnedPriorMethod, Method, PresetMethod
+from deeprestore.studies.inversion.report import ORIGINALS_FILE, file_stem, report_sections, ssim_summary_table, wandb_job_payload, wandb_study_payload
+from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.trainer_options import TrainerOptions
+
+__all__ = ["DEFAULT_LAYERS", "RESUME_KEYS", "InversionStudy", "StudyResult", "plan_jobs"]
+
+#: ``layers`` when none are given, per network.
+DEFAULT_LAYERS: dict[str, list[str]] = {
+    "efficientnet_lite0": ["stem", "block1", "block2", "block4", "block6", "block8", "block12", "block16"],
+    "alexnet": ["relu1", "pool1", "relu2", "relu3", "relu4", "relu5", "relu6", "relu7", "fc8"],
+    "vgg16": ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3", "relu6", "relu7", "fc8"],
+}
+#: Settings that change the numbers: a study folder refuses a rerun where they differ. The batch
+#: size is one: convolution kernels may round differently at another batch size, and the
+#: optimisation amplifies rounding.
+RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop_size", "iterations_scale", "seed_everything",
+                                "batch_size", "random_streams")
+#: How the initial noise is seeded; part of the config, so a folder made another way is refused.
+RANDOM_STREAMS = "per-image (pixels + seed)"
+
+
+def plan_jobs(methods: Sequence[Method], layers: Sequence[str], net: LayeredNetwork) -> list[tuple[Method, str]]:
+    """Every ``(method, layer)`` job, from each method's :meth:`~.methods.Method.layers`.
+
+    Raises:
+        ValueError: an unknown layer (the message lists the network's layers), or no job.
+    """
+    for layer in layers:
+        net.check_layer(layer)
+    jobs = [(m, net.check_layer(layer)) for m in methods for layer in m.layers(layers, net)]
+    if not jobs:
+        raise ValueError("nothing to evaluate: no presets and no inverting-network checkpoints")
+    return jobs
+
+
+def finished_jobs(rows: Sequence[Row], net: str, names: Sequence[str]) -> set[tuple[str, str]]:
+    """``(method, layer)`` jobs whose rows cover every image."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        if row["net"] == net:
+            seen.setdefault((row["method"], row["layer"]), set()).add(row["image"])
+    wanted = set(names)
+    return {job for job, images in seen.items() if wanted <= images}
+
+
+@dataclass
+class StudyResult:
+    """What :meth:`InversionStudy.run` returns.
+
+    Attributes:
+        folder: the study folder.
+        rows: every row of ``metrics.csv`` (earlier runs' included).
+        ran: the jobs run now, as ``(method, layer)``.
+        skipped: the jobs found finished in ``metrics.csv`` and skipped.
+        diverged: ``(method, layer, image)`` of the images that diverged in this run.
+    """
+
+    folder: Path
+    rows: list[Row]
+    ran: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    diverged: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+@dataclass
+class InversionStudy(StudyOptions):
+    """Reconstruct images from a network's features at each layer with each method; score them.
+
+    Args:
+        net: zoo network: ``efficientnet_lite0``, ``alexnet``, ``vgg16``.
+        weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
+        layers: target layers (default: the network's list in :data:`DEFAULT_LAYERS`).
+        presets: optimisation presets: ``mv2016``, ``mv2015``, ``gd-plain`` (none: trained methods only).
+        iterations_scale: multiplies the presets' iterations (1: 350 for mv2016; 4 is M&V's full
+            budget, see docs/optimisation_inversion.md).
+        checkpoints: folder of ``train.py`` experiments whose inverting networks are evaluated too
+            (``""`` or null: none).
+        learned_priors: PatchPriorModule / DAEPriorModule checkpoints added to mv2016 as extra methods,
+            named ``mv2016+<run folder>``.
+        learned_prior_weights: λ of each learned prior, in order (default 0.1 each; see docs/learned_priors.md).
+        images: image files or folders (default: the 22-image labelled held-out set of
+            :func:`datamodules.evaluation_images.held_out_images`).
+        crop_size: images are shrunk (shorter side; never enlarged: smaller files are skipped) and
+            centre-cropped to this.
+        image_scan: how files are checked before the study: ``decode`` (exact: a corrupt file is a
+            counted skip) or ``header`` (faster on large sets).
+        batch_size: images per batch and process (a resume key: kernels may round differently at
+            another batch size).
+        num_workers: DataLoader worker processes that decode the images.
+        grid_images: images per comparison grid (0: none).
+        sweep_images: images shown in the report's layer-sweep figures.
+        saved_reconstructions: reconstructions saved per job (the first images; -1: all).
+        trainer: where the images are processed (``--trainer.devices 8 --trainer.strategy ddp``).
+    """
+
+    net: str = "efficientnet_lite0"
+    weights: str = "pretrained"
+    layers: list[str] | None = None
+    presets: list[str] = field(default_factory=lambda: ["mv2016", "gd-plain"])
+    iterations_scale: float = 1.0
+    checkpoints: str | None = "checkpoints"
+    learned_priors: list[str] = field(default_factory=list)
+    learned_prior_weights: list[float] = field(default_factory=list)
+    images: list[str] | None = None
+    crop_size: int = 128
+    image_scan: Literal["decode", "header"] = "decode"
+    batch_size: int = 8
+    num_workers: int = 0
+    grid_images: int = 8
+    sweep_images: int = 2
+    saved_reconstructions: int = 64
+    trainer: TrainerOptions = field(default_factory=TrainerOptions)
+
+    def check(self) -> None:
+        """Reject option values that cannot run (one line each)."""
+        if self.batch_size < 1:
+            raise ValueError(f"--batch_size must be positive, got {self.batch_size}")
+        if self.iterations_scale <= 0:
+            raise ValueError(f"--iterations_scale must be positive, got {self.iterations_scale}")
+        if self.num_workers < 0:
+            raise ValueError(f"--num_workers must be 0 or more, got {self.num_workers}")
+        if self.learned_prior_weights and len(self.learned_prior_weights) != len(self.learned_priors):
+            raise ValueError(f"--learned_prior_weights needs one weight per learned prior ({len(self.learned_priors)}), "
+                             f"got {len(self.learned_prior_weights)}")
+        for preset in self.presets:
+            get_preset(preset)
+
+    def methods(self, net: LayeredNetwork) -> list[Method]:
+        """Presets, then learned priors, then the inverting networks found (notes printed)."""
+        weights = self.learned_prior_weights or [0.1] * len(self.learned_priors)
+        learned = [LearnedPriorMethod.from_checkpoint(p, w) for p, w in zip(self.learned_priors, weights)]
+        inverters, notes = find_inverter_checkpoints(self.checkpoints, net.name, self.weights) if self.checkpoints else ([], [])
+        for note in notes:
+            rank_zero_only(print)(f"note: {note}")
+        return [PresetMethod(p) for p in dict.fromkeys(self.presets)] + learned + inverters
+
+    def dataset(self, skips: SkipTracker) -> EvaluationImages:
+        return image_files(self.images, self.crop_size, skips, self.image_scan) if self.images else held_out_images(self.crop_size)
+
+    def resolve_layers(self, net: LayeredNetwork) -> list[str]:
+        """The layers asked for (or the network's defaults), checked, in network order, no repeats."""
+        chosen = self.layers or DEFAULT_LAYERS.get(net.name, net.layer_names)
+        return sorted(dict.fromkeys(net.check_layer(layer) for layer in chosen), key=net.index)
+
+    def run(self, command: str | None = None) -> StudyResult:
+        """Run (or resume) the study, write the folder, log to W&B; returns the rows.
+
+        Raises:
+            ValueError / FileNotFoundError: a bad option, image path or checkpoint (checked before
+                anything is written).
+        """
+        self.check()
+        trainer = self.trainer.make(progress=self.progress)
+        net = load_network(self.net, weights=self.weights)
+        layers = self.resolve_layers(net)
+        skips = SkipTracker()
+        data = self.dataset(skips)
+        methods = self.methods(net)
+        jobs = plan_jobs(methods, layers, net)
+        config = {**self.settings(), "layers": layers, "image_names": data.names, "random_streams": RANDOM_STREAMS,
+                  "methods": [m.describe() for m in methods]}
+        folder = StudyFolder("inversion", self, config, resume_keys=RESUME_KEYS, writer=trainer.is_global_zero, command=command).open()
+        rows = read_rows(folder.path / "metrics.csv")
+        done = finished_jobs(rows, net.name, data.names)
+        keep = len(data) if self.saved_reconstructions < 0 else min(self.saved_reconstructions, len(data))
+        originals = torch.stack([data[i]["image"] for i in range(keep)]) if keep else torch.empty(0)  # type: ignore[misc]
+        if folder.writer:
+            payload = {"images": data.names[:keep], "originals": originals}
+            atomic_write(folder.path / "reconstructions" / ORIGINALS_FILE, lambda f: torch.save(payload, f))
+        loader = DataLoader(data, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers)
+        result = StudyResult(folder.path, rows)
+        bar = tqdm(jobs, desc="inversion study", unit="job", disable=not (self.progress and folder.writer))
+        for method, layer in bar:
+            job = (method.name, layer)
+            bar.set_postfix(method=method.name, layer=layer)
+            if job in done:
+                result.skipped.append(job)
+                continue
+            module = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=self.iterations_scale,
+                                  seed=self.seed_everything, saved_reconstructions=keep, progress=self.progress)
+            trainer.predict(module, dataloaders=loader, return_predictions=False)
+            result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
+            result.ran.append(job)
+            result.diverged += [(r["method"], r["layer"], r["image"]) for r in module.rows if r["diverged"]]
+            if folder.writer:
+                self._save_job(folder, module, originals)
+                folder.write_table("metrics", COLUMNS, result.rows)
+                folder.log_wandb(lambda wandb: wandb_job_payload(wandb, folder.path, module.rows, method.name, layer))
+        bar.close()
+        if folder.writer:
+            folder.write_table("metrics", COLUMNS, result.rows, json_too=True)
+            sections = report_sections(folder.path, result.rows, net.layer_names, self.sweep_images)
+            folder.write_report(f"Inversion study: {net.name} ({self.weights} weights)", sections)
+            folder.log_wandb(lambda wandb: wandb_study_payload(wandb, folder.path, result.rows, net.layer_names))
+            folder.finish()
+            self._print_summary(folder, result, net.layer_names, skips)
+        return result
+
+    def _save_job(self, folder: StudyFolder, job: InversionJob, originals: torch.Tensor) -> None:
+        """``grids/<method>_<layer>.png`` and ``reconstructions/<method>_<layer>.pt`` of the saved images."""
+        stem = f"{file_stem(job.method.name)}_{file_stem(job.layer)}"
+        indices = list(job.reconstructions)
+        recon = torch.stack(list(job.reconstructions.values())) if indices else torch.empty(0)
+        if self.grid_images > 0 and indices:
+            k = min(self.grid_images, len(indices))
+            save_png(comparison_grid(originals[indices[:k]], recon[:k].clamp(0, 1)), folder.path / "grids" / f"{stem}.png")
+        payload = {"images": [job.names[i] for i in indices], "reconstructions": recon}
+        atomic_write(folder.path / "reconstructions" / f"{stem}.pt", lambda f: torch.save(payload, f))
+
+    @staticmethod
+    def _print_summary(folder: StudyFolder, result: StudyResult, layer_order: Sequence[str], skips: SkipTracker) -> None:
+        print(f"\nran {len(result.ran)} job(s), skipped {len(result.skipped)} finished job(s) found in {folder.path / 'metrics.csv'}")
+        if result.diverged:
+            print(f"diverged: {', '.join('/'.join(d) for d in result.diverged)}")
+        if len(skips):
+            print(skips.report())
+        folder.print_done("mean SSIM by layer:\n" + ssim_summary_table(result.rows, layer_order))
+

@@ -1,0 +1,224 @@
+"""The folder a study writes, and the options every study shares.
+
+:class:`StudyOptions` holds the options that mean the same in every study (and in ``train.py``):
+the run name, the root of the report folders, the seed, the W&B mode and project, progress bars.
+:class:`StudyFolder` owns what a study writes into ``<report_root>/<experiment>/``, every file
+atomically (temporary file + :func:`os.replace`):
+
+* ``config.yaml`` — the resolved settings and the command; a rerun whose settings would change the
+  numbers (the study's *resume keys*) is refused rather than mixed into the same results;
+* tables — ``<name>.csv`` and ``<name>.json`` of the study's rows (NaN/inf as ``null`` in JSON);
+* ``report.md`` — a title, the command, the config, then the study's sections;
+* W&B — one run in ``<folder>/wandb`` (offline by default), open while the study runs, so each
+  finished job is logged at once; a W&B failure is a warning, never fatal.
+
+Only the process of global rank 0 writes (``writer=False`` elsewhere): under DDP every rank runs
+the study, rank 0 merges the rows and writes them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from deeprestore.atomic_io import atomic_write
+from deeprestore.cli_options import writable_folder
+
+__all__ = ["StudyFolder", "StudyOptions", "WandbMode"]
+
+WandbMode = Literal["offline", "online", "disabled"]
+
+
+@dataclass
+class StudyOptions:
+    """Options shared by every study.
+
+    Args:
+        experiment: run name: the report folder ``<report_root>/<experiment>`` and the W&B run name
+            (default: ``<study>-<timestamp>``). Rerunning with the same name resumes the study.
+        report_root: folder holding one sub-folder per study run.
+        seed_everything: seed of every random choice of the study (initial noise, jitter,
+            measurement noise, random networks).
+        wandb: Weights & Biases mode; the run is written to ``<report folder>/wandb``.
+        wandb_project: W&B project name.
+        progress: show progress bars.
+    """
+
+    experiment: str | None = None
+    report_root: str = "reports"
+    seed_everything: int = 0
+    wandb: WandbMode = "offline"
+    wandb_project: str = "deeprestore"
+    progress: bool = True
+
+    def shared_settings(self) -> dict[str, Any]:
+        """These options as a dict (for ``config.yaml``)."""
+        return {k: getattr(self, k) for k in StudyOptions.__dataclass_fields__}
+
+    def settings(self) -> dict[str, Any]:
+        """All of the study's options as a dict (for ``config.yaml``)."""
+        return asdict(self)
+
+
+def _json_value(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else value
+
+
+class StudyFolder:
+    """The output folder of one study run.
+
+    Args:
+        study: the study's name (``inversion``, ``denoise`` …): the default run name's prefix.
+        options: the shared options (folder, W&B).
+        config: the resolved settings to save as ``config.yaml``.
+        resume_keys: keys of ``config`` whose change makes the old results incomparable.
+        writer: whether this process writes (global rank 0).
+        command: the command line that ran the study (saved in the config and the report).
+
+    Raises:
+        ValueError: the folder is a file or not writable.
+    """
+
+    def __init__(self, study: str, options: StudyOptions, config: Mapping[str, Any], *, resume_keys: Sequence[str] = (),
+                 writer: bool = True, command: str | None = None) -> None:
+        name = options.experiment or f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.path = writable_folder(Path(options.report_root) / name, "--report_root/--experiment", create=False)
+        self.study = study
+        self.name = name
+        self.options = options
+        self.config = {"study": study, **dict(config), "command": command}
+        self.resume_keys = tuple(resume_keys)
+        self.writer = writer
+        self.command = command
+        self._wandb_run: Any = None
+        self.warnings: list[str] = []
+
+    # -- config -------------------------------------------------------------------------------
+    def previous_config(self) -> dict[str, Any]:
+        """The ``config.yaml`` already in the folder (empty if none)."""
+        path = self.path / "config.yaml"
+        return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+    def check_resumable(self) -> None:
+        """Refuse a folder whose earlier run used settings that give other numbers."""
+        old = self.previous_config()
+        if not old:
+            return
+        changed = {k: (old.get(k), self.config.get(k)) for k in self.resume_keys if old.get(k) != self.config.get(k)}
+        if changed:
+            details = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in changed.items())
+            raise ValueError(f"{self.path} holds a {self.study} study with other settings ({details}); use another --experiment")
+
+    def open(self) -> StudyFolder:
+        """Check the folder can be resumed, create it and write ``config.yaml`` (writer only)."""
+        self.check_resumable()
+        if self.writer:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.write_text("config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
+        return self
+
+    # -- files --------------------------------------------------------------------------------
+    def write_text(self, name: str, text: str) -> Path:
+        """``<folder>/<name>`` holding ``text`` (writer only; returns the path either way)."""
+        path = self.path / name
+        if self.writer:
+            atomic_write(path, lambda f: f.write(text.encode()))
+        return path
+
+    def write_table(self, name: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], *, json_too: bool = False) -> Path:
+        """``<name>.csv`` (floats written exactly, ``None`` as an empty cell) and, if asked,
+        ``<name>.json``; returns the CSV's path."""
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: _csv_value(row.get(c)) for c in columns})
+        path = self.write_text(f"{name}.csv", text.getvalue())
+        if json_too:
+            data = [{c: _json_value(r.get(c)) for c in columns} for r in rows]
+            self.write_text(f"{name}.json", json.dumps(data, indent=1, allow_nan=False))
+        return path
+
+    def write_report(self, title: str, sections: Sequence[str], *, intro: str = "") -> Path:
+        """``report.md``: the title, the command, links to the config and data, the resolved
+        config (folded), ``intro``, then each section."""
+        lines = [f"# {title}", ""]
+        if self.command:
+            lines += ["Command:", "", "```", self.command, "```", ""]
+        lines += ["<details><summary>resolved config (config.yaml)</summary>", "", "```yaml",
+                  yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True).rstrip(), "```", "", "</details>", ""]
+        if intro:
+            lines += [intro, ""]
+        text = "\n".join(lines) + "\n" + "\n\n".join(s.rstrip() for s in sections if s) + "\n"
+        return self.write_text("report.md", text)
+
+    # -- Weights & Biases ---------------------------------------------------------------------
+    def log_wandb(self, make_payload: Callable[[Any], Mapping[str, Any]]) -> None:
+        """Log ``make_payload(wandb)`` to the study's W&B run (started on first use; writer only).
+
+        A W&B failure is recorded in :attr:`warnings` and printed once; the files on disk are
+        the report.
+        """
+        if not self.writer or self.options.wandb == "disabled" or self._wandb_run is False:
+            return
+        try:
+            import wandb
+
+            if self._wandb_run is None:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._wandb_run = wandb.init(project=self.options.wandb_project, name=self.name, dir=str(self.path),
+                                             mode=self.options.wandb, config=self.config, job_type="evaluate",
+                                             reinit="create_new", settings=wandb.Settings(silent=True))
+            self._wandb_run.log(dict(make_payload(wandb)))
+        except Exception as error:  # W&B is optional: never lose the study to it
+            self._wandb_run = False
+            self.warn(f"W&B logging failed ({type(error).__name__}: {error}); the report on disk is complete")
+
+    def log_table(self, key: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]], figures: Sequence[Path] = ()) -> None:
+        """Log the rows as a ``wandb.Table`` under ``key`` and each figure as ``plots/<stem>``."""
+
+        def payload(wandb: Any) -> dict[str, Any]:
+            logged = {key: wandb.Table(columns=list(columns), data=[[r.get(c) for c in columns] for r in rows])}
+            logged.update({f"plots/{Path(p).stem}": wandb.Image(str(p)) for p in figures})
+            return logged
+
+        self.log_wandb(payload)
+
+    def finish(self) -> None:
+        """Close the W&B run (flushes the offline files)."""
+        run, self._wandb_run = self._wandb_run, None
+        if run:
+            try:
+                run.finish()
+            except Exception as error:  # the study is done; say so and go on
+                self.warn(f"W&B could not finish the run ({type(error).__name__}: {error})")
+
+    @property
+    def wandb_run_id(self) -> str | None:
+        """The W&B run's id (``None`` before the first log or when disabled)."""
+        return getattr(self._wandb_run, "id", None) if self._wandb_run else None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        print(f"warning: {message}", file=sys.stderr)
+
+    def print_done(self, summary: str = "") -> None:
+        """Where the report is, and a summary table (writer only)."""
+        if self.writer:
+            print(f"\nreport: {self.path / 'report.md'}" + (f"\n\n{summary}" if summary else ""))
