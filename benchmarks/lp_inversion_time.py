@@ -27,7 +27,7 @@ import statistics
 import torch
 
 from deeprestore.generative.fc_generator import fully_connected_generator
-from deeprestore.generative.lp_study import invert_with
+from deeprestore.studies.lp.experiments import invert_with
 from machine import machine_lines, markdown_table
 
 

@@ -109,7 +109,7 @@ def test_a_checkpoint_of_another_model_is_refused_before_training(tmp_path):
 
 
 EVALUATE_ERRORS = [
-    (["--device", "sideways"], ["--device sideways", "cpu, cuda"]),
+    (["--trainer.accelerator", "sideways"], ["sideways", "cpu"]),
     (["--batch_size", "abc"], ["--batch_size", "abc"]),
     (["--batch_size", "0"], ["--batch_size must be positive"]),
     (["--layers", "nosuchlayer"], ["unknown layer 'nosuchlayer'"]),
@@ -122,7 +122,7 @@ EVALUATE_ERRORS = [
 @pytest.fixture(scope="module")
 def evaluate_errors(tmp_path_factory) -> tuple[Path, dict[str, subprocess.CompletedProcess]]:
     out = tmp_path_factory.mktemp("evaluate") / "out"
-    commands = [[*a, "--out", str(out), "--wandb", "disabled"] for a, _ in EVALUATE_ERRORS]
+    commands = [[*a, "--report_root", str(out.parent), "--experiment", out.name, "--wandb", "disabled"] for a, _ in EVALUATE_ERRORS]
     return out, dict(zip((" ".join(a) for a, _ in EVALUATE_ERRORS), run_all("evaluate.py", commands)))
 
 
@@ -135,9 +135,9 @@ def test_evaluate_user_errors_are_one_line(args, fragments, evaluate_errors):
 
 def test_evaluate_file_errors_are_one_line(files, tmp_path):
     folder_file, prior, generator = run_all("evaluate.py", [
-        ["--out", str(files["a_file"])],
-        ["--learned_priors", str(files["garbage.ckpt"]), "--out", str(tmp_path / "o")],
-        ["--study", "inverse_problems", "--generator", str(files["garbage.ckpt"]), "--out", str(tmp_path / "o")],
+        ["--report_root", str(files["a_file"].parent), "--experiment", files["a_file"].name],
+        ["--learned_priors", str(files["garbage.ckpt"]), "--report_root", str(tmp_path), "--experiment", "o"],
+        ["inverse-problems", "--generator", str(files["garbage.ckpt"]), "--report_root", str(tmp_path), "--experiment", "o"],
     ])
     assert_one_line_error(folder_file, "evaluate.py", "is a file, not a folder")
     assert_one_line_error(prior, "evaluate.py", "--learned_priors", "not a readable checkpoint")

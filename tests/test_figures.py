@@ -9,10 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from deeprestore.evaluation import (
+from deeprestore.atomic_io import atomic_write
+from deeprestore.metrics import (
     PANELS,
     absolute_difference_image,
-    atomic_write,
     comparison_figure,
     comparison_grid,
     save_figure,

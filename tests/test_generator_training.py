@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deeprestore.generative import load_generator
-from evaluate import main as evaluate_main
+from deeprestore.studies.cli import main as evaluate_main
 
 
 def _train_losses(run) -> list[float]:
@@ -32,9 +32,9 @@ def test_a_generator_trains_and_the_inverse_problems_study_runs_on_it(tmp_path):
     assert samples.min() >= 0 and samples.max() <= 1
 
     out = tmp_path / "study"
-    rows = evaluate_main(["--study", "inverse_problems", "--generator", str(run / "last.ckpt"), "--operators", "inpaint-pixels", "cs-circulant",
+    rows = evaluate_main(["inverse-problems", "--generator", str(run / "last.ckpt"), "--operators", "inpaint-pixels", "cs-circulant",
                           "--ilo_layers", "0", "1", "2", "--ilo_steps", "20", "10", "10", "--ilo_radii", "0.1", "0.2",
-                          "--out", str(out), "--wandb", "offline", "--progress", "false"])
+                          "--report_root", str(tmp_path), "--experiment", "study", "--wandb", "offline", "--progress", "false"])
     with open(out / "inverse_problems.csv") as f:
         read = list(csv.DictReader(f))
     assert len(read) == len(rows) == 2 * 2 * 10  # operators × methods × held-out crops

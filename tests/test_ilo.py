@@ -10,7 +10,8 @@ from deeprestore.generative import conv_generator
 from deeprestore.generative.ilo import csgm, ilo
 from deeprestore.generative.lr_schedule import ramped_lr
 from deeprestore.generative.operators import make_operator
-from deeprestore.evaluation.inverse_problems_study import INVERSE_PROBLEM_COLUMNS, run_inverse_problems_study
+from deeprestore.studies.inverse_problems.experiment import INVERSE_PROBLEM_COLUMNS, run_inverse_problems_study
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,8 @@ def test_inverse_problems_study_writes_csv_and_figures(generator, tmp_path):
     operators = {name: make_operator(name, images.shape[1:], seed=0) for name in ("inpaint-pixels", "super-resolution")}
     methods = {"csgm": lambda gen, op, y, seed: csgm(gen, op, y, steps=20, seed=seed),
                "ilo": lambda gen, op, y, seed: ilo(gen, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=seed)}
-    rows = run_inverse_problems_study(g, images, ["a", "b"], operators, methods, tmp_path, progress=False)
+    folder = StudyFolder("inverse-problems", StudyOptions(experiment=tmp_path.name, report_root=str(tmp_path.parent)), {}).open()
+    rows = run_inverse_problems_study(g, images, ["a", "b"], operators, methods, folder, progress=False)
     generator.double()
     with open(tmp_path / "inverse_problems.csv") as f:
         read = list(csv.DictReader(f))

@@ -191,11 +191,14 @@ def test_denoising_study_writes_the_csv_and_roths_foe_denoises(tmp_path):
     from skimage.metrics import peak_signal_noise_ratio
     from skimage.restoration import denoise_tv_chambolle
 
-    from deeprestore.evaluation.denoising_study import default_denoisers, denoise_table, noisy_copy, run_denoising_study
+    from deeprestore.studies.denoising.denoisers import default_denoisers, noisy_copy
+    from deeprestore.studies.denoising.study import denoise_table, run_denoising
+    from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 
     image = skimage.data.camera()[200:248, 200:248].astype(np.float64)
     denoisers = [d for d in default_denoisers() if d.name in ("foe-roth", "tv-chambolle")]
-    rows = run_denoising_study([image], ["camera"], [25.0], denoisers, tmp_path, progress=False)
+    folder = StudyFolder("denoise", StudyOptions(experiment=tmp_path.name, report_root=str(tmp_path.parent)), {}).open()
+    rows = run_denoising([image], ["camera"], [25.0], denoisers, folder, progress=False)
     with (tmp_path / "denoise.csv").open() as f:
         reader = csv.DictReader(f)
         assert reader.fieldnames[:5] == ["method", "sigma", "image", "psnr", "ssim"]

@@ -12,9 +12,10 @@ from torch import nn
 from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
 from deeprestore.generative.lp_inversion import invert_layer, invert_layerwise, invert_relu_layer
-from deeprestore.generative.lp_study import (
-    LP_COLUMNS, dimension_study, lp_figures, lp_report, noise_study, trained_generator_study, write_lp_csv,
-)
+from deeprestore.studies.cli import main as evaluate_main
+from deeprestore.studies.lp.experiments import LP_COLUMNS, dimension_study, noise_study, trained_generator_study
+from deeprestore.studies.lp.report import lp_figures, lp_report
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.generative.stage_matrix import stage_affine
 from deeprestore.generative.staged_generator import GeneratorStage, StagedGenerator
 
@@ -140,7 +141,8 @@ def test_noise_study_rows_and_csv_columns(tmp_path):
     assert len(rows) == 6 and all(tuple(r) == LP_COLUMNS for r in rows)
     lp0 = next(r for r in rows if r["method"] == "lp" and r["noise"] == 0)
     assert lp0["success"] and lp0["latent_rel_error"] < 1e-6 and lp0["widths"] == "8-24-72"
-    path = write_lp_csv(tmp_path / "lp.csv", rows)
+    folder = StudyFolder("lp", StudyOptions(experiment="lp", report_root=str(tmp_path)), {}).open()
+    path = folder.write_table("lp", LP_COLUMNS, rows)
     with open(path, newline="") as f:
         read = list(csv.DictReader(f))
     assert tuple(read[0]) == LP_COLUMNS == ("method", "widths", "noise", "trial", "latent_rel_error", "seconds", "success")
@@ -168,12 +170,10 @@ def test_float32_data_falls_back_and_says_so():
 def test_evaluate_runs_the_lp_study(tmp_path):
     import csv as _csv
 
-    from evaluate import main as evaluate_main
-
     out = tmp_path / "lp"
-    rows = evaluate_main(["--study", "lp", "--lp_widths", "5", "25", "125", "--trials", "3", "--noise_levels", "0", "0.01",
-                          "--lp_methods", "lp", "gd", "--latent_dims", "4", "--expansions", "3", "--dimension_trials", "2",
-                          "--out", str(out), "--wandb", "disabled", "--progress", "false"])
+    rows = evaluate_main(["lp", "--widths", "5", "25", "125", "--trials", "3", "--noise_levels", "0", "0.01",
+                          "--methods", "lp", "gd", "--latent_dims", "4", "--expansions", "3", "--dimension_trials", "2",
+                          "--report_root", str(tmp_path), "--experiment", "lp", "--wandb", "disabled", "--progress", "false"])
     with open(out / "lp_inversion.csv") as f:
         read = list(_csv.DictReader(f))
     assert tuple(read[0]) == LP_COLUMNS and len(read) == len(rows) == 2 * 2 * 3 + 2 * 2

@@ -15,7 +15,7 @@ from skimage.metrics import mean_squared_error as sk_mse
 from skimage.metrics import peak_signal_noise_ratio as sk_psnr
 from skimage.metrics import structural_similarity as sk_ssim
 
-from deeprestore.evaluation import feature_error, image_metrics, mse, psnr, ssim
+from deeprestore.metrics import feature_error, image_metrics, mse, psnr, ssim
 
 SSIM_TOL = 1e-3  # required agreement with scikit-image
 H, W = 96, 128  # non-square on purpose: catches H/W mix-ups

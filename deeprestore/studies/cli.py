@@ -14,14 +14,18 @@ subcommand             study                                                    
 Each option is a field of its study's dataclass (the help text is the field's entry in the class
 docstring); jsonargparse builds the parser from it, so ``--help`` of a subcommand shows its own
 options only. Without a subcommand the inversion study runs; without ``--config`` it reads
-``configs/evaluate/default.yaml``, as ``python train.py`` reads ``configs/default.yaml``.
+``configs/evaluate/default.yaml``, as ``python train.py`` reads ``configs/default.yaml``. List
+options take their values one after the other (``--layers block1 block4``) or as a YAML list
+(``--layers [block1,block4]``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shlex
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -55,7 +59,8 @@ def _summary(cls: type) -> str:
 def build_parser() -> ArgumentParser:
     """The parser: one subcommand per study of :data:`STUDIES`."""
     parser = ArgumentParser(prog="evaluate.py", description="Evaluate methods of inverting and restoring images; one subcommand per study. "
-                            "Without one, the inversion study runs on the embedded default (configs/evaluate/default.yaml).",
+                            "Without one, the inversion study runs on the embedded default (configs/evaluate/default.yaml). "
+                            "List options take their values one after the other (--layers block1 block4) or as a list ([block1,block4]).",
                             exit_on_error=False, default_env=False)
     subcommands = parser.add_subcommands(required=True, dest="study")
     for name, cls in STUDIES.items():
@@ -68,7 +73,8 @@ def build_parser() -> ArgumentParser:
 
 def with_default_study(argv: Sequence[str]) -> list[str]:
     """``argv`` with the inversion subcommand put in front when none is given (top-level help excepted),
-    and the embedded default config after it when no ``--config`` is given."""
+    the embedded default config after it when no ``--config`` is given, and list options'
+    values gathered (:func:`gather_list_values`)."""
     argv = list(argv)
     if argv and argv[0] in ("-h", "--help"):
         return argv
@@ -76,7 +82,34 @@ def with_default_study(argv: Sequence[str]) -> list[str]:
         argv = [DEFAULT_STUDY, *argv]
     if argv[0] == DEFAULT_STUDY and not any(a == "--config" or a.startswith("--config=") for a in argv):
         argv = [argv[0], "--config", str(DEFAULT_CONFIG), *argv[1:]]
-    return argv
+    return [argv[0], *gather_list_values(argv[1:], list_options(STUDIES[argv[0]]))]
+
+
+def list_options(cls: type) -> set[str]:
+    """The ``--names`` of the options of ``cls`` whose type is a list (or an optional list)."""
+    hints = typing.get_type_hints(cls)
+    return {f"--{name}" for name, hint in hints.items()
+            if typing.get_origin(hint) is list or any(typing.get_origin(a) is list for a in typing.get_args(hint))}
+
+
+def gather_list_values(argv: Sequence[str], names: set[str]) -> list[str]:
+    """``--layers a b c`` → ``--layers ["a", "b", "c"]`` (JSON, so commas inside a value are kept),
+    for the options in ``names``; a value that is already a list (``[a,b]``) is left as it is, and an
+    option given no values is the empty list."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg not in names or (i < len(argv) and argv[i].lstrip().startswith("[")):
+            out.append(arg)
+            continue
+        values = []
+        while i < len(argv) and not argv[i].startswith("--"):
+            values.append(argv[i])
+            i += 1
+        out += [arg, json.dumps(values)]
+    return out
 
 
 def _build(cls: type, values: dict[str, Any]) -> Any:

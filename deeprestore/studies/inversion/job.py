@@ -71,7 +71,8 @@ class InversionJob(L.LightningModule):
     def _keep(self, index: int) -> bool:
         return self.saved_reconstructions < 0 or index < self.saved_reconstructions
 
-    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> int:
+        """Reconstruct and score a batch; returns its image count (the rows are kept on the module)."""
         assert self._reconstruct is not None
         indices = [int(i) for i in batch["index"]]
         images = batch["image"]
@@ -86,6 +87,7 @@ class InversionJob(L.LightningModule):
                          "diverged": diverged_at[k] is not None, **provenance})
             if self._keep(index):
                 kept[index] = recon[k].detach().float().cpu()
+        return len(indices)
 
     def on_predict_epoch_end(self) -> None:
         parts: list[Any] = [self._local]

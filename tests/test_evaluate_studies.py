@@ -1,0 +1,184 @@
+"""The studies as a whole: every evaluate config runs, DDP gives the rows of one process, the
+held-out set, and the floors of the import graph."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import skimage.data
+import torch
+import yaml
+from PIL import Image
+
+from datamodules.evaluation_images import held_out_images
+from deeprestore.studies.cli import main
+from tests.tiny_checkpoints import dae_prior, generator, patch_prior
+
+ROOT = Path(__file__).resolve().parents[1]
+#: every file of configs/evaluate and the study it configures
+CONFIG_STUDIES = {"default.yaml": "inversion", "quick.yaml": "inversion", "full.yaml": "inversion", "learned_priors.yaml": "inversion",
+                  "denoise.yaml": "denoise", "inverse_problems.yaml": "inverse-problems", "lp_inversion.yaml": "lp"}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    """Three 40×40 crops of real photos (an odd count, for uneven DDP shares)."""
+    folder = tmp_path_factory.mktemp("photos")
+    for name, (top, left) in {"astronaut": (60, 200), "coffee": (120, 260), "chelsea": (50, 150)}.items():
+        Image.fromarray(getattr(skimage.data, name)()[top : top + 40, left : left + 40]).save(folder / f"{name}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("ckpt")
+    return {"dae": dae_prior(root / "prior_dae_image" / "last.ckpt"),
+            "ica": patch_prior(root / "prior_ica_block1" / "last.ckpt", net="efficientnet_lite0", layer="block1"),
+            "foe": patch_prior(root / "prior_foe_grey" / "last.ckpt", grey=True),
+            "generator": generator(root / "generator_vae_conv" / "last.ckpt")}
+
+
+def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]:
+    """Options that make a config's study run in seconds, with the tiny checkpoints."""
+    files = [str(p) for p in sorted(photos.glob("*.png"))[:2]]
+    if study == "inversion":
+        return ["--images", *files, "--crop_size", "32", "--iterations_scale", "0.005", "--checkpoints", "", "--grid_images", "2"]
+    if study == "denoise":
+        return ["--images", *files, "--crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
+    if study == "inverse-problems":
+        return ["--generator", ckpt["generator"], "--ilo_steps", "2", "2", "1", "1"]
+    return ["--trials", "1", "--dimension_trials", "1", "--latent_dims", "3", "--expansions", "2", "--generator", ckpt["generator"],
+            "--generator_trials", "1"]
+
+
+def test_every_config_of_evaluate_is_listed():
+    assert sorted(p.name for p in (ROOT / "configs" / "evaluate").glob("*.yaml")) == sorted(CONFIG_STUDIES)
+
+
+@pytest.mark.parametrize("config", sorted(CONFIG_STUDIES))
+def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_path):
+    study = CONFIG_STUDIES[config]
+    extra = ["--learned_priors", checkpoints["dae"], checkpoints["ica"]] if config == "learned_priors.yaml" else []
+    result = main([study, "--config", str(ROOT / "configs" / "evaluate" / config), *smoke_overrides(study, photos, checkpoints), *extra,
+                   "--report_root", str(tmp_path), "--experiment", "smoke", "--wandb", "disabled", "--progress", "false"])
+    folder = tmp_path / "smoke"
+    settings = yaml.safe_load((folder / "config.yaml").read_text())
+    assert settings["study"] == study and (folder / "report.md").stat().st_size > 200
+    rows = result.rows if study == "inversion" else result
+    assert rows and all(0 <= float(r["ssim"]) <= 1 for r in rows if "ssim" in r)
+    if study == "inversion":
+        wanted = yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())
+        assert settings["layers"] == wanted["layers"] and {r["layer"] for r in rows} == set(wanted["layers"])
+
+
+def run_study(photos: Path, out: Path, *extra: str) -> list[dict[str, str]]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    args = [sys.executable, "evaluate.py", "inversion", "--images", str(photos), "--crop_size", "40", "--layers", "stem", "block2",
+            "--presets", "mv2016", "--iterations_scale", "0.02", "--checkpoints", "", "--batch_size", "2", "--wandb", "disabled",
+            "--progress", "false", "--report_root", str(out.parent), "--experiment", out.name, "--trainer.accelerator", "cpu", *extra]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with (out / "metrics.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_ddp_processes_give_the_rows_of_one(photos, tmp_path):
+    """3 images over 2 gloo processes (shares 2 and 1) through the real Trainer: the same rows as
+    one process, each image once."""
+    one = run_study(photos, tmp_path / "one")
+    two = run_study(photos, tmp_path / "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    key = lambda r: (r["method"], r["layer"], r["image"])  # noqa: E731
+    assert len(two) == len({key(r) for r in two}) == 2 * 3
+    assert sorted(map(key, one)) == sorted(map(key, two))
+    by_key = {key(r): r for r in one}
+    for row in two:
+        for column in ("mse", "psnr", "ssim", "feature_error"):
+            assert float(row[column]) == pytest.approx(float(by_key[key(row)][column]), rel=1e-5, abs=1e-7), (key(row), column)
+        assert row["top1_kept"] == by_key[key(row)]["top1_kept"]
+    saved = torch.load(tmp_path / "two" / "reconstructions" / "mv2016_stem.pt")
+    assert saved["images"] == ["astronaut", "chelsea", "coffee"] and saved["reconstructions"].shape == (3, 3, 40, 40)
+
+
+def test_the_held_out_set_is_22_labelled_photos():
+    data = held_out_images(64)
+    assert len(data) == 22 and len(set(data.names)) == 22 and data.names[:2] == ["chelsea", "coffee"]
+    assert data.labels[:3] == [281, 967, 243] and all(isinstance(label, int) and 0 <= label < 1000 for label in data.labels)
+    item = data[5]
+    assert item["index"] == 5 and item["image"].shape == (3, 64, 64) and 0 <= item["image"].min() and item["image"].max() <= 1
+
+
+# -- the floors ---------------------------------------------------------------------------------
+FLOORS = {  # package → the floor it is on (a module imports only its own floor or lower ones)
+    "deeprestore": 0, "deeprestore.metrics": 0, "deeprestore.nets": 0, "deeprestore.atomic_io": 0, "deeprestore.image_checks": 0,
+    "deeprestore.cli_options": 0, "deeprestore.cli_errors": 0, "deeprestore.checkpoint_files": 0, "datamodules": 0,
+    "deeprestore.priors": 1, "deeprestore.restoration": 1,
+    "deeprestore.inversion": 2, "deeprestore.inverters": 2, "deeprestore.generative": 2, "deeprestore.stats": 2,
+    "deeprestore.training": 3, "deeprestore.studies": 3,
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module imported anywhere in the file (function-level imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            package = _module_name(path).split(".")
+            package = package[: len(package) - node.level + (1 if path.name == "__init__.py" else 0)]
+            found.add(".".join(package + ([node.module] if node.module else [])))
+    return {name for name in found if name.split(".")[0] in ("deeprestore", "datamodules")}
+
+
+def _floor(module: str) -> int | None:
+    return next((floor for prefix, floor in sorted(FLOORS.items(), key=lambda kv: -len(kv[0]))
+                 if module == prefix or module.startswith(prefix + ".")), None)
+
+
+def test_each_module_imports_only_its_floor_or_lower_ones():
+    files = sorted([*(ROOT / "deeprestore").rglob("*.py"), *(ROOT / "datamodules").rglob("*.py")])
+    upward = []
+    for path in files:
+        module = _module_name(path)
+        own = _floor(module)
+        assert own is not None, f"{module} is on no floor: add its package to FLOORS and ARCHITECTURE.md"
+        upward += [f"{module} → {name}" for name in _imports(path) if (_floor(name) or 0) > own]
+    assert not upward, upward
+    metrics = [name for path in (ROOT / "deeprestore" / "metrics").rglob("*.py") for name in _imports(path)]
+    assert all(n.startswith(("deeprestore.metrics", "deeprestore.atomic_io", "deeprestore.image_checks")) for n in metrics), metrics
+
+
+def test_no_import_cycle_between_modules():
+    files = sorted([*(ROOT / "deeprestore").rglob("*.py"), *(ROOT / "datamodules").rglob("*.py")])
+    graph = {_module_name(p): _imports(p) for p in files}
+    modules = set(graph)
+    graph = {m: {n for n in deps if n in modules and n != m} for m, deps in graph.items()}
+    # a package's __init__ re-exporting its modules is not a cycle; drop edges from a module to its own package
+    graph = {m: {n for n in deps if not m.startswith(n + ".")} for m, deps in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in graph[node]:
+            if state.get(nxt) == 1:
+                raise AssertionError("import cycle: " + " → ".join(path[path.index(nxt):] + [nxt]) if nxt in path else nxt)
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])

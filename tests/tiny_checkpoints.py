@@ -1,0 +1,43 @@
+"""Small untrained checkpoints of the real modules, saved the way Lightning saves them, for the
+plumbing of the studies (what they compute is tested elsewhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from deeprestore.generative.vae_module import VAEGeneratorModule
+from deeprestore.priors import DAEPriorModule, PatchPriorModule
+from deeprestore.priors.whitening import Whitening
+
+
+def _save(module: L.LightningModule, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "pytorch-lightning_version": L.__version__}
+    module.on_save_checkpoint(ckpt)
+    torch.save(ckpt, path)
+    return str(path)
+
+
+def patch_prior(path: Path, **kwargs) -> str:
+    """A PatchPriorModule (8 FoE experts, 3×3) with a fitted whitening; ``kwargs`` as the module's
+    (``grey=True``, ``net=…, layer=…``)."""
+    module = PatchPriorModule(n_filters=8, patch_size=3, **kwargs)
+    fitted = Whitening.fit(torch.randn(500, module.energy.whitening.in_dim, generator=torch.Generator().manual_seed(0)), "pca",
+                           channels=module.energy.channels, remove_dc=True)
+    module.energy.whitening.load_state_dict(fitted.state_dict())
+    module.whitening_fitted.fill_(True)
+    return _save(module, path)
+
+
+def dae_prior(path: Path) -> str:
+    """A one-layer, 4-channel DAEPriorModule."""
+    return _save(DAEPriorModule(width=4, depth=1), path)
+
+
+def generator(path: Path, image_size: int = 32) -> str:
+    """A small convolutional VAEGeneratorModule making ``3×image_size×image_size`` images."""
+    torch.manual_seed(0)
+    return _save(VAEGeneratorModule(latent_dim=8, width=16, image_size=image_size), path)
