@@ -11,6 +11,10 @@ import datetime as dt
 import os
 import platform
 
+from deeprestore.metrics import markdown_table
+
+__all__ = ["machine_lines", "markdown_table", "timed"]
+
 
 def machine_lines() -> list[str]:
     """Markdown bullet lines: date, platform, Python/torch/Lightning versions, CPUs, GPU."""
@@ -44,10 +48,3 @@ def timed(fn, device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub-flavoured markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)

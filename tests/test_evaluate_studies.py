@@ -182,3 +182,17 @@ def test_no_import_cycle_between_modules():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def test_each_subcommand_help_shows_only_its_own_options(capsys):
+    from deeprestore.studies.cli import build_parser
+
+    helps = {}
+    for study in CONFIG_STUDIES.values():
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([study, "--help"])
+        helps[study] = capsys.readouterr().out
+    lp, inversion = helps["lp"], helps["inversion"]
+    assert "--widths" in lp and "--noise_levels" in lp and "--seed_everything" in lp and "--wandb_project" in lp
+    assert not any(option in lp for option in ("--layers", "--presets", "--sigmas", "--ilo_steps", "--trainer.devices", "study:"))
+    assert "--trainer.devices" in inversion and "--trials" not in inversion and "--ilo_radii" in helps["inverse-problems"]
