@@ -57,11 +57,11 @@ def study_seconds(args: argparse.Namespace, files: list[str], out: Path, devices
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=12, help="how many of the held-out ImageNet photos (at most 20)")
+    parser.add_argument("--images", type=int, default=8, help="how many of the held-out ImageNet photos (at most 20)")
     parser.add_argument("--crop_size", type=int, default=128)
     parser.add_argument("--layer", default="block4")
     parser.add_argument("--preset", default="mv2016")
-    parser.add_argument("--iterations_scale", type=float, default=0.1)
+    parser.add_argument("--iterations_scale", type=float, default=1.0)
     parser.add_argument("--batch_size", type=int, default=4)
     parser.add_argument("--devices", type=int, default=2)
     parser.add_argument("--accelerator", default="cpu")
@@ -86,11 +86,10 @@ def main() -> None:
         many = study_seconds(args, files, Path(tmp) / "many", args.devices, "--trainer.strategy", "ddp")
     n = len(data)
     rows = [["bare loop (this process)", f"{bare:.1f}", f"{n / bare:.2f}", "1.00"],
-            ["startup (`evaluate.py inversion --print_config`)", f"{startup:.1f}", "–", "–"],
-            ["study, 1 process", f"{one:.1f}", f"{n / one:.2f}", f"{bare / one:.2f}"],
-            [f"study, {args.devices} processes (ddp)", f"{many:.1f}", f"{n / many:.2f}", f"{bare / many:.2f}"],
-            [f"study, {args.devices} processes, start-up removed", f"{many - startup:.1f}", f"{n / (many - startup):.2f}",
-             f"{bare / (many - startup):.2f}"]]
+            ["start-up (`evaluate.py inversion --print_config`)", f"{startup:.1f}", "–", "–"]]
+    for label, seconds in (("study, 1 process", one), (f"study, {args.devices} processes (ddp)", many)):
+        rows.append([label, f"{seconds:.1f}", f"{n / seconds:.2f}", f"{bare / seconds:.2f}"])
+        rows.append([f"{label}, start-up removed", f"{seconds - startup:.1f}", f"{n / (seconds - startup):.2f}", f"{bare / (seconds - startup):.2f}"])
     print(f"{n} images, {args.crop_size}², {args.preset} at {args.layer}, iterations ×{args.iterations_scale}, batch {args.batch_size}, "
           f"accelerator {args.accelerator}\n")
     print(markdown_table(["run", "seconds", "images/s", "speed vs bare loop"], rows))
