@@ -196,3 +196,39 @@ def test_each_subcommand_help_shows_only_its_own_options(capsys):
     assert "--widths" in lp and "--noise_levels" in lp and "--seed_everything" in lp and "--wandb_project" in lp
     assert not any(option in lp for option in ("--layers", "--presets", "--sigmas", "--ilo_steps", "--trainer.devices", "study:"))
     assert "--trainer.devices" in inversion and "--trials" not in inversion and "--ilo_radii" in helps["inverse-problems"]
+
+
+def test_a_study_killed_mid_run_resumes_at_job_granularity(photos, tmp_path):
+    """SIGKILL as soon as the first job's rows are on disk; the rerun skips that job, runs the rest,
+    and ends with the rows of an uninterrupted study."""
+    import signal
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "evaluate.py", "inversion", "--images", str(photos), "--crop_size", "32", "--layers", "stem", "block4",
+                "--presets", "gd-plain", "mv2016", "--iterations_scale", "0.3", "--checkpoints", "", "--wandb", "disabled",
+                "--progress", "false", "--report_root", str(out.parent), "--experiment", out.name, "--trainer.accelerator", "cpu"]
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(command(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    csv_path = killed / "metrics.csv"
+    while not csv_path.exists() and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the study ended before it could be killed"
+    with csv_path.open(newline="") as f:
+        first = list(csv.DictReader(f))
+    assert 0 < len(first) < 4 * 3 and len(first) % 3 == 0  # whole jobs only, never a torn file
+    resumed = subprocess.run(command(killed), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"skipped {len(first) // 3} finished job(s)" in resumed.stdout
+    whole = tmp_path / "whole"
+    subprocess.run(command(whole), cwd=ROOT, env=env, capture_output=True, check=True, timeout=600)
+    read = {}
+    for name in ("killed", "whole"):
+        with (tmp_path / name / "metrics.csv").open(newline="") as f:
+            read[name] = {(r["method"], r["layer"], r["image"]): r for r in csv.DictReader(f)}
+    assert read["killed"] == read["whole"] and len(read["whole"]) == 4 * 3
