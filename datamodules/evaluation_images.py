@@ -45,6 +45,7 @@ __all__ = [
     "HELD_OUT_LABELS",
     "EvalImage",
     "EvaluationImages",
+    "StackedImages",
     "foolbox_imagenet_files",
     "grey_test_photos",
     "held_out_images",
@@ -119,6 +120,23 @@ class EvaluationImages(Dataset[dict[str, object]]):
     def stack(self) -> torch.Tensor:
         """Every image at once, ``N×3×crop×crop`` (small sets only)."""
         return torch.stack([self[i]["image"] for i in range(len(self))])  # type: ignore[misc]
+
+
+class StackedImages(Dataset[dict[str, object]]):
+    """Images already in memory (``N×C×H×W``, e.g. the sample photos' five crops) with the same
+    items as :class:`EvaluationImages`: ``{"index": i, "image": C×H×W}``."""
+
+    def __init__(self, images: torch.Tensor, names: Sequence[str]) -> None:
+        if images.ndim != 4 or len(images) != len(names) or len(set(names)) != len(names) or not len(names):
+            raise ValueError(f"need N×C×H×W images and N unique names, got {tuple(images.shape)} and {list(names)}")
+        self.images = images
+        self.names = list(names)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        return {"index": index, "image": self.images[index]}
 
 
 def check_crop_size(crop_size: int) -> int:

@@ -232,3 +232,21 @@ def test_a_study_killed_mid_run_resumes_at_job_granularity(photos, tmp_path):
         with (tmp_path / name / "metrics.csv").open(newline="") as f:
             read[name] = {(r["method"], r["layer"], r["image"]): r for r in csv.DictReader(f)}
     assert read["killed"] == read["whole"] and len(read["whole"]) == 4 * 3
+
+
+def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoints, tmp_path):
+    """CSGM and ILO on 3 images over 2 gloo processes: the rows of one process, each image once."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    read = {}
+    for name, extra in (("one", []), ("two", ["--trainer.devices", "2", "--trainer.strategy", "ddp"])):
+        args = [sys.executable, "evaluate.py", "inverse-problems", "--generator", checkpoints["generator"], "--images", str(photos),
+                "--operators", "inpaint-pixels", "denoise", "--noise_std", "0.05", "--ilo_steps", "4", "4", "2", "2", "--batch_size", "2",
+                "--wandb", "disabled", "--progress", "false", "--report_root", str(tmp_path), "--experiment", name,
+                "--trainer.accelerator", "cpu", *extra]
+        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        with (tmp_path / name / "inverse_problems.csv").open(newline="") as f:
+            read[name] = {(r["method"], r["operator"], r["image"]): r for r in csv.DictReader(f)}
+    assert len(read["two"]) == 2 * 2 * 3 and read["one"].keys() == read["two"].keys()
+    for key, row in read["two"].items():
+        assert float(row["mse"]) == pytest.approx(float(read["one"][key]["mse"]), rel=1e-4), key

@@ -11,7 +11,9 @@ from deeprestore.generative.ilo import csgm, ilo
 from deeprestore.generative.lr_schedule import ramped_lr
 from deeprestore.generative.operators import make_operator
 from deeprestore.studies.inverse_problems.experiment import INVERSE_PROBLEM_COLUMNS, run_inverse_problems_study
+from datamodules.evaluation_images import StackedImages
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.trainer_options import TrainerOptions
 
 
 @pytest.fixture(scope="module")
@@ -91,18 +93,25 @@ def test_bad_schedules_raise(generator):
 
 
 def test_inverse_problems_study_writes_csv_and_figures(generator, tmp_path):
-    images = generator(torch.randn(2, 8, generator=torch.Generator().manual_seed(9), dtype=torch.float64)).float()
+    images = generator(torch.randn(3, 8, generator=torch.Generator().manual_seed(9), dtype=torch.float64)).float()
     g = generator.float()
-    operators = {name: make_operator(name, images.shape[1:], seed=0) for name in ("inpaint-pixels", "super-resolution")}
+    operators = {name: make_operator(name, images.shape[1:], seed=0, noise_std=0.05) for name in ("inpaint-pixels", "super-resolution")}
     methods = {"csgm": lambda gen, op, y, seed: csgm(gen, op, y, steps=20, seed=seed),
                "ilo": lambda gen, op, y, seed: ilo(gen, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=seed)}
     folder = StudyFolder("inverse-problems", StudyOptions(experiment=tmp_path.name, report_root=str(tmp_path.parent)), {}).open()
-    rows = run_inverse_problems_study(g, images, ["a", "b"], operators, methods, folder, progress=False)
+    data = StackedImages(images, ["a", "b", "c"])
+    rows = run_inverse_problems_study(g, data, operators, methods, folder, TrainerOptions(accelerator="cpu").make(), progress=False)
+    by_batch = {}
+    for batch_size in (1, 3):  # per-image noise and starts: an image's row does not depend on its batch
+        again = run_inverse_problems_study(g, data, operators, methods, folder, TrainerOptions(accelerator="cpu").make(),
+                                           batch_size=batch_size, figure_images=0, progress=False)
+        by_batch[batch_size] = {(r["method"], r["operator"], r["image"]): r["mse"] for r in again}
+    assert by_batch[1] == pytest.approx(by_batch[3], rel=1e-4) and by_batch[3] == pytest.approx({(r["method"], r["operator"], r["image"]): r["mse"] for r in rows})
     generator.double()
     with open(tmp_path / "inverse_problems.csv") as f:
         read = list(csv.DictReader(f))
     assert tuple(read[0]) == INVERSE_PROBLEM_COLUMNS
-    assert len(read) == len(rows) == 2 * 2 * 2
+    assert len(read) == len(rows) == 2 * 2 * 3
     assert all(math.isfinite(float(r["psnr"])) and 0 < float(r["ssim"]) <= 1 for r in read)
     assert {r["measurements"] for r in read if r["operator"] == "super-resolution"} == {str(3 * 4 * 4)}
     assert (tmp_path / "plots" / "inpaint-pixels.png").stat().st_size > 0

@@ -121,10 +121,23 @@ def _optimise(objective: Callable[[Tensor], tuple[Tensor, Tensor]], start: Tenso
     return best, best_value
 
 
+def _random_starts(latent_shape: Sequence[int], n: int, restarts: int, seed: int | Sequence[int]) -> Tensor:
+    """``(restarts·n)×latent`` standard normal starts, restart-major: from one stream seeded by
+    ``seed``, or, given one seed per image, start ``r`` of image ``j`` (row ``r·n + j``) as the
+    ``r``-th draw of image ``j``'s own stream."""
+    if isinstance(seed, int):
+        return torch.randn(restarts * n, *latent_shape, generator=torch.Generator().manual_seed(seed))
+    seeds = list(seed)
+    if len(seeds) != n:
+        raise ValueError(f"need one seed per image ({n}), got {len(seeds)}")
+    per_image = torch.stack([torch.randn(restarts, *latent_shape, generator=torch.Generator().manual_seed(s)) for s in seeds], dim=1)
+    return per_image.reshape(restarts * n, *latent_shape)
+
+
 def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, layers: Sequence[int] = (0, 1, 2, 3),
         steps: Sequence[int] = (50, 50, 25, 25), radii: Sequence[float] = (0.1, 0.1, 0.1), lr: float = 0.1,
         restarts: int = 1, latent_weight: float = 0.0, perceptual: Perceptual | None = None, perceptual_weight: float = 0.0,
-        seed: int = 0, progress: bool = False) -> InversionResult:
+        seed: int | Sequence[int] = 0, progress: bool = False) -> InversionResult:
     """Intermediate Layer Optimisation (Daras et al. 2021, Algorithm 1 applied layer after layer).
 
     Args:
@@ -138,7 +151,8 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
         restarts: random latent starts per image, run as one batch; the best is kept.
         latent_weight: λ of Bora et al.'s ``λ‖z‖²`` at layer 0.
         perceptual, perceptual_weight: optional perceptual term (see the module docstring).
-        seed: seed of the random starts.
+        seed: seed of the random starts: one stream for the batch, or one seed per image (each
+            image's starts then do not depend on its batch).
         progress: show a progress bar.
     """
     layers, steps, radii = list(layers), list(steps), list(radii)
@@ -154,7 +168,7 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
     n = len(y)
     p = next(generator.parameters())
     y_all = y.to(p).repeat(restarts, *([1] * (y.dim() - 1)))
-    z = torch.randn(restarts * n, *generator.latent_shape, generator=torch.Generator().manual_seed(seed)).to(p)
+    z = _random_starts(generator.latent_shape, n, restarts, seed).to(p)
     history: list[float] = []
     bar = tqdm(total=sum(steps), desc="ILO" if len(layers) > 1 else "CSGM", unit="step", disable=not progress)
     h, value = _optimise(_objective(generator, operator, y_all, 0, latent_weight, perceptual, perceptual_weight),
@@ -180,7 +194,7 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
 
 def csgm(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, steps: int = 150, lr: float = 0.1,
          restarts: int = 1, latent_weight: float = 0.0, perceptual: Perceptual | None = None, perceptual_weight: float = 0.0,
-         seed: int = 0, progress: bool = False) -> InversionResult:
+         seed: int | Sequence[int] = 0, progress: bool = False) -> InversionResult:
     """CSGM (Bora et al. 2017): Adam over the latent only — :func:`ilo` with ``layers=(0,)``."""
     return ilo(generator, operator, y, layers=(0,), steps=(steps,), radii=(), lr=lr, restarts=restarts,
                latent_weight=latent_weight, perceptual=perceptual, perceptual_weight=perceptual_weight, seed=seed,

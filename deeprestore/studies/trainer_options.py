@@ -32,8 +32,8 @@ class TrainerOptions:
     strategy: str = "auto"
     precision: str = "32-true"
 
-    def make(self, *, progress: bool) -> L.Trainer:
-        """A predict-only :class:`lightning.Trainer`."""
+    def make(self) -> L.Trainer:
+        """A predict-only :class:`lightning.Trainer` (the studies draw their own progress bars)."""
         return L.Trainer(accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes, strategy=self.strategy,
                          precision=self.precision, logger=False, enable_checkpointing=False, enable_model_summary=False,
                          inference_mode=False, enable_progress_bar=False)

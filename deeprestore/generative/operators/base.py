@@ -97,14 +97,21 @@ class ForwardOperator(nn.Module):
         self._check_measurements(y)
         return self._adjoint(y)
 
-    def measure(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """``A x + σ ε`` with ``ε ~ N(0, I)`` drawn from ``generator`` (on ``x``'s device), ``σ = noise_std``.
+    def measure(self, x: Tensor, generator: torch.Generator | None = None, seeds: Sequence[int] | None = None) -> Tensor:
+        """``A x + σ ε`` with ``ε ~ N(0, I)``, ``σ = noise_std``: drawn from ``generator`` (on ``x``'s
+        device), or, given one seed per image, from each image's own CPU stream (so an image's
+        noise does not depend on its batch).
 
         Returns ``N×measurement_shape``; with ``noise_std == 0`` the same as ``self(x)``.
         """
         y = self(x)
         if self.noise_std > 0:
-            noise = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
+            if seeds is not None:
+                if len(seeds) != len(y):
+                    raise ValueError(f"need one seed per image ({len(y)}), got {len(seeds)}")
+                noise = torch.stack([torch.randn(y.shape[1:], generator=torch.Generator().manual_seed(s), dtype=y.dtype) for s in seeds]).to(y.device)
+            else:
+                noise = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
             y = y + self.noise_std * self._shape_noise(noise)
         return y
 

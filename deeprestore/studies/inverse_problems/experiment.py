@@ -1,42 +1,45 @@
 """The inverse-problems experiment: every image, every forward operator, every method (CSGM, ILO).
 
 Every test image ``x`` is measured by each forward operator, ``y = A(x) + noise`` (noise seeded per
-operator), and reconstructed by each method from ``y`` alone. Scores per (method, operator, image):
+image and operator), and reconstructed by each method from ``y`` alone. Scores per (method, operator, image):
 the measurement error ``‖A(x̂) − y‖² / m``, and MSE, PSNR and SSIM of ``x̂`` against ``x``
 (:mod:`deeprestore.metrics.scores`). Output: ``inverse_problems.csv`` (columns
-:data:`INVERSE_PROBLEM_COLUMNS`, written atomically after every operator), a figure per operator
+:data:`INVERSE_PROBLEM_COLUMNS`, written atomically after every operator; each (operator, method) is one Lightning predict loop,
+:class:`InverseProblemJob`), a figure per operator
 (observation | method … | truth, :func:`observation_image` says what "observation" shows), a
 bar chart of MSE per operator and method, and a markdown table for ``report.md``.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 
+import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor
-from tqdm import tqdm
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from datamodules.evaluation_images import EvaluationImages, StackedImages
 
 from deeprestore.metrics import markdown_table, mean_std, mse, psnr, save_figure, ssim
 from deeprestore.generative.ilo import InversionResult
 from deeprestore.generative.operators import ForwardOperator
 from deeprestore.generative.staged_generator import StagedGenerator
+from deeprestore.inversion.seeds import image_seeds
+from deeprestore.studies.predict_job import GatheredJob
 from deeprestore.studies.study_folder import StudyFolder
 
-__all__ = ["INVERSE_PROBLEM_COLUMNS", "Method", "inverse_problems_figure", "inverse_problems_table", "mse_bar_chart",
+__all__ = ["INVERSE_PROBLEM_COLUMNS", "InverseProblemJob", "Method", "inverse_problems_figure", "inverse_problems_table", "mse_bar_chart",
            "observation_image", "run_inverse_problems_study"]
-
-log = logging.getLogger(__name__)
 
 INVERSE_PROBLEM_COLUMNS = ("method", "operator", "measurements", "image", "measurement_mse", "mse", "psnr", "ssim")
 
-#: ``method(generator, operator, y, seed) → InversionResult``
-Method = Callable[[StagedGenerator, ForwardOperator, Tensor, int], InversionResult]
+#: ``method(generator, operator, y, seeds) → InversionResult`` (one seed per image of ``y``)
+Method = Callable[[StagedGenerator, ForwardOperator, Tensor, Sequence[int]], InversionResult]
 
 
 def observation_image(operator: ForwardOperator, y: Tensor) -> Tensor:
@@ -54,64 +57,105 @@ def observation_image(operator: ForwardOperator, y: Tensor) -> Tensor:
     return ((back - lo) / (hi - lo).clamp_min(1e-12)).view(len(y), *shape)
 
 
+class InverseProblemJob(GatheredJob):
+    """One (operator, method) of the study as a Lightning predict loop over the images.
+
+    Each image is measured with its own noise stream (seeded by its pixels, the study's seed and
+    the operator's position) and reconstructed from its own random latent starts (seeded by its
+    pixels and the seed), so its row does not depend on the batch or the process it ran in.
+    Rows have :data:`INVERSE_PROBLEM_COLUMNS`; the first ``figure_images`` images keep their
+    observation, reconstruction and truth for the figures.
+    """
+
+    def __init__(self, generator: StagedGenerator, operator: ForwardOperator, operator_name: str, operator_index: int,
+                 method_name: str, method: Method, names: Sequence[str], *, seed: int, figure_images: int) -> None:
+        super().__init__()
+        self.generator = generator
+        self.operator = operator
+        self.operator_name = operator_name
+        self.operator_index = operator_index
+        self.method_name = method_name
+        self.method = method
+        self.names = list(names)
+        self.seed = seed
+        self.figure_images = figure_images
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> int:
+        """Measure, reconstruct and score a batch; returns its image count."""
+        indices = [int(i) for i in batch["index"]]
+        images = batch["image"]
+        y = self.operator.measure(images, seeds=image_seeds(images, self.seed + 1000 * (self.operator_index + 1)))
+        with torch.enable_grad():
+            result = self.method(self.generator, self.operator, y, image_seeds(images, self.seed))
+        x_hat = result.images.detach().clamp(0, 1).to(images.dtype)
+        scores = {"mse": mse(x_hat, images), "psnr": psnr(x_hat, images), "ssim": ssim(x_hat, images)}
+        measured = (self.operator(x_hat) - y).pow(2).flatten(1).mean(1)
+        observations = observation_image(self.operator, y)
+        for k, index in enumerate(indices):
+            row = {"method": self.method_name, "operator": self.operator_name, "measurements": self.operator.num_measurements,
+                   "image": self.names[index], "measurement_mse": float(measured[k]), **{m: float(v[k]) for m, v in scores.items()}}
+            keep = index < self.figure_images
+            self.add(index, row, {"observation": observations[k], "reconstruction": x_hat[k], "truth": images[k]} if keep else None)
+        return len(indices)
+
+
 def run_inverse_problems_study(
     generator: StagedGenerator,
-    images: Tensor,
-    names: Sequence[str],
+    data: StackedImages | EvaluationImages,
     operators: Mapping[str, ForwardOperator],
     methods: Mapping[str, Method],
     folder: StudyFolder,
+    trainer: L.Trainer,
     *,
+    batch_size: int = 16,
     seed: int = 0,
     figure_images: int = 4,
     progress: bool = True,
 ) -> list[dict]:
     """Reconstruct every image under every operator with every method; write the CSV and figures.
 
+    Each (operator, method) is one ``trainer.predict`` loop (:class:`InverseProblemJob`), so the
+    Trainer's devices share the images out.
+
     Args:
         generator: the trained generator (frozen).
-        images: ``N×C×H×W`` test images in [0, 1], of the generator's output size.
-        names: one unique name per image.
+        data: the test images in [0, 1], of the generator's output size (``{"index", "image"}`` items).
         operators: name → operator (built for the images' shape).
         methods: name → :data:`Method`.
         folder: the study folder (``inverse_problems.csv``, ``plots/``).
-        seed: seed of the measurement noise (operator ``i`` uses ``seed + i``) and of the methods.
+        trainer: a predict-only Trainer with ``inference_mode=False``.
+        batch_size: images per batch and process.
+        seed: seed of the measurement noise and of the methods' random starts (per image).
         figure_images: images per figure (0: no figures).
     """
-    if len(images) == 0 or len(names) != len(images) or len(set(names)) != len(names):
-        raise ValueError(f"need a non-empty batch of images with unique names, got {list(names)}")
     shape = tuple(generator.layer_shapes()[-1])
-    if tuple(images.shape[1:]) != shape:
-        raise ValueError(f"images are {tuple(images.shape[1:])} but the generator makes {shape}")
-    out = folder.path
+    first = data[0]["image"]
+    if tuple(first.shape) != shape:  # type: ignore[union-attr]
+        raise ValueError(f"images are {tuple(first.shape)} but the generator makes {shape}")  # type: ignore[union-attr]
+    loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     rows: list[dict] = []
     jobs = [(o, m) for o in operators for m in methods]
-    bar = tqdm(jobs, desc="inverse problems", unit="job", disable=not progress)
+    bar = tqdm(jobs, desc="inverse problems", unit="job", disable=not (progress and folder.writer))
     for i, (op_name, operator) in enumerate(operators.items()):
-        y = operator.measure(images, generator=torch.Generator().manual_seed(seed + i))
-        recon: dict[str, Tensor] = {}
+        kept: dict[str, dict[int, dict[str, Tensor]]] = {}
         for m_name, method in methods.items():
             bar.set_postfix_str(f"{op_name} · {m_name}")
-            start = time.perf_counter()
-            result = method(generator, operator, y, seed)
-            x_hat = result.images.detach().clamp(0, 1)
-            log.info("%s on %s: %.1f s", m_name, op_name, time.perf_counter() - start)
-            recon[m_name] = x_hat
-            scores = {"mse": mse(x_hat, images), "psnr": psnr(x_hat, images), "ssim": ssim(x_hat, images)}
-            measured = (operator(x_hat) - y).pow(2).flatten(1).mean(1)
-            for j, name in enumerate(names):
-                rows.append({"method": m_name, "operator": op_name, "measurements": operator.num_measurements, "image": name,
-                             "measurement_mse": float(measured[j]), **{k: float(v[j]) for k, v in scores.items()}})
+            job = InverseProblemJob(generator, operator, op_name, i, m_name, method, data.names, seed=seed, figure_images=figure_images)
+            trainer.predict(job, dataloaders=loader, return_predictions=False)
+            rows += job.rows
+            kept[m_name] = job.kept
             bar.update(1)
         folder.write_table("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows)
-        if figure_images > 0 and folder.writer:
-            k = min(figure_images, len(images))
-            fig = inverse_problems_figure(observation_image(operator, y[:k]), {m: r[:k] for m, r in recon.items()}, images[:k],
-                                          names[:k], title=f"{op_name} ({operator.num_measurements} measurements)")
-            save_figure(fig, out / "plots" / f"{op_name}.png")
+        if figure_images > 0 and folder.writer and kept:
+            shown = sorted(next(iter(kept.values())))
+            pick = lambda key, m=next(iter(kept)): torch.stack([kept[m][k][key] for k in shown])  # noqa: E731
+            fig = inverse_problems_figure(pick("observation"), {m: torch.stack([kept[m][k]["reconstruction"] for k in shown]) for m in kept},
+                                          pick("truth"), [data.names[k] for k in shown],
+                                          title=f"{op_name} ({operator.num_measurements} measurements)")
+            save_figure(fig, folder.path / "plots" / f"{op_name}.png")
     bar.close()
     if rows and folder.writer:
-        save_figure(mse_bar_chart(rows), out / "plots" / "mse_by_operator.png")
+        save_figure(mse_bar_chart(rows), folder.path / "plots" / "mse_by_operator.png")
     return rows
 
 

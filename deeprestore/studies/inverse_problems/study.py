@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from datamodules.evaluation_images import image_files, sample_photo_crops
+from datamodules.evaluation_images import StackedImages, image_files, sample_photo_crops
 from datamodules.skips import SkipTracker
-from deeprestore.cli_options import resolve_device
 from deeprestore.generative.ilo import csgm, ilo
 from deeprestore.generative.operators import OPERATOR_NAMES, make_operator
 from deeprestore.generative.vae_module import load_generator
 from deeprestore.studies.inverse_problems.experiment import INVERSE_PROBLEM_COLUMNS, Method, inverse_problems_table, run_inverse_problems_study
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.trainer_options import TrainerOptions
 
 __all__ = ["InverseProblemsStudy"]
 
@@ -42,7 +42,8 @@ class InverseProblemsStudy(StudyOptions):
         latent_weight: λ of Bora et al.'s λ‖z‖² on the latent.
         images: image files or folders (default: the held-out sample photos chelsea and coffee at
             twice the generator's size, five crops each: the scale it was trained at).
-        device: ``auto`` (cuda if available), ``cpu``, ``cuda``, ``cuda:1`` …
+        batch_size: images per batch and process.
+        trainer: where the images are processed (``--trainer.devices 8 --trainer.strategy ddp``).
     """
 
     generator: str = "checkpoints/generator_vae_conv/last.ckpt"
@@ -55,7 +56,8 @@ class InverseProblemsStudy(StudyOptions):
     restarts: int = 1
     latent_weight: float = 0.0
     images: list[str] | None = None
-    device: str = "auto"
+    batch_size: int = 16
+    trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def methods(self) -> dict[str, Method]:
         """CSGM (``sum(ilo_steps)`` steps: the same budget) and ILO."""
@@ -73,29 +75,28 @@ class InverseProblemsStudy(StudyOptions):
         if not Path(self.generator).is_file():
             raise FileNotFoundError(f"no generator checkpoint at {self.generator}; train one with "
                                     "`python train.py --config configs/generators/vae_conv_photos.yaml`")
-        device = resolve_device(self.device)
-        generator = load_generator(self.generator).to(device)
+        trainer = self.trainer.make()
+        generator = load_generator(self.generator)
         shape = generator.layer_shapes()[-1]
         if len(shape) != 3:
             raise ValueError(f"{self.generator}: the generator makes {shape}, not images")
         size = shape[-1]
         skips = SkipTracker()
-        if self.images:
-            data = image_files(self.images, size, skips)
-            x, names = data.stack(), data.names
-        else:
-            x, names = sample_photo_crops(size, 2 * size, "five")
-        ops = {name: make_operator(name, shape, seed=self.seed_everything, noise_std=self.noise_std).to(device) for name in self.operators}
+        data = image_files(self.images, size, skips) if self.images else StackedImages(*sample_photo_crops(size, 2 * size, "five"))
+        names = data.names
+        ops = {name: make_operator(name, shape, seed=self.seed_everything, noise_std=self.noise_std) for name in self.operators}
         folder = StudyFolder("inverse-problems", self, {**self.settings(), "csgm_steps": sum(self.ilo_steps), "image_names": names},
-                             command=command).open()
-        rows = run_inverse_problems_study(generator, x.to(device), names, ops, self.methods(), folder, seed=self.seed_everything,
-                                          progress=self.progress)
+                             writer=trainer.is_global_zero, command=command).open()
+        rows = run_inverse_problems_study(generator, data, ops, self.methods(), folder, trainer, batch_size=self.batch_size,
+                                          seed=self.seed_everything, progress=self.progress)
         table = inverse_problems_table(rows)
         figures = sorted((folder.path / "plots").glob("*.png"))
         intro = (f"Generator: `{self.generator}` (layers {generator.layer_shapes()}). Images: {len(names)} held-out {size}×{size} crops. "
                  f"CSGM: Adam on the latent for {sum(self.ilo_steps)} steps; ILO: layers {self.ilo_layers}, steps {self.ilo_steps}, "
                  f"relative l1 radii {self.ilo_radii}; learning rate {self.lr} (ramped), {self.restarts} start(s). Means over the images. "
                  "Data: [inverse_problems.csv](inverse_problems.csv).")
+        if not folder.writer:
+            return rows
         folder.write_report("Inverse problems with a generator: CSGM and ILO", [table, "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)],
                             intro=intro)
         folder.log_table("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows, figures)

@@ -193,7 +193,7 @@ class InversionStudy(StudyOptions):
                 anything is written).
         """
         self.check()
-        trainer = self.trainer.make(progress=self.progress)
+        trainer = self.trainer.make()
         net = load_network(self.net, weights=self.weights)
         layers = self.resolve_layers(net)
         skips = SkipTracker()
