@@ -9,15 +9,13 @@ file is removed.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-__all__ = ["atomic_write", "atomic_write_csv"]
+__all__ = ["atomic_write"]
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
@@ -50,12 +48,3 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
         raise
     return path
 
-
-def atomic_write_csv(path: str | os.PathLike[str], columns: Sequence[str], rows: Sequence[Mapping[str, Any]], **writer_options: Any) -> Path:
-    """``rows`` as CSV with the header ``columns``, written by :func:`atomic_write`;
-    ``writer_options`` go to :class:`csv.DictWriter` (e.g. ``extrasaction="ignore"``)."""
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=list(columns), **writer_options)
-    writer.writeheader()
-    writer.writerows(rows)
-    return atomic_write(path, lambda f: f.write(text.getvalue().encode()))

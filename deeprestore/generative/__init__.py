@@ -1,4 +1,4 @@
-"""Inverting generative networks and solving inverse problems with them (issue 5).
+"""Inverting generative networks and solving inverse problems with them.
 
 Generators split into stages (:class:`StagedGenerator`), forward operators, layer-wise linear
 programs for ReLU networks (Lei et al. 2019), Intermediate Layer Optimisation with l1-ball
@@ -14,3 +14,23 @@ from deeprestore.generative.ilo import InversionResult, csgm, ilo
 from deeprestore.generative.l1_ball import project_l1_ball, project_l1_ball_around
 from deeprestore.generative.lp_inversion import invert_layerwise, invert_relu_layer
 from deeprestore.generative.stage_matrix import stage_affine
+
+__all__ = [
+    "ACTIVATIONS",
+    "GeneratorStage",
+    "InversionResult",
+    "StagedGenerator",
+    "VAEGeneratorModule",
+    "conv_generator",
+    "csgm",
+    "fc_image_generator",
+    "fully_connected_generator",
+    "ilo",
+    "invert_by_gradient_descent",
+    "invert_layerwise",
+    "invert_relu_layer",
+    "load_generator",
+    "project_l1_ball",
+    "project_l1_ball_around",
+    "stage_affine",
+]

@@ -61,10 +61,6 @@ class StudyOptions:
     wandb_project: str = "deeprestore"
     progress: bool = True
 
-    def shared_settings(self) -> dict[str, Any]:
-        """These options as a dict (for ``config.yaml``)."""
-        return {k: getattr(self, k) for k in StudyOptions.__dataclass_fields__}
-
     def settings(self) -> dict[str, Any]:
         """All of the study's options as a dict (for ``config.yaml``)."""
         return asdict(self)
@@ -85,8 +81,8 @@ class StudyFolder:
 
     Args:
         study: the study's name (``inversion``, ``denoise`` …): the default run name's prefix.
-        options: the shared options (folder, W&B).
-        config: the resolved settings to save as ``config.yaml``.
+        options: the study's options (its dataclass): the folder, W&B, and the start of ``config.yaml``.
+        config: resolved settings added to the options in ``config.yaml`` (layers chosen, image names …).
         resume_keys: keys of ``config`` whose change makes the old results incomparable.
         writer: whether this process writes (global rank 0).
         command: the command line that ran the study (saved in the config and the report).
@@ -95,14 +91,14 @@ class StudyFolder:
         ValueError: the folder is a file or not writable.
     """
 
-    def __init__(self, study: str, options: StudyOptions, config: Mapping[str, Any], *, resume_keys: Sequence[str] = (),
+    def __init__(self, study: str, options: StudyOptions, config: Mapping[str, Any] | None = None, *, resume_keys: Sequence[str] = (),
                  writer: bool = True, command: str | None = None) -> None:
         name = options.experiment or f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.path = writable_folder(Path(options.report_root) / name, "--report_root/--experiment", create=False)
         self.study = study
         self.name = name
         self.options = options
-        self.config = {"study": study, **dict(config), "command": command}
+        self.config = {"study": study, **options.settings(), **dict(config or {}), "command": command}
         self.resume_keys = tuple(resume_keys)
         self.writer = writer
         self.command = command
@@ -208,11 +204,6 @@ class StudyFolder:
                 run.finish()
             except Exception as error:  # the study is done; say so and go on
                 self.warn(f"W&B could not finish the run ({type(error).__name__}: {error})")
-
-    @property
-    def wandb_run_id(self) -> str | None:
-        """The W&B run's id (``None`` before the first log or when disabled)."""
-        return getattr(self._wandb_run, "id", None) if self._wandb_run else None
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

@@ -124,7 +124,7 @@ class DenoisingStudy(StudyOptions):
             priors[Path(path).parent.name] = module.energy
         skips = SkipTracker()
         images, names = self.grey_images(skips)
-        folder = StudyFolder("denoise", self, {**self.settings(), "image_names": names}, command=command).open()
+        folder = StudyFolder("denoise", self, {"image_names": names}, command=command).open()
         rows = run_denoising(images, names, self.sigmas, default_denoisers(priors), folder, seed=self.seed_everything, progress=self.progress)
         folder.write_table("denoise", DENOISE_COLUMNS, rows, json_too=True)
         table = denoise_table(rows)

@@ -75,7 +75,6 @@ class InverseProblemsStudy(StudyOptions):
         if not Path(self.generator).is_file():
             raise FileNotFoundError(f"no generator checkpoint at {self.generator}; train one with "
                                     "`python train.py --config configs/generators/vae_conv_photos.yaml`")
-        trainer = self.trainer.make()
         generator = load_generator(self.generator)
         shape = generator.layer_shapes()[-1]
         if len(shape) != 3:
@@ -85,7 +84,8 @@ class InverseProblemsStudy(StudyOptions):
         data = image_files(self.images, size, skips) if self.images else StackedImages(*sample_photo_crops(size, 2 * size, "five"))
         names = data.names
         ops = {name: make_operator(name, shape, seed=self.seed_everything, noise_std=self.noise_std) for name in self.operators}
-        folder = StudyFolder("inverse-problems", self, {**self.settings(), "csgm_steps": sum(self.ilo_steps), "image_names": names},
+        trainer = self.trainer.make()
+        folder = StudyFolder("inverse-problems", self, {"csgm_steps": sum(self.ilo_steps), "image_names": names},
                              writer=trainer.is_global_zero, command=command).open()
         rows = run_inverse_problems_study(generator, data, ops, self.methods(), folder, trainer, batch_size=self.batch_size,
                                           seed=self.seed_everything, progress=self.progress)

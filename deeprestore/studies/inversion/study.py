@@ -193,14 +193,14 @@ class InversionStudy(StudyOptions):
                 anything is written).
         """
         self.check()
-        trainer = self.trainer.make()
         net = load_network(self.net, weights=self.weights)
         layers = self.resolve_layers(net)
         skips = SkipTracker()
         data = self.dataset(skips)
         methods = self.methods(net)
         jobs = plan_jobs(methods, layers, net)
-        config = {**self.settings(), "layers": layers, "image_names": data.names, "random_streams": RANDOM_STREAMS,
+        trainer = self.trainer.make()
+        config = {"layers": layers, "image_names": data.names, "random_streams": RANDOM_STREAMS,
                   "methods": [m.describe() for m in methods]}
         folder = StudyFolder("inversion", self, config, resume_keys=RESUME_KEYS, writer=trainer.is_global_zero, command=command).open()
         rows = read_rows(folder.path / "metrics.csv")

@@ -61,7 +61,7 @@ class LPStudy(StudyOptions):
     def run(self, command: str | None = None) -> list[dict]:
         """Run the experiments; write the CSV after each, then the figures and the report."""
         self.check()
-        folder = StudyFolder("lp", self, self.settings(), command=command).open()
+        folder = StudyFolder("lp", self, command=command).open()
         seed, progress = self.seed_everything, self.progress
         rows: list[dict] = noise_study(tuple(self.widths), tuple(self.noise_levels), self.trials, tuple(self.methods), seed=seed, progress=progress)
         folder.write_table("lp_inversion", LP_COLUMNS, rows)
