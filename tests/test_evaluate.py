@@ -133,6 +133,7 @@ def test_json_report_plots_grids_and_config(study):
         assert "| method | images | MSE | PSNR (dB) | SSIM | feature error | top-1 kept | top-1 correct | diverged |" in section
         assert all(f"| {m} | 2 |" in section for m in METHODS)
         assert all(f"(grids/{m}_{layer}.png)" in section for m in METHODS)
+        assert "| method | worst feature error (image) | worst SSIM (image) | feature error ≤ 0.15 | feature error ≤ 0.25 | SSIM > gd-plain's |" in section
     summary = report.split("## Summary: mean SSIM\n")[1].split("\n## ")[0]
     assert "| layer | mv2016 | gd-plain |" in summary and summary.index("| stem |") < summary.index("| block1 |")
     for metric in ("mse", "psnr", "ssim", "feature_error", "top1_kept"):
@@ -334,3 +335,17 @@ def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
     assert "dot.png" in found.stderr and "tiny.png" in found.stderr
     with pytest.raises(ValueError, match="tiny.png: 10x10 pixels is smaller than the 32-pixel crop.*never enlarged"):
         main(["inversion", "--images", f'["{folder / "tiny.png"}"]', *common, *out_args(tmp_path / "c")])
+
+
+def test_the_evidence_table_counts_images_against_the_thresholds_and_gd_plain():
+    from deeprestore.studies.inversion.report import evidence_table
+
+    def row(method, image, fe, ssim):
+        return {"method": method, "layer": "stem", "image": image, "feature_error": fe, "ssim": ssim}
+
+    rows = [row("mv2016", "a", 0.10, 0.9), row("mv2016", "b", 0.20, 0.5), row("mv2016", "c", 0.30, 0.7),
+            row("gd-plain", "a", 0.40, 0.8), row("gd-plain", "b", 0.15, 0.6), row("gd-plain", "c", 0.50, 0.1)]
+    table = evidence_table(rows, "stem", ["mv2016", "gd-plain"]).splitlines()
+    assert table[0] == "| method | worst feature error (image) | worst SSIM (image) | feature error ≤ 0.15 | feature error ≤ 0.25 | SSIM > gd-plain's |"
+    assert table[2] == "| mv2016 | 0.300 (c) | 0.500 (b) | 33% (1/3) | 67% (2/3) | 67% (2/3) |"
+    assert table[3] == "| gd-plain | 0.500 (c) | 0.100 (c) | 33% (1/3) | 33% (1/3) | – |"

@@ -8,8 +8,10 @@ From the rows of :mod:`.scoring` (one per method, layer and image), beside ``met
   from every layer by every method (rows = methods, columns = layers), from the saved
   reconstructions;
 * the sections of ``report.md``: a summary table (rows = layers, columns = methods, cells = mean
-  SSIM), the plots and layer sweeps, one table per layer (mean ± std per method of every metric,
-  top-1 kept and correct rates, diverged images) with links to the grids, and the diverged images.
+  SSIM), the plots and layer sweeps, per layer a table of mean ± std per method of every metric
+  (top-1 kept and correct rates, diverged images) and a table of per-image evidence (the worst
+  image, the share of images with feature error ≤ 0.15 and ≤ 0.25, the share beating
+  ``gd-plain``'s SSIM on the same image), with links to the grids, and the diverged images.
 
 W&B: after each job its rows (``wandb.Table``) and grid (:func:`wandb_job_payload`); at the end
 every row, the per-layer means, the SSIM summary, the layer sweeps and a table of per-image
@@ -30,7 +32,7 @@ from matplotlib.figure import Figure
 from deeprestore.metrics import layer_sweep_figure, markdown_table, mean_std, save_figure
 from deeprestore.studies.inversion.scoring import COLUMNS
 
-__all__ = ["METRICS", "ORIGINALS_FILE", "file_stem", "layer_table", "metric_plot", "report_sections", "ssim_summary_table",
+__all__ = ["METRICS", "ORIGINALS_FILE", "evidence_table", "file_stem", "layer_table", "metric_plot", "report_sections", "ssim_summary_table",
            "wandb_job_payload", "wandb_study_payload"]
 
 Row = Mapping[str, Any]
@@ -85,6 +87,10 @@ def _rate(flags: Sequence[bool | None]) -> str:
     return "–" if not known else f"{sum(known) / len(known):.0%} ({sum(known)}/{len(known)})"
 
 
+#: feature-error thresholds of the per-image evidence (share of images at or below each)
+FEATURE_ERROR_THRESHOLDS = (0.15, 0.25)
+
+
 def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
     """One layer: mean ± std per method of every metric, top-1 kept and correct rates, diverged count."""
     header = ["method", "images"] + [METRICS[m][0] for m in ("mse", "psnr", "ssim", "feature_error")] + ["top-1 kept", "top-1 correct", "diverged"]
@@ -95,6 +101,28 @@ def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
             cells = [_cell([float(r[m]) for r in sel], METRICS[m][1]) for m in ("mse", "psnr", "ssim", "feature_error")]
             body.append([method, len(sel), *cells, _rate([r["top1_kept"] for r in sel]), _rate([r.get("top1_correct") for r in sel]),
                          sum(bool(r.get("diverged")) for r in sel)])
+    return markdown_table(header, body)
+
+
+def evidence_table(rows: Sequence[Row], layer: str, methods: Sequence[str], reference: str | None = "gd-plain") -> str:
+    """Per-image evidence at one layer, per method: the worst image by feature error and by SSIM,
+    the share of images with a feature error at or below each of :data:`FEATURE_ERROR_THRESHOLDS`,
+    and the share whose SSIM is above ``reference``'s on the same image (where it ran)."""
+    by_image = {r["image"]: float(r["ssim"]) for r in select(rows, reference, layer)} if reference else {}
+    header = ["method", "worst feature error (image)", "worst SSIM (image)"]
+    header += [f"feature error ≤ {t:g}" for t in FEATURE_ERROR_THRESHOLDS] + ([f"SSIM > {reference}'s"] if by_image else [])
+    body = []
+    for method in methods:
+        sel = select(rows, method, layer)
+        if not sel:
+            continue
+        worst_fe = max(sel, key=lambda r: float(r["feature_error"]))
+        worst_ssim = min(sel, key=lambda r: float(r["ssim"]))
+        cells = [f"{float(worst_fe['feature_error']):.3f} ({worst_fe['image']})", f"{float(worst_ssim['ssim']):.3f} ({worst_ssim['image']})"]
+        cells += [_rate([float(r["feature_error"]) <= t for r in sel]) for t in FEATURE_ERROR_THRESHOLDS]
+        if by_image:
+            cells.append("–" if method == reference else _rate([float(r["ssim"]) > by_image[r["image"]] if r["image"] in by_image else None for r in sel]))
+        body.append([method, *cells])
     return markdown_table(header, body)
 
 
@@ -191,7 +219,7 @@ def report_sections(folder: Path, rows: Sequence[Row], layer_order: Sequence[str
     if sweeps:
         sections.append("## Reconstructions by layer\n\n" + "\n".join(f"![{p.stem}](plots/{p.name})" for p in sweeps))
     for layer in layers:
-        text = f"## Layer {layer}\n\n" + layer_table(rows, layer, methods)
+        text = f"## Layer {layer}\n\n" + layer_table(rows, layer, methods) + "\n\nPer image:\n\n" + evidence_table(rows, layer, methods)
         grids = [(m, f"grids/{file_stem(m)}_{file_stem(layer)}.png") for m in methods if select(rows, m, layer)]
         links = [f"[{m}]({p})" for m, p in grids if (folder / p).is_file()]
         if links:
