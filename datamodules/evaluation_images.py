@@ -49,6 +49,7 @@ __all__ = [
     "foolbox_imagenet_files",
     "grey_test_photos",
     "held_out_images",
+    "held_out_split",
     "image_files",
     "sample_photo_crops",
 ]
@@ -174,6 +175,17 @@ def held_out_images(crop_size: int = 128) -> EvaluationImages:
     imagenet = [EvalImage(path.stem, str(path), imagenet_resize(crop_size), int(FOOLBOX_NAME.match(path.name).group(2)))  # type: ignore[union-attr]
                 for path in foolbox_imagenet_files()]
     return EvaluationImages(photos + imagenet, crop_size)
+
+
+def held_out_split(crop_size: int = 128) -> tuple[EvaluationImages, EvaluationImages]:
+    """The held-out set split for calibration: ``(tuning, report)``. Tuning: the 10 foolbox
+    ImageNet photos of even index; report: the 10 of odd index, chelsea and coffee (12), so the
+    photos the presets were first tuned on are only ever reported on."""
+    every = held_out_images(crop_size).images
+    imagenet = [image for image in every if FOOLBOX_NAME.match(Path(image.source).name)]
+    tuning = [image for image in imagenet if int(FOOLBOX_NAME.match(Path(image.source).name).group(1)) % 2 == 0]  # type: ignore[union-attr]
+    report = [image for image in every if image not in tuning]
+    return EvaluationImages(tuning, crop_size), EvaluationImages(report, crop_size)
 
 
 def image_files(paths: Sequence[str | os.PathLike[str]], crop_size: int, skips: SkipTracker,

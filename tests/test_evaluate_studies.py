@@ -23,7 +23,8 @@ from tests.tiny_checkpoints import dae_prior, generator, patch_prior
 ROOT = Path(__file__).resolve().parents[1]
 #: every file of configs/evaluate and the study it configures
 CONFIG_STUDIES = {"default.yaml": "inversion", "quick.yaml": "inversion", "full.yaml": "inversion", "learned_priors.yaml": "inversion",
-                  "denoise.yaml": "denoise", "inverse_problems.yaml": "inverse-problems", "lp_inversion.yaml": "lp"}
+                  "denoise.yaml": "denoise", "inverse_problems.yaml": "inverse-problems", "lp_inversion.yaml": "lp",
+                  "calibrate.yaml": "calibrate"}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,10 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
         return ["--images", *files, "--crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
     if study == "inverse-problems":
         return ["--generator", ckpt["generator"], "--ilo_steps", "2", "2", "1", "1"]
+    if study == "calibrate":
+        others = [str(p) for p in sorted(photos.glob("*.png"))[2:]]
+        return ["--tuning_images", *files, "--report_images", *others, "--crop_size", "32", "--layers", "stem", "--data_weights", "30", "300",
+                "--prior_finals", "1", "0", "--iterations_scales", "0.02"]
     return ["--trials", "1", "--dimension_trials", "1", "--latent_dims", "3", "--expansions", "2", "--generator", ckpt["generator"],
             "--generator_trials", "1"]
 
@@ -70,6 +75,9 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
     folder = tmp_path / "smoke"
     settings = yaml.safe_load((folder / "config.yaml").read_text())
     assert settings["study"] == study and (folder / "report.md").stat().st_size > 200
+    if study == "calibrate":
+        assert set(result) == {"stem"} and (folder / "tuning.csv").is_file()
+        return
     rows = result.rows if study == "inversion" else result
     assert rows and all(0 <= float(r["ssim"]) <= 1 for r in rows if "ssim" in r)
     if study == "inversion":
@@ -250,3 +258,37 @@ def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoint
     assert len(read["two"]) == 2 * 2 * 3 and read["one"].keys() == read["two"].keys()
     for key, row in read["two"].items():
         assert float(row["mse"]) == pytest.approx(float(read["one"][key]["mse"]), rel=1e-4), key
+
+
+def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_path):
+    """Two tiny splits, a 2 × 2 grid: the chosen setting has the lowest mean tuning feature error
+    (cheapest within the tolerance), and only report-split images are in metrics.csv."""
+    from deeprestore.studies.inversion.methods import TunedPresetMethod
+    from deeprestore.studies.calibration.study import choose
+
+    files = sorted(str(p) for p in photos.glob("*.png"))
+    calibration = main(["calibrate", "--tuning_images", *files[:2], "--report_images", files[2], "--crop_size", "32", "--layers", "stem",
+                        "--data_weights", "30", "3000", "--prior_finals", "1", "0", "--iterations_scales", "0.02",
+                        "--report_root", str(tmp_path), "--experiment", "cal", "--wandb", "disabled", "--progress", "false"])
+    folder = tmp_path / "cal"
+    with (folder / "tuning.csv").open(newline="") as f:
+        tuning = list(csv.DictReader(f))
+    with (folder / "metrics.csv").open(newline="") as f:
+        report = list(csv.DictReader(f))
+    assert len(tuning) == 4 * 2 and {r["image"] for r in tuning} == {Path(p).stem for p in files[:2]}
+    errors = {}
+    for r in tuning:
+        errors.setdefault(r["method"], []).append(float(r["feature_error"]))
+    best = min(errors, key=lambda m: sum(errors[m]))
+    chosen = calibration["stem"]
+    assert TunedPresetMethod("stem", chosen["data_weight"], chosen["prior_final"], chosen["iterations_scale"]).name == best
+    assert chosen["tuning"]["feature_error"] == pytest.approx(sum(errors[best]) / 2, abs=1e-4)
+    assert {r["image"] for r in report} == {Path(files[2]).stem} and {r["method"] for r in report} == {best, "mv2016", "gd-plain"}
+    assert yaml.safe_load((folder / "calibration.yaml").read_text())["layers"]["stem"] == chosen
+    assert "## Report split, stem" in (folder / "report.md").read_text()
+    cheap, dear = TunedPresetMethod("stem", 1.0, 1.0, 1.0), TunedPresetMethod("stem", 1.0, 1.0, 4.0)
+    rows = lambda e: [{"feature_error": e}]  # noqa: E731
+    assert choose({cheap: rows(0.105), dear: rows(0.100)}, 0.01) == cheap and choose({cheap: rows(0.2), dear: rows(0.1)}, 0.01) == dear
+    with pytest.raises(ValueError, match="tuning and report images must differ"):
+        main(["calibrate", "--tuning_images", files[0], "--report_images", files[0], "--crop_size", "32", "--report_root", str(tmp_path),
+              "--experiment", "bad"])

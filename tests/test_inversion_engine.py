@@ -194,3 +194,34 @@ def test_an_image_reconstruction_does_not_depend_on_its_batch(lite0):
     torch.testing.assert_close(reordered, batch, rtol=0, atol=1e-5)
     other_seed = invert(lite0, x[:1], ["block4"], "mv2016", iterations_scale=0.05, seed=1, progress=False).images
     assert not torch.allclose(other_seed[0], batch[0], atol=1e-3)
+
+
+def test_a_phase_prior_weight_scales_the_priors_and_the_fade_follows_its_schedule():
+    from deeprestore.inversion.presets import get_preset, with_fading_priors
+    from deeprestore.priors import TotalVariation
+
+    torch.manual_seed(0)
+    targets = torch.rand(2, 3, 8, 8)
+
+    def data(images: torch.Tensor) -> torch.Tensor:
+        return (images - targets).flatten(1).pow(2).sum(1)
+
+    init = torch.full((2, 3, 8, 8), 0.5)
+    tv = [(TotalVariation(beta=2.0), 50.0)]  # no projection: a zero weight must be no prior at all
+    bare = minimise(data, init, stepper_factory("adam"), [Phase(20, 2.0)], progress=False)
+    off = minimise(data, init, stepper_factory("adam"), [Phase(20, 2.0, prior_weight=0.0)], priors=tv, progress=False)
+    on = minimise(data, init, stepper_factory("adam"), [Phase(20, 2.0)], priors=tv, progress=False)
+    torch.testing.assert_close(off.images, bare.images)
+    assert (on.images - bare.images).abs().max() > 1e-3
+    half = minimise(data, init, stepper_factory("adam"), [Phase(20, 2.0, prior_weight=0.5)], priors=tv, progress=False)
+    halved = minimise(data, init, stepper_factory("adam"), [Phase(20, 2.0)], priors=[(tv[0][0], 25.0)], progress=False)
+    torch.testing.assert_close(half.images, halved.images)
+
+    mv2016 = get_preset("mv2016")
+    assert with_fading_priors(mv2016, 1.0) is mv2016
+    first, second = with_fading_priors(mv2016, 0.2).phases(2)
+    assert first.prior_weight_at(0) == 1.0 and first.prior_weight_at(first.iterations - 1) == pytest.approx(0.2)
+    assert first.prior_weight_at(first.iterations // 2) == pytest.approx(1 - 0.8 * (first.iterations // 2) / (first.iterations - 1))
+    assert second.prior_weight_at(0) == 0.2 and second.iterations == mv2016.phases(2)[1].iterations
+    with pytest.raises(ValueError, match=r"final prior weight must be in \[0, 1\]"):
+        with_fading_priors(mv2016, 1.5)

@@ -46,14 +46,20 @@ class Phase:
         iterations: number of steps.
         lr: learning rate, or a function of the iteration within the phase.
         jitter: ``T`` (1 = no jitter).
+        prior_weight: factor on every prior's λ, or a function of the iteration within the phase
+            (a schedule that lets the priors fade; the hard projections apply whatever it is).
     """
 
     iterations: int
     lr: float | Callable[[int], float]
     jitter: int = 1
+    prior_weight: float | Callable[[int], float] = 1.0
 
     def lr_at(self, iteration: int) -> float:
         return float(self.lr(iteration)) if callable(self.lr) else float(self.lr)
+
+    def prior_weight_at(self, iteration: int) -> float:
+        return float(self.prior_weight(iteration)) if callable(self.prior_weight) else float(self.prior_weight)
 
 
 @dataclass
@@ -145,10 +151,12 @@ def minimise(
         for it in range(phase.iterations):
             offset = draw_offset(phase.jitter, generator)
             stepper.set_lr(phase.lr_at(it))
+            factor = phase.prior_weight_at(it)
+            weighted = [(prior, weight * factor) for prior, weight in priors]
 
             def energy() -> Tensor:
                 canvas = from_mv_units(x)
-                return energy_terms(data, priors, canvas, crop(canvas, offset, size))[0]
+                return energy_terms(data, weighted, canvas, crop(canvas, offset, size))[0]
 
             value = stepper.step(energy)
             with torch.no_grad():

@@ -21,7 +21,7 @@ step undone) after one that does not; 350 iterations, the same budget as ``mv201
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from deeprestore.inversion.engine import Phase
 from deeprestore.inversion.jitter import jitter_for_stride
@@ -119,6 +119,28 @@ PRESETS: dict[str, Preset] = {
         lambda stride, net=None: 1.0,
     ),
 }
+
+
+def with_fading_priors(preset: Preset, final: float, name: str | None = None) -> Preset:
+    """``preset`` with its priors' weights decaying linearly from 1× to ``final``× over the first
+    phase and held at ``final``× after it (the hard projections still apply).
+
+    Where a layer nearly determines the image (EfficientNet-Lite0's stem and block1) the priors
+    pull the pre-image away from the features; letting them fade keeps their early help (a
+    smooth, bounded start) without that pull at the end. ``final = 1`` is ``preset`` itself.
+    """
+    if not 0.0 <= final <= 1.0:
+        raise ValueError(f"the final prior weight must be in [0, 1], got {final}")
+    if final == 1.0:
+        return preset if name is None else replace(preset, name=name)
+
+    def phases(stride: float | None) -> list[Phase]:
+        first, *rest = preset.phases(stride)
+        span = max(first.iterations - 1, 1)
+        fade = replace(first, prior_weight=lambda it: 1.0 - (1.0 - final) * min(it / span, 1.0))
+        return [fade, *(replace(p, prior_weight=final) for p in rest)]
+
+    return replace(preset, name=name or f"{preset.name}+fade{final:g}", phases=phases)
 
 
 def get_preset(name: str) -> Preset:

@@ -9,6 +9,7 @@ subcommand             study                                                    
 ``denoise``            MAP denoising with priors against scikit-image              :class:`DenoisingStudy`
 ``inverse-problems``   CSGM and ILO with a trained generator                       :class:`InverseProblemsStudy`
 ``lp``                 Lei et al.'s layer-wise linear programs                     :class:`LPStudy`
+``calibrate``          tune mv2016 per layer on one split, report on another       :class:`CalibrationStudy`
 =====================  ==========================================================  =========================
 
 Each option is a field of its study's dataclass (the help text is the field's entry in the class
@@ -32,6 +33,7 @@ from typing import Any
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
+from deeprestore.studies.calibration.study import CalibrationStudy
 from deeprestore.studies.denoising.study import DenoisingStudy
 from deeprestore.studies.inverse_problems.study import InverseProblemsStudy
 from deeprestore.studies.inversion.study import InversionStudy
@@ -48,6 +50,7 @@ STUDIES: dict[str, type] = {
     "denoise": DenoisingStudy,
     "inverse-problems": InverseProblemsStudy,
     "lp": LPStudy,
+    "calibrate": CalibrationStudy,
 }
 DEFAULT_STUDY = "inversion"
 

@@ -23,13 +23,13 @@ from torch import Tensor
 
 from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
 from deeprestore.inversion import get_preset, invert
-from deeprestore.inversion.presets import Preset
+from deeprestore.inversion.presets import Preset, with_fading_priors
 from deeprestore.inverters import InvertingNetwork
 from deeprestore.nets.layered_network import LayeredNetwork
 from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
 from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
 
-__all__ = ["InverterMethod", "LearnedPriorMethod", "Method", "PresetMethod", "Reconstructor"]
+__all__ = ["InverterMethod", "LearnedPriorMethod", "Method", "PresetMethod", "Reconstructor", "TunedPresetMethod"]
 
 #: ``images N×3×H×W in [0, 1] → (reconstructions N×3×H×W, diverged_at per image)``.
 Reconstructor = Callable[[Tensor], tuple[Tensor, list[int | None]]]
@@ -61,9 +61,10 @@ class Method(Protocol):
 
 
 def _preset_reconstructor(net: LayeredNetwork, layer: str, preset: Preset, iterations_scale: float, seed: int,
-                          progress: bool) -> Reconstructor:
+                          progress: bool, layer_weights: dict[str, float] | None = None) -> Reconstructor:
     def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
-        result = invert(net, images, [layer], preset, iterations_scale=iterations_scale, seed=seed, progress=progress)
+        result = invert(net, images, [layer], preset, layer_weights=layer_weights, iterations_scale=iterations_scale, seed=seed,
+                        progress=progress)
         return result.images.detach(), list(result.diverged_at)
 
     return run
@@ -159,6 +160,48 @@ class LearnedPriorMethod:
         base = get_preset(self.base)
         preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
         return _preset_reconstructor(net, layer, preset, iterations_scale, seed, progress)
+
+
+@dataclass(frozen=True)
+class TunedPresetMethod:
+    """A preset at one layer with its settings set by hand or by the calibration study: the data
+    weight C, the final prior weight of :func:`~deeprestore.inversion.presets.with_fading_priors`
+    and the iteration budget.
+
+    Attributes:
+        layer: the layer it runs at.
+        data_weight: C of the layer (``None``: the preset's own).
+        prior_final: the priors' weight at the end, relative to the start (1: constant).
+        iterations_scale: multiplies the preset's iterations (instead of the study's).
+        base: the preset.
+    """
+
+    layer: str
+    data_weight: float | None = None
+    prior_final: float = 1.0
+    iterations_scale: float = 1.0
+    base: str = "mv2016"
+
+    @property
+    def name(self) -> str:
+        c = "" if self.data_weight is None else f"C={self.data_weight:g},"
+        return f"{self.base}[{c}prior→{self.prior_final:g},×{self.iterations_scale:g}]"
+
+    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+        return [self.layer]
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "tuned_preset", "layer": self.layer, "data_weight": self.data_weight,
+                "prior_final": self.prior_final, "iterations_scale": self.iterations_scale, "base": self.base}
+
+    def provenance(self) -> dict[str, str | None]:
+        return dict(NO_PROVENANCE)
+
+    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+        """Runs at :attr:`iterations_scale` whatever the study's (it is part of the setting)."""
+        preset = with_fading_priors(get_preset(self.base), self.prior_final, name=self.name)
+        weights = None if self.data_weight is None else {layer: self.data_weight}
+        return _preset_reconstructor(net, layer, preset, self.iterations_scale, seed, progress, weights)
 
 
 @dataclass(frozen=True)

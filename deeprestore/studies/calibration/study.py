@@ -1,0 +1,171 @@
+"""The calibration study (``python evaluate.py calibrate``): tune ``mv2016`` per layer on a tuning
+split, report on images never used for tuning.
+
+For each layer, every setting of the grid — the data weight C (:data:`data_weights`), the priors'
+final weight of a linear fade (:func:`~deeprestore.inversion.presets.with_fading_priors`,
+:data:`prior_finals`; 1 = M&V's constant weights) and the iteration budget (:data:`iterations_scales`)
+— inverts the **tuning** images. The chosen setting has the lowest mean feature error; among the
+settings within ``budget_tolerance`` of it, the smallest budget wins (then the lower error). The
+chosen settings then run on the **report** images, beside ``gd-plain`` and the shipped ``mv2016``
+at the same budget, and only those numbers are the calibration's result. Defaults: the held-out
+set split by :func:`datamodules.evaluation_images.held_out_split` (10 ImageNet photos to tune,
+the other 10 plus chelsea and coffee to report).
+
+Writes ``tuning.csv`` (every candidate's rows), ``metrics.csv`` (the report split's rows, the
+inversion study's columns), ``calibration.yaml`` (per layer: the chosen C, prior fade and budget,
+with both splits' mean feature error and SSIM) and ``report.md``. Every job runs through the
+Trainer (``--trainer.devices 8 --trainer.strategy ddp`` on a GPU node).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from datamodules.evaluation_images import EvaluationImages, held_out_split, image_files
+from datamodules.skips import SkipTracker
+from deeprestore.metrics import markdown_table, mean_std
+from deeprestore.nets import LayeredNetwork, load_network
+from deeprestore.studies.inversion.job import InversionJob
+from deeprestore.studies.inversion.methods import Method, PresetMethod, TunedPresetMethod
+from deeprestore.studies.inversion.report import evidence_table, layer_table
+from deeprestore.studies.inversion.scoring import COLUMNS, Row
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.trainer_options import TrainerOptions
+
+__all__ = ["CalibrationStudy", "choose"]
+
+TUNING_COLUMNS = ("split", *COLUMNS)
+
+
+def _mean(rows: Sequence[Row], column: str) -> float:
+    return mean_std([float(r[column]) for r in rows])[0]
+
+
+def choose(candidates: dict[TunedPresetMethod, list[Row]], budget_tolerance: float) -> TunedPresetMethod:
+    """The setting with the lowest mean feature error, or the cheapest within ``budget_tolerance``
+    of it (ties: the lower error)."""
+    errors = {m: _mean(rows, "feature_error") for m, rows in candidates.items()}
+    best = min(errors.values())
+    near = [m for m, e in errors.items() if e <= best + budget_tolerance]
+    return min(near, key=lambda m: (m.iterations_scale, errors[m]))
+
+
+@dataclass
+class CalibrationStudy(StudyOptions):
+    """Tune mv2016's data weight, prior fade and budget per layer on a tuning split; report on another.
+
+    Args:
+        net: zoo network: ``efficientnet_lite0``, ``alexnet``, ``vgg16``.
+        weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
+        layers: the layers to calibrate.
+        data_weights: the grid of C.
+        prior_finals: the grid of the priors' final weight (linear fade over the first phase; 1: constant).
+        iterations_scales: the grid of budgets (× the preset's 350 iterations).
+        budget_tolerance: a cheaper budget is chosen if its mean feature error is within this of the best.
+        tuning_images: image files or folders to tune on (default: the held-out tuning split).
+        report_images: image files or folders to report on (default: the held-out report split).
+        crop_size: images are shrunk (shorter side; never enlarged) and centre-cropped to this.
+        batch_size: images per batch and process.
+        trainer: where the images are processed.
+    """
+
+    net: str = "efficientnet_lite0"
+    weights: str = "pretrained"
+    layers: list[str] = field(default_factory=lambda: ["stem", "block1", "block2", "block4", "block6", "block8"])
+    data_weights: list[float] = field(default_factory=lambda: [100.0, 300.0, 1000.0, 3000.0])
+    prior_finals: list[float] = field(default_factory=lambda: [1.0, 0.3, 0.0])
+    iterations_scales: list[float] = field(default_factory=lambda: [1.0, 4.0])
+    budget_tolerance: float = 0.01
+    tuning_images: list[str] | None = None
+    report_images: list[str] | None = None
+    crop_size: int = 128
+    batch_size: int = 8
+    trainer: TrainerOptions = field(default_factory=TrainerOptions)
+
+    def splits(self, skips: SkipTracker) -> tuple[EvaluationImages, EvaluationImages]:
+        if bool(self.tuning_images) != bool(self.report_images):
+            raise ValueError("give both --tuning_images and --report_images, or neither (the held-out split)")
+        if self.tuning_images and self.report_images:
+            tuning, report = image_files(self.tuning_images, self.crop_size, skips), image_files(self.report_images, self.crop_size, skips)
+            shared = set(tuning.names) & set(report.names)
+            if shared:
+                raise ValueError(f"the tuning and report images must differ; both have {sorted(shared)}")
+            return tuning, report
+        return held_out_split(self.crop_size)
+
+    def candidates(self, layer: str) -> list[TunedPresetMethod]:
+        if not (self.data_weights and self.prior_finals and self.iterations_scales):
+            raise ValueError("every grid (--data_weights, --prior_finals, --iterations_scales) needs at least one value")
+        return [TunedPresetMethod(layer, c, p, s) for c, p, s in itertools.product(self.data_weights, self.prior_finals, self.iterations_scales)]
+
+    def run(self, command: str | None = None) -> dict[str, Any]:
+        """Tune, report, write the folder; returns the calibration (layer → chosen setting and scores)."""
+        net = load_network(self.net, weights=self.weights)
+        layers = sorted(dict.fromkeys(net.check_layer(layer) for layer in self.layers), key=net.index)
+        skips = SkipTracker()
+        tuning, report = self.splits(skips)
+        plan = {layer: self.candidates(layer) for layer in layers}
+        trainer = self.trainer.make()
+        folder = StudyFolder("calibrate", self, {"tuning_names": tuning.names, "report_names": report.names},
+                             writer=trainer.is_global_zero, command=command).open()
+
+        def run_job(method: Method, layer: str, data: EvaluationImages, scale: float) -> list[Row]:
+            job = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=scale, seed=self.seed_everything,
+                               saved_reconstructions=0)
+            trainer.predict(job, dataloaders=DataLoader(data, batch_size=self.batch_size), return_predictions=False)
+            return job.rows
+
+        tuning_rows: list[Row] = []
+        report_rows: list[Row] = []
+        calibration: dict[str, Any] = {}
+        bar = tqdm(total=sum(len(c) for c in plan.values()) + 3 * len(layers), desc="calibration", unit="job",
+                   disable=not (self.progress and folder.writer))
+        for layer in layers:
+            results = {}
+            for method in plan[layer]:
+                bar.set_postfix_str(f"{layer} · {method.name}")
+                results[method] = run_job(method, layer, tuning, method.iterations_scale)
+                tuning_rows += [{"split": "tuning", **r} for r in results[method]]
+                bar.update(1)
+            folder.write_table("tuning", TUNING_COLUMNS, tuning_rows)
+            chosen = choose(results, self.budget_tolerance)
+            for method in (chosen, PresetMethod("mv2016"), PresetMethod("gd-plain")):
+                report_rows += run_job(method, layer, report, chosen.iterations_scale)
+                bar.update(1)
+            folder.write_table("metrics", COLUMNS, report_rows)
+            on_report = [r for r in report_rows if r["method"] == chosen.name and r["layer"] == layer]
+            calibration[layer] = {"data_weight": chosen.data_weight, "prior_final": chosen.prior_final,
+                                  "iterations_scale": chosen.iterations_scale,
+                                  "tuning": {k: round(_mean(results[chosen], k), 4) for k in ("feature_error", "ssim")},
+                                  "report": {k: round(_mean(on_report, k), 4) for k in ("feature_error", "ssim")}}
+            folder.write_text("calibration.yaml", yaml.safe_dump({"net": net.name, "weights": self.weights, "layers": calibration},
+                                                                 sort_keys=False))
+        bar.close()
+        if folder.writer:
+            self._report(folder, net, layers, calibration, report_rows)
+        folder.finish()
+        return calibration
+
+    def _report(self, folder: StudyFolder, net: LayeredNetwork, layers: Sequence[str], calibration: dict[str, Any],
+                rows: Sequence[Row]) -> None:
+        summary = markdown_table(
+            ["layer", "C", "prior fade to", "budget", "tuning feature error", "tuning SSIM", "report feature error", "report SSIM"],
+            [[layer, f"{c['data_weight']:g}", f"{c['prior_final']:g}", f"×{c['iterations_scale']:g}", f"{c['tuning']['feature_error']:.3f}",
+              f"{c['tuning']['ssim']:.3f}", f"{c['report']['feature_error']:.3f}", f"{c['report']['ssim']:.3f}"]
+             for layer, c in calibration.items()])
+        sections = ["## Chosen settings\n\n" + summary]
+        for layer in layers:
+            methods = list(dict.fromkeys(r["method"] for r in rows if r["layer"] == layer))
+            sections.append(f"## Report split, {layer}\n\n" + layer_table(rows, layer, methods) + "\n\n" + evidence_table(rows, layer, methods))
+        intro = (f"Tuned on {len(folder.config['tuning_names'])} images, reported on {len(folder.config['report_names'])} others. "
+                 "Data: [tuning.csv](tuning.csv) (every candidate), [metrics.csv](metrics.csv) (report split), "
+                 "[calibration.yaml](calibration.yaml).")
+        folder.write_report(f"Calibration of mv2016 for {net.name} ({self.weights} weights)", sections, intro=intro)
+        folder.print_done(summary)
