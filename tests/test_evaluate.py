@@ -186,7 +186,7 @@ def test_clear_errors(photos, tmp_path, monkeypatch, capsys):
     out = tmp_path / "never"
     with pytest.raises(ValueError, match="unknown layer 'block99' for efficientnet_lite0; valid layers: stem, block1"):
         main(study_args(photos, out, "--layers", as_list("block99")))
-    with pytest.raises(ValueError, match="unknown preset 'mv2099'; choose from mv2016, mv2015, gd-plain"):
+    with pytest.raises(ValueError, match="unknown preset 'mv2099'; choose from mv2016, mv2016-calibrated, mv2015, gd-plain"):
         main(study_args(photos, out, "--presets", as_list("mv2099")))
     with pytest.raises(ValueError, match="unknown network 'resnet'"):
         main(study_args(photos, out, "--net", "resnet"))

@@ -261,14 +261,15 @@ def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoint
 
 
 def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_path):
-    """Two tiny splits, a 2 × 2 grid: the chosen setting has the lowest mean tuning feature error
-    (cheapest within the tolerance), and only report-split images are in metrics.csv."""
+    """Two tiny splits, a 2 × 2 grid: with ``--ssim_fraction 0`` the chosen setting has the lowest
+    mean tuning feature error (cheapest within the tolerance), and only report-split images are in
+    metrics.csv."""
     from deeprestore.studies.inversion.methods import TunedPresetMethod
     from deeprestore.studies.calibration.study import choose
 
     files = sorted(str(p) for p in photos.glob("*.png"))
     calibration = main(["calibrate", "--tuning_images", *files[:2], "--report_images", files[2], "--crop_size", "32", "--layers", "stem",
-                        "--data_weights", "30", "3000", "--prior_finals", "1", "0", "--iterations_scales", "0.02",
+                        "--data_weights", "30", "3000", "--prior_finals", "1", "0", "--iterations_scales", "0.02", "--ssim_fraction", "0",
                         "--report_root", str(tmp_path), "--experiment", "cal", "--wandb", "disabled", "--progress", "false"])
     folder = tmp_path / "cal"
     with (folder / "tuning.csv").open(newline="") as f:
@@ -287,8 +288,24 @@ def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_pat
     assert yaml.safe_load((folder / "calibration.yaml").read_text())["layers"]["stem"] == chosen
     assert "## Report split, stem" in (folder / "report.md").read_text()
     cheap, dear = TunedPresetMethod("stem", 1.0, 1.0, 1.0), TunedPresetMethod("stem", 1.0, 1.0, 4.0)
-    rows = lambda e: [{"feature_error": e}]  # noqa: E731
+    rows = lambda e, s=0.5: [{"feature_error": e, "ssim": s}]  # noqa: E731
     assert choose({cheap: rows(0.105), dear: rows(0.100)}, 0.01) == cheap and choose({cheap: rows(0.2), dear: rows(0.1)}, 0.01) == dear
+    faded = TunedPresetMethod("stem", 1.0, 0.0, 1.0)  # the lowest feature error, but half the SSIM: not natural enough
+    assert choose({cheap: rows(0.2, 0.8), faded: rows(0.1, 0.4)}, 0.01) == cheap and choose({cheap: rows(0.2, 0.8), faded: rows(0.1, 0.4)}, 0.01, 0.0) == faded
     with pytest.raises(ValueError, match="tuning and report images must differ"):
         main(["calibrate", "--tuning_images", files[0], "--report_images", files[0], "--crop_size", "32", "--report_root", str(tmp_path),
               "--experiment", "bad"])
+
+
+def test_calibration_plumbing_on_alexnet_with_random_weights(tmp_path):
+    """The cluster procedure's path (AlexNet; random weights, plumbing only: no numbers are meaningful)."""
+    for split, names in (("t", ("astronaut", "rocket")), ("r", ("coffee",))):
+        (tmp_path / split).mkdir()
+        for name in names:
+            Image.fromarray(getattr(skimage.data, name)()[:64, :64]).save(tmp_path / split / f"{name}.png")
+    calibration = main(["calibrate", "--net", "alexnet", "--weights", "random", "--tuning_images", str(tmp_path / "t"),
+                        "--report_images", str(tmp_path / "r"), "--crop_size", "64", "--layers", "relu1", "--data_weights", "300",
+                        "--prior_finals", "1", "0", "--iterations_scales", "0.01", "--report_root", str(tmp_path), "--experiment", "alex",
+                        "--wandb", "disabled", "--progress", "false"])
+    assert set(calibration) == {"relu1"} and calibration["relu1"]["data_weight"] == 300.0
+    assert yaml.safe_load((tmp_path / "alex" / "calibration.yaml").read_text())["net"] == "alexnet"

@@ -225,3 +225,19 @@ def test_a_phase_prior_weight_scales_the_priors_and_the_fade_follows_its_schedul
     assert second.prior_weight_at(0) == 0.2 and second.iterations == mv2016.phases(2)[1].iterations
     with pytest.raises(ValueError, match=r"final prior weight must be in \[0, 1\]"):
         with_fading_priors(mv2016, 1.5)
+
+
+def test_the_calibrated_preset_takes_the_shipped_setting_of_its_layer(lite0, photo_crops):
+    from deeprestore.inversion.calibration_table import calibrated_setting
+    from deeprestore.inversion.presets import get_preset, with_fading_priors
+
+    setting = calibrated_setting("efficientnet_lite0", "stem")
+    assert setting is not None and calibrated_setting("efficientnet_lite0", "no-such-layer") is None
+    images = photo_crops[:1, :, :32, :32]
+    calibrated = invert(lite0, images, ["stem"], "mv2016-calibrated", iterations_scale=0.02, progress=False)
+    by_hand = invert(lite0, images, ["stem"], with_fading_priors(get_preset("mv2016"), setting.prior_final),
+                     layer_weights={"stem": setting.data_weight}, iterations_scale=0.02 * setting.iterations_scale, progress=False)
+    torch.testing.assert_close(calibrated.images, by_hand.images)
+    two_layers = invert(lite0, images, ["stem", "block1"], "mv2016-calibrated", iterations_scale=0.02, progress=False)
+    plain = invert(lite0, images, ["stem", "block1"], "mv2016", iterations_scale=0.02, progress=False)
+    torch.testing.assert_close(two_layers.images, plain.images)  # several layers: no per-layer table applies

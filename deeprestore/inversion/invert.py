@@ -21,7 +21,8 @@ from deeprestore.image_checks import check_images
 from deeprestore.inversion.engine import InversionResult, minimise
 from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
 from deeprestore.inversion.optimizers import stepper_factory
-from deeprestore.inversion.presets import Preset, get_preset
+from deeprestore.inversion.calibration_table import calibrated_setting
+from deeprestore.inversion.presets import Preset, get_preset, with_fading_priors
 from deeprestore.inversion.seeds import image_seeds
 from deeprestore.nets.layered_network import LayeredNetwork
 from deeprestore.priors.units import B, from_mv_units
@@ -96,6 +97,11 @@ def invert(
         raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
     if init is not None and tuple(init.shape) != tuple(images.shape):
         raise ValueError(f"init must have the shape of the images {tuple(images.shape)}, got {tuple(init.shape)}")
+    setting = calibrated_setting(net.name, layers[0]) if preset.calibrated and len(layers) == 1 else None
+    if setting is not None:  # the layer's calibrated C, prior fade and budget (docs/calibration.md)
+        preset = with_fading_priors(preset, setting.prior_final, name=preset.name)
+        layer_weights = layer_weights or {layers[0]: setting.data_weight}
+        iterations_scale *= setting.iterations_scale
     size = (images.shape[-2], images.shape[-1])
     strides = {layer: layer_stride(net, layer, size) for layer in layers}
     deepest = max(layers, key=net.index)

@@ -76,6 +76,9 @@ class Preset:
         phases: ``stride → phases`` (the jitter depends on the stride of the deepest target layer).
         priors: ``stride → [(prior, λ)]``.
         data_weight: ``(stride, network name) → C`` of a target layer.
+        calibrated: whether a single-layer inversion takes the layer's calibrated setting
+            (:mod:`deeprestore.inversion.calibration_table`: C, a prior fade and the budget)
+            where the network has one.
     """
 
     name: str
@@ -83,6 +86,7 @@ class Preset:
     phases: Callable[[float | None], list[Phase]]
     priors: Callable[[float | None], list[tuple[ImagePrior, float]]]
     data_weight: Callable[[float | None, str | None], float]
+    calibrated: bool = False
 
 
 def _mv2016_phases(stride: float | None) -> list[Phase]:
@@ -96,14 +100,13 @@ def _mv2015_phases(stride: float | None) -> list[Phase]:
     return [Phase(400, lambda it: lr * (1.0 if it < 100 else 0.1 if it < 300 else 0.01), 1)]
 
 
+def _mv2016_priors(stride: float | None) -> list[tuple[ImagePrior, float]]:
+    return [(BoundedRange(alpha=6.0), 1.0), (TotalVariation(beta=2.0), 1.0)]
+
+
 PRESETS: dict[str, Preset] = {
-    "mv2016": Preset(
-        "mv2016",
-        "mv2016",
-        _mv2016_phases,
-        lambda stride: [(BoundedRange(alpha=6.0), 1.0), (TotalVariation(beta=2.0), 1.0)],
-        mv2016_data_weight,
-    ),
+    "mv2016": Preset("mv2016", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight),
+    "mv2016-calibrated": Preset("mv2016-calibrated", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight, calibrated=True),
     "mv2015": Preset(
         "mv2015",
         "sgd",
@@ -144,7 +147,7 @@ def with_fading_priors(preset: Preset, final: float, name: str | None = None) ->
 
 
 def get_preset(name: str) -> Preset:
-    """A preset by name (``mv2016``, ``mv2015``, ``gd-plain``)."""
+    """A preset by name (``mv2016``, ``mv2016-calibrated``, ``mv2015``, ``gd-plain``)."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     return PRESETS[name]

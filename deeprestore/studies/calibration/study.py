@@ -4,8 +4,9 @@ split, report on images never used for tuning.
 For each layer, every setting of the grid — the data weight C (:data:`data_weights`), the priors'
 final weight of a linear fade (:func:`~deeprestore.inversion.presets.with_fading_priors`,
 :data:`prior_finals`; 1 = M&V's constant weights) and the iteration budget (:data:`iterations_scales`)
-— inverts the **tuning** images. The chosen setting has the lowest mean feature error; among the
-settings within ``budget_tolerance`` of it, the smallest budget wins (then the lower error). The
+— inverts the **tuning** images. Among the settings whose mean SSIM is at least ``ssim_fraction``
+of the grid's best, the chosen one has the lowest mean feature error; among those within
+``budget_tolerance`` of it, the smallest budget wins (then the lower error). The
 chosen settings then run on the **report** images, beside ``gd-plain`` and the shipped ``mv2016``
 at the same budget, and only those numbers are the calibration's result. Defaults: the held-out
 set split by :func:`datamodules.evaluation_images.held_out_split` (10 ImageNet photos to tune,
@@ -48,12 +49,15 @@ def _mean(rows: Sequence[Row], column: str) -> float:
     return mean_std([float(r[column]) for r in rows])[0]
 
 
-def choose(candidates: dict[TunedPresetMethod, list[Row]], budget_tolerance: float) -> TunedPresetMethod:
-    """The setting with the lowest mean feature error, or the cheapest within ``budget_tolerance``
+def choose(candidates: dict[TunedPresetMethod, list[Row]], budget_tolerance: float, ssim_fraction: float = 0.9) -> TunedPresetMethod:
+    """Among the settings whose mean SSIM is at least ``ssim_fraction`` of the best mean SSIM of the
+    grid, the one with the lowest mean feature error, or the cheapest within ``budget_tolerance``
     of it (ties: the lower error)."""
     errors = {m: _mean(rows, "feature_error") for m, rows in candidates.items()}
-    best = min(errors.values())
-    near = [m for m, e in errors.items() if e <= best + budget_tolerance]
+    ssims = {m: _mean(rows, "ssim") for m, rows in candidates.items()}
+    natural = [m for m in candidates if ssims[m] >= ssim_fraction * max(ssims.values())]
+    best = min(errors[m] for m in natural)
+    near = [m for m in natural if errors[m] <= best + budget_tolerance]
     return min(near, key=lambda m: (m.iterations_scale, errors[m]))
 
 
@@ -69,6 +73,9 @@ class CalibrationStudy(StudyOptions):
         prior_finals: the grid of the priors' final weight (linear fade over the first phase; 1: constant).
         iterations_scales: the grid of budgets (× the preset's 350 iterations).
         budget_tolerance: a cheaper budget is chosen if its mean feature error is within this of the best.
+        ssim_fraction: only settings whose mean SSIM is at least this fraction of the grid's best
+            compete on feature error (1: the most natural-looking setting; 0: feature error alone,
+            which at deep layers picks pre-images that match the features but lose half their SSIM).
         tuning_images: image files or folders to tune on (default: the held-out tuning split).
         report_images: image files or folders to report on (default: the held-out report split).
         crop_size: images are shrunk (shorter side; never enlarged) and centre-cropped to this.
@@ -83,6 +90,7 @@ class CalibrationStudy(StudyOptions):
     prior_finals: list[float] = field(default_factory=lambda: [1.0, 0.3, 0.0])
     iterations_scales: list[float] = field(default_factory=lambda: [1.0, 4.0])
     budget_tolerance: float = 0.01
+    ssim_fraction: float = 0.9
     tuning_images: list[str] | None = None
     report_images: list[str] | None = None
     crop_size: int = 128
@@ -135,7 +143,7 @@ class CalibrationStudy(StudyOptions):
                 tuning_rows += [{"split": "tuning", **r} for r in results[method]]
                 bar.update(1)
             folder.write_table("tuning", TUNING_COLUMNS, tuning_rows)
-            chosen = choose(results, self.budget_tolerance)
+            chosen = choose(results, self.budget_tolerance, self.ssim_fraction)
             for method in (chosen, PresetMethod("mv2016"), PresetMethod("gd-plain")):
                 report_rows += run_job(method, layer, report, chosen.iterations_scale)
                 bar.update(1)
