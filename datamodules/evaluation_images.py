@@ -34,6 +34,8 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as F
 
+from deeprestore.metrics.scores import SSIM_WINDOW
+
 from .image_file_dataset import scan_image_files
 from .image_files import load_rgb
 from .image_paths import expand_image_paths
@@ -58,8 +60,6 @@ __all__ = [
 HELD_OUT_LABELS: dict[str, int] = {"chelsea": 281, "coffee": 967}
 #: ``imagenet_<k>_<label>.jpg``: foolbox's labelled ImageNet photos.
 FOOLBOX_NAME = re.compile(r"^imagenet_(\d+)_(\d+)\.jpg$")
-#: Minimum size of a crop: the SSIM window of :mod:`deeprestore.metrics` (11 pixels).
-MIN_CROP = 11
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,8 @@ class StackedImages(Dataset[dict[str, object]]):
 
 def check_crop_size(crop_size: int) -> int:
     """``crop_size`` if SSIM can be computed at that size (≥ 11 pixels), else ``ValueError``."""
-    if crop_size < MIN_CROP:
-        raise ValueError(f"crop_size must be at least {MIN_CROP} pixels (the SSIM window), got {crop_size}")
+    if crop_size < SSIM_WINDOW:
+        raise ValueError(f"crop_size must be at least {SSIM_WINDOW} pixels (the SSIM window), got {crop_size}")
     return crop_size
 
 

@@ -147,10 +147,11 @@ def run_inverse_problems_study(
             bar.update(1)
         folder.write_table("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows)
         if figure_images > 0 and folder.writer and kept:
-            shown = sorted(next(iter(kept.values())))
-            pick = lambda key, m=next(iter(kept)): torch.stack([kept[m][k][key] for k in shown])  # noqa: E731
-            fig = inverse_problems_figure(pick("observation"), {m: torch.stack([kept[m][k]["reconstruction"] for k in shown]) for m in kept},
-                                          pick("truth"), [data.names[k] for k in shown],
+            first = next(iter(kept.values()))  # observations and truths are the same for every method
+            shown = sorted(first)
+            stack = lambda images, key: torch.stack([images[k][key] for k in shown])  # noqa: E731
+            fig = inverse_problems_figure(stack(first, "observation"), {m: stack(images, "reconstruction") for m, images in kept.items()},
+                                          stack(first, "truth"), [data.names[k] for k in shown],
                                           title=f"{op_name} ({operator.num_measurements} measurements)")
             save_figure(fig, folder.path / "plots" / f"{op_name}.png")
     bar.close()

@@ -50,6 +50,7 @@ class InversionJob(GatheredJob):
         self.saved_reconstructions = saved_reconstructions
         self.progress = progress
         self._reconstruct: Reconstructor | None = None
+        self._provenance: dict[str, str | None] = {}
 
     @property
     def reconstructions(self) -> dict[int, Tensor]:
@@ -57,6 +58,7 @@ class InversionJob(GatheredJob):
 
     def on_predict_start(self) -> None:
         super().on_predict_start()
+        self._provenance = self.method.provenance()  # a folder listing: once per job, not per batch
         self._reconstruct = self.method.reconstructor(self.net, self.layer, iterations_scale=self.iterations_scale, seed=self.seed,
                                                       progress=self.progress and self.trainer.is_global_zero)
 
@@ -68,10 +70,9 @@ class InversionJob(GatheredJob):
         with torch.enable_grad():
             recon, diverged_at = self._reconstruct(images)
         scores = score(self.net, self.layer, images, recon, [self.labels[i] for i in indices])
-        provenance = self.method.provenance()
         for k, index in enumerate(indices):
             row = {"method": self.method.name, "net": self.net.name, "layer": self.layer, "image": self.names[index],
-                   "label": self.labels[index], **{c: v[k] for c, v in scores.items()}, "diverged": diverged_at[k] is not None, **provenance}
+                   "label": self.labels[index], **{c: v[k] for c, v in scores.items()}, "diverged": diverged_at[k] is not None, **self._provenance}
             keep = self.saved_reconstructions < 0 or index < self.saved_reconstructions
             self.add(index, row, {"reconstruction": recon[k]} if keep else None)
         return len(indices)
