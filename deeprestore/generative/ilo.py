@@ -66,7 +66,7 @@ class InversionResult:
 
 
 def feature_loss(net: torch.nn.Module, layer: str) -> Perceptual:
-    """A perceptual term from a :class:`~deeprestore.nets.LayeredNetwork`: the relative squared
+    """A perceptual term from a :class:`~deeprestore.nets.FeatureNetwork`: the relative squared
     error of its features at ``layer`` between ``A(x̂)`` and ``y`` (both ``N×3×H×W``)."""
 
     def loss(measured: Tensor, y: Tensor) -> Tensor:

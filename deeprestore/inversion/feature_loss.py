@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 
 
 class NormalisedFeatureLoss(nn.Module):
@@ -28,7 +28,7 @@ class NormalisedFeatureLoss(nn.Module):
             target whose norm is zero for some image (the loss would be undefined).
     """
 
-    def __init__(self, net: LayeredNetwork, weights: Mapping[str, float], targets: Mapping[str, Tensor]) -> None:
+    def __init__(self, net: FeatureNetwork, weights: Mapping[str, float], targets: Mapping[str, Tensor]) -> None:
         super().__init__()
         if not weights:
             raise ValueError("no target layers given")
@@ -53,7 +53,7 @@ class NormalisedFeatureLoss(nn.Module):
             self.targets[layer], self.norms[layer] = target, norm
 
     @classmethod
-    def from_images(cls, net: LayeredNetwork, weights: Mapping[str, float], images: Tensor) -> NormalisedFeatureLoss:
+    def from_images(cls, net: FeatureNetwork, weights: Mapping[str, float], images: Tensor) -> NormalisedFeatureLoss:
         """Targets are the features of ``images`` (``N×3×H×W`` in ``[0, 1]``)."""
         with torch.no_grad():
             targets = net.features(images, list(weights))

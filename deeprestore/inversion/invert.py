@@ -24,7 +24,7 @@ from deeprestore.inversion.optimizers import stepper_factory
 from deeprestore.inversion.calibration_table import calibrated_setting
 from deeprestore.inversion.presets import Preset, get_preset, with_fading_priors
 from deeprestore.inversion.seeds import image_seeds
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors.units import B, from_mv_units
 
 
@@ -43,21 +43,21 @@ def mv_noise(shape: Sequence[int], seeds: Sequence[int], device: torch.device | 
     return from_mv_units(mv).to(device)
 
 
-def input_images(net: LayeredNetwork, images: Tensor) -> Tensor:
+def input_images(net: FeatureNetwork, images: Tensor) -> Tensor:
     """``images`` checked (``N×3×H×W`` float in [0, 1]; see :func:`~deeprestore.image_checks.check_images`)
     and converted to the network's dtype and device: float64 and half inputs are supported that way."""
     check_images(images)
     return images.to(device=net.mean.device, dtype=net.mean.dtype)
 
 
-def layer_stride(net: LayeredNetwork, layer: str, size: tuple[int, int]) -> float | None:
+def layer_stride(net: FeatureNetwork, layer: str, size: tuple[int, int]) -> float | None:
     """Stride of ``layer`` for an input of ``size`` (``None`` for vector layers)."""
     shape = net.output_shape(layer, size)
     return size[0] / shape[-2] if len(shape) == 3 else None
 
 
 def invert(
-    net: LayeredNetwork,
+    net: FeatureNetwork,
     images: Tensor,
     layers: Sequence[str],
     preset: str | Preset = "mv2016",

@@ -24,7 +24,7 @@ from deeprestore.inversion.invert import input_images, layer_stride, mv_noise
 from deeprestore.inversion.optimizers import stepper_factory
 from deeprestore.inversion.presets import Preset, get_preset
 from deeprestore.inversion.seeds import index_seeds
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 
 UNIT_KINDS = ("neuron", "channel", "class")
 
@@ -50,7 +50,7 @@ def unit_activation(features: Tensor, kind: str, unit: Sequence[int] | int) -> T
 
 
 def maximise_activation(
-    net: LayeredNetwork,
+    net: FeatureNetwork,
     layer: str,
     unit: Sequence[int] | int,
     kind: str = "channel",
@@ -91,7 +91,7 @@ def maximise_activation(
 
 
 def caricature(
-    net: LayeredNetwork,
+    net: FeatureNetwork,
     images: Tensor,
     layer: str,
     *,

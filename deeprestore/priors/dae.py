@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors.base import ImagePrior
 
 __all__ = ["DAEPrior", "DenoisingAutoencoder", "dae_score"]
@@ -61,7 +61,7 @@ class DAEPrior(ImagePrior):
         net, layer: for a feature-map DAE; ``None`` for an image DAE.
     """
 
-    def __init__(self, dae: nn.Module, sigma: float, net: LayeredNetwork | None = None, layer: str | None = None) -> None:
+    def __init__(self, dae: nn.Module, sigma: float, net: FeatureNetwork | None = None, layer: str | None = None) -> None:
         super().__init__()
         if (net is None) != (layer is None):
             raise ValueError("a feature-map DAE prior needs both net and layer")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patches import to_grey
@@ -47,7 +47,7 @@ class PatchImagePrior(ImagePrior):
 class FeatureMapPrior(ImagePrior):
     """A patch prior on ``net``'s feature maps at ``layer``: the energy of ``Φ_layer(x)``, ``(N,)``."""
 
-    def __init__(self, energy: PatchEnergy, net: LayeredNetwork, layer: str) -> None:
+    def __init__(self, energy: PatchEnergy, net: FeatureNetwork, layer: str) -> None:
         super().__init__()
         net.check_layer(layer)
         self.energy = energy.eval().requires_grad_(False)

@@ -8,13 +8,13 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.stats.layer_stats import LayerStatistics
 
 __all__ = ["collect_statistics", "feature_map_shapes"]
 
 
-def feature_map_shapes(net: LayeredNetwork, layers: Sequence[str], crop_size: int) -> dict[str, tuple[int, int, int]]:
+def feature_map_shapes(net: FeatureNetwork, layers: Sequence[str], crop_size: int) -> dict[str, tuple[int, int, int]]:
     """``(C, h, w)`` of each layer for ``crop_size``² inputs.
 
     Raises:
@@ -35,7 +35,7 @@ def feature_map_shapes(net: LayeredNetwork, layers: Sequence[str], crop_size: in
 
 @torch.no_grad()
 def collect_statistics(
-    net: LayeredNetwork,
+    net: FeatureNetwork,
     batches: Iterable[Tensor],
     layers: Sequence[str],
     shapes: dict[str, tuple[int, int, int]],

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from datamodules.evaluation_images import EvaluationImages, held_out_split, image_files
 from datamodules.skips import SkipTracker
 from deeprestore.metrics import markdown_table, mean_std
-from deeprestore.nets import LayeredNetwork, load_network
+from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.inversion.job import InversionJob
 from deeprestore.studies.inversion.methods import Method, PresetMethod, TunedPresetMethod
 from deeprestore.studies.inversion.report import evidence_table, layer_table
@@ -161,7 +161,7 @@ class CalibrationStudy(StudyOptions):
         folder.finish()
         return calibration
 
-    def _report(self, folder: StudyFolder, net: LayeredNetwork, layers: Sequence[str], calibration: dict[str, Any],
+    def _report(self, folder: StudyFolder, net: FeatureNetwork, layers: Sequence[str], calibration: dict[str, Any],
                 rows: Sequence[Row]) -> None:
         summary = markdown_table(
             ["layer", "C", "prior fade to", "budget", "tuning feature error", "tuning SSIM", "report feature error", "report SSIM"],

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.studies.inversion.methods import Method, Reconstructor
 from deeprestore.studies.inversion.scoring import score
 from deeprestore.studies.predict_job import GatheredJob
@@ -37,7 +37,7 @@ class InversionJob(GatheredJob):
     CPU, unclamped), the same on every rank. Batches are ``{"index": (B,), "image": B×3×H×W in [0, 1]}``.
     """
 
-    def __init__(self, net: LayeredNetwork, method: Method, layer: str, names: Sequence[str], labels: Sequence[int | None], *,
+    def __init__(self, net: FeatureNetwork, method: Method, layer: str, names: Sequence[str], labels: Sequence[int | None], *,
                  iterations_scale: float, seed: int, saved_reconstructions: int = -1, progress: bool = False) -> None:
         super().__init__()
         self.net = net

@@ -25,7 +25,7 @@ from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
 from deeprestore.inversion import get_preset, invert
 from deeprestore.inversion.presets import Preset, with_fading_priors
 from deeprestore.inverters import InvertingNetwork
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
 from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
 
@@ -43,7 +43,7 @@ class Method(Protocol):
         """The ``method`` column of the rows."""
         ...
 
-    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+    def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
         """The study layers this method is evaluated at, in network order."""
         ...
 
@@ -55,12 +55,12 @@ class Method(Protocol):
         """Where a trained method comes from: ``training_run`` and ``training_wandb_id`` columns."""
         ...
 
-    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         """The function that reconstructs a batch at ``layer`` (on the network's device)."""
         ...
 
 
-def _preset_reconstructor(net: LayeredNetwork, layer: str, preset: Preset, iterations_scale: float, seed: int,
+def _preset_reconstructor(net: FeatureNetwork, layer: str, preset: Preset, iterations_scale: float, seed: int,
                           progress: bool, layer_weights: dict[str, float] | None = None) -> Reconstructor:
     def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
         result = invert(net, images, [layer], preset, layer_weights=layer_weights, iterations_scale=iterations_scale, seed=seed,
@@ -83,7 +83,7 @@ class PresetMethod:
     def name(self) -> str:
         return self.preset
 
-    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+    def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
         return sorted(study_layers, key=net.index)
 
     def describe(self) -> dict[str, Any]:
@@ -92,7 +92,7 @@ class PresetMethod:
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
 
-    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         return _preset_reconstructor(net, layer, get_preset(self.preset), iterations_scale, seed, progress)
 
 
@@ -133,7 +133,7 @@ class LearnedPriorMethod:
         return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"), hp.get("net"),
                    "dae" if "sigma" in hp else "patch")
 
-    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+    def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
         """Every study layer for an image prior; for a feature-map prior, those deeper than its layer."""
         layers = sorted(study_layers, key=net.index)
         if self.prior_layer is None:
@@ -147,7 +147,7 @@ class LearnedPriorMethod:
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)
 
-    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         if self.prior_net is not None and self.prior_net != net.name:
             raise ValueError(f"{self.checkpoint} models {self.prior_net}'s features, the study inverts {net.name}")
         device = net.mean.device
@@ -187,7 +187,7 @@ class TunedPresetMethod:
         c = "" if self.data_weight is None else f"C={self.data_weight:g},"
         return f"{self.base}[{c}prior→{self.prior_final:g},×{self.iterations_scale:g}]"
 
-    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+    def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
         return [self.layer]
 
     def describe(self) -> dict[str, Any]:
@@ -197,7 +197,7 @@ class TunedPresetMethod:
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
 
-    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         """Runs at :attr:`iterations_scale` whatever the study's (it is part of the setting)."""
         preset = with_fading_priors(get_preset(self.base), self.prior_final, name=self.name)
         weights = None if self.data_weight is None else {layer: self.data_weight}
@@ -224,7 +224,7 @@ class InverterMethod:
     layer: str
     weights: str
 
-    def layers(self, study_layers: Sequence[str], net: LayeredNetwork) -> list[str]:
+    def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
         return [self.layer]
 
     def describe(self) -> dict[str, Any]:
@@ -234,7 +234,7 @@ class InverterMethod:
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)
 
-    def reconstructor(self, net: LayeredNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         """Loads the checkpoint once (on the network's device); no optimisation, so no divergence."""
         if layer != self.layer:
             raise ValueError(f"{self.name} inverts {self.layer}, not {layer}")

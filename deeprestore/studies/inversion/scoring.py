@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from deeprestore.metrics import feature_error, image_metrics
-from deeprestore.nets.layered_network import LayeredNetwork
+from deeprestore.nets.feature_network import FeatureNetwork
 
 __all__ = ["COLUMNS", "FLOAT_COLUMNS", "Row", "read_rows", "score"]
 
@@ -47,7 +47,7 @@ Row = dict[str, Any]
 
 
 @torch.no_grad()
-def score(net: LayeredNetwork, layer: str, originals: Tensor, reconstructions: Tensor,
+def score(net: FeatureNetwork, layer: str, originals: Tensor, reconstructions: Tensor,
           labels: Sequence[int | None]) -> dict[str, list[Any]]:
     """Per-image scores of reconstructions against the originals.
 
@@ -64,7 +64,7 @@ def score(net: LayeredNetwork, layer: str, originals: Tensor, reconstructions: T
     """
     recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
     scores: dict[str, Tensor] = image_metrics(recon, originals)
-    last = net.layer_names[-1]
+    last = net.logits_layer
     n = len(originals)
     feats = net.features(torch.cat([recon, originals.to(recon.dtype)]), list(dict.fromkeys([layer, last])))
     scores["feature_error"] = feature_error(feats[layer][:n], feats[layer][n:])

@@ -36,7 +36,7 @@ from datamodules.skips import SkipTracker
 from deeprestore.atomic_io import atomic_write
 from deeprestore.inversion import get_preset
 from deeprestore.metrics import comparison_grid, save_png
-from deeprestore.nets import LayeredNetwork, load_network
+from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
 from deeprestore.studies.inversion.job import InversionJob
 from deeprestore.studies.inversion.methods import LearnedPriorMethod, Method, PresetMethod
@@ -62,7 +62,7 @@ RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop
 RANDOM_STREAMS = "per-image (pixels + seed)"
 
 
-def plan_jobs(methods: Sequence[Method], layers: Sequence[str], net: LayeredNetwork) -> list[tuple[Method, str]]:
+def plan_jobs(methods: Sequence[Method], layers: Sequence[str], net: FeatureNetwork) -> list[tuple[Method, str]]:
     """Every ``(method, layer)`` job, from each method's :meth:`~.methods.Method.layers`.
 
     Raises:
@@ -168,7 +168,7 @@ class InversionStudy(StudyOptions):
         for preset in self.presets:
             get_preset(preset)
 
-    def methods(self, net: LayeredNetwork) -> list[Method]:
+    def methods(self, net: FeatureNetwork) -> list[Method]:
         """Presets, then learned priors, then the inverting networks found (notes printed)."""
         weights = self.learned_prior_weights or [0.1] * len(self.learned_priors)
         learned = [LearnedPriorMethod.from_checkpoint(p, w) for p, w in zip(self.learned_priors, weights)]
@@ -180,7 +180,7 @@ class InversionStudy(StudyOptions):
     def dataset(self, skips: SkipTracker) -> EvaluationImages:
         return image_files(self.images, self.crop_size, skips, self.image_scan) if self.images else held_out_images(self.crop_size)
 
-    def resolve_layers(self, net: LayeredNetwork) -> list[str]:
+    def resolve_layers(self, net: FeatureNetwork) -> list[str]:
         """The layers asked for (or the network's defaults), checked, in network order, no repeats."""
         chosen = self.layers or DEFAULT_LAYERS.get(net.name, net.layer_names)
         return sorted(dict.fromkeys(net.check_layer(layer) for layer in chosen), key=net.index)
