@@ -191,3 +191,43 @@ def test_efficientnet_lite1_and_lite2_real_weights_classify_the_held_out_photos(
         with torch.no_grad():
             correct = int((net(images).argmax(1) == labels).sum())
         assert len(imagenet) == 20 and correct >= 17, f"{name}: top-1 {correct}/20"
+
+
+def test_every_method_runs_on_a_graph_network(nets, tmp_path):
+    """Activation maximisation, caricatures, feature-map statistics and a feature-map prior on
+    torchvision's ResNet-18 (random weights: plumbing only)."""
+    from deeprestore.inversion import caricature, maximise_activation
+    from deeprestore.priors import PatchPriorModule
+    from deeprestore.priors.learned_prior import FeatureMapPrior
+    from deeprestore.stats.command import main as stats_main
+
+    net = nets["torchvision/resnet18"]
+    maximised = maximise_activation(net, "layer2", 3, "channel", size=(48, 48), iterations_scale=0.02, progress=False)
+    assert maximised.history[-1, 0] < maximised.history[0, 0]
+    images = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(5))
+    assert caricature(net, images, "layer3", iterations_scale=0.02, progress=False).images.shape == (1, 3, 48, 48)
+    run = stats_main(["--net", "torchvision/resnet18", "--weights", "random", "--layers", "layer2", "layer3.1.conv1",
+                      "--images", "2", "--crop_size", "48", "--out", str(tmp_path / "stats"), "--progress", "false", "--dpi", "30"])
+    assert run.results["layer3.1.conv1"].images == 2 and (tmp_path / "stats" / "stats_layer2.json").is_file()
+    module = PatchPriorModule(net="torchvision/resnet18", weights="random", layer="layer1", patch_size=3, n_filters=8)
+    assert module.maps(images).shape == (1, 64, 12, 12)
+    prior = FeatureMapPrior(module.energy, module.net, "layer1")
+    x = images.clone().requires_grad_(True)
+    prior(x).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_the_inversion_study_on_a_torchvision_network_says_where_c_comes_from(tmp_path):
+    from PIL import Image
+    import skimage.data
+
+    from deeprestore.studies.cli import main
+
+    Image.fromarray(skimage.data.coffee()[120:168, 260:308]).save(tmp_path / "coffee.png")
+    result = main(["inversion", "--net", "torchvision/resnet18", "--weights", "random", "--images", str(tmp_path / "coffee.png"),
+                   "--crop_size", "48", "--layers", "[]", "--presets", "mv2016", "--iterations_scale", "0.01", "--checkpoints", "",
+                   "--wandb", "disabled", "--progress", "false", "--report_root", str(tmp_path), "--experiment", "r18"])
+    layers = ["conv1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4.0", "avgpool"]  # spread over the module layers
+    assert [r["layer"] for r in result.rows] == layers
+    report = (tmp_path / "r18" / "report.md").read_text()
+    assert "mv2016, layer2: C = 100 (stride 8; M&V's AlexNet/VGG ladder by stride: no calibrated table for torchvision/resnet18)" in report

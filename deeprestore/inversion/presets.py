@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from deeprestore.inversion.calibration_table import calibrated_setting
 from deeprestore.inversion.engine import Phase
 from deeprestore.inversion.jitter import jitter_for_stride
 from deeprestore.priors import AlphaNorm, BoundedRange, TotalVariation
@@ -122,6 +123,20 @@ PRESETS: dict[str, Preset] = {
         lambda stride, net=None: 1.0,
     ),
 }
+
+
+def describe_data_weight(preset: Preset, net: str, layer: str, stride: float | None) -> str:
+    """``preset``'s C at ``layer`` of ``net`` and where it comes from, in words (for reports)."""
+    setting = calibrated_setting(net, layer) if preset.calibrated else None
+    if setting is not None:
+        return f"C = {setting.data_weight:g}, prior → {setting.prior_final:g}, ×{setting.iterations_scale:g} budget (calibrated: calibrations/{net}.yaml)"
+    c = preset.data_weight(stride, net)
+    if preset.data_weight is not mv2016_data_weight:
+        return f"C = {c:g} (the preset's constant)"
+    where = "vector layer" if stride is None else f"stride {stride:g}"
+    if net in MV2016_DATA_WEIGHTS_BY_NET:
+        return f"C = {c:g} ({where}; {net}'s table MV2016_DATA_WEIGHTS_BY_NET)"
+    return f"C = {c:g} ({where}; M&V's AlexNet/VGG ladder by stride: no calibrated table for {net})"
 
 
 def with_fading_priors(preset: Preset, final: float, name: str | None = None) -> Preset:

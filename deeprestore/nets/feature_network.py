@@ -70,6 +70,12 @@ class FeatureNetwork(nn.Module):
         raise NotImplementedError
 
     @property
+    def module_layers(self) -> list[str]:
+        """The layers that are outputs of a module of the network (all of a layered network's),
+        in forward order: what a study uses when no layers are given."""
+        return self.layer_names
+
+    @property
     def logits_layer(self) -> str:
         """The layer that gives the class logits."""
         return self.layer_names[-1]

@@ -41,11 +41,13 @@ class ChainPoint:
         name: the shallowest module name whose last node this is (or the node's own name).
         node: the node's full name.
         kind: the module's class name (``Bottleneck``) or the operation (``add``, ``flatten``).
+        is_module: whether ``name`` names a submodule (its output), not an operation.
     """
 
     name: str
     node: str
     kind: str
+    is_module: bool
 
 
 def functionalise_inplace_ops(graph_module: fx.GraphModule) -> fx.GraphModule:
@@ -131,14 +133,14 @@ class GraphLayers:
             full = qualname[n]
             parts = full.split(".")
             alias = next(p for p in (".".join(parts[:k]) for k in range(1, len(parts) + 1)) if self.resolve(p) == full)
-            points.append(ChainPoint(alias, full, _kind(model, alias, n)))
+            points.append(_chain_point(model, alias, full, n))
         return points
 
 
-def _kind(model: nn.Module, alias: str, node: fx.Node) -> str:
+def _chain_point(model: nn.Module, alias: str, full: str, node: fx.Node) -> ChainPoint:
     try:
-        return type(model.get_submodule(alias)).__name__
+        return ChainPoint(alias, full, type(model.get_submodule(alias)).__name__, True)
     except AttributeError:
         target = node.target
-        return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+        return ChainPoint(alias, full, target if isinstance(target, str) else getattr(target, "__name__", str(target)), False)
 

@@ -85,7 +85,14 @@ class GraphNetwork(FeatureNetwork):
         return self._layers
 
     @property
+    def module_layers(self) -> list[str]:
+        """The chain points that are module outputs (``layer2``, not ``layer2.1.add``)."""
+        modules = {p.name for p in self.graph.chain if p.is_module}
+        return [layer for layer in self._layers if layer in modules]
+
+    @property
     def logits_layer(self) -> str:
+        """The last chain point: the model's output."""
         return self._logits
 
     def check_layer(self, layer: str) -> str:

@@ -23,7 +23,7 @@ def feature_map_shapes(net: FeatureNetwork, layers: Sequence[str], crop_size: in
     """
     for layer in layers:
         net.check_layer(layer)
-    shapes = {row.name: row.shape for row in net.layer_table(crop_size) if row.name in layers}
+    shapes = {layer: net.output_shape(layer, crop_size) for layer in layers}
     for layer in layers:
         if len(shapes[layer]) != 3:
             raise ValueError(

@@ -95,7 +95,7 @@ def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="python -m deeprestore.stats", description=(__doc__ or "").split("\n\n")[0], default_env=False,
                        exit_on_error=False)
     p.add_argument("--config", action=ActionConfigFile, help="a YAML file of these options")
-    p.add_argument("--net", type=str, default="efficientnet_lite0", help="zoo network: efficientnet_lite0, alexnet, vgg16")
+    p.add_argument("--net", type=str, default="efficientnet_lite0", help="network: a zoo name (efficientnet_lite0, alexnet, vgg16 …), torchvision/<model>, timm/<model> or module:callable")
     p.add_argument("--weights", type=str, default="pretrained", help="pretrained, a state-dict path, or random (plumbing only)")
     p.add_argument("--layers", type=str, nargs="*", default=None,
                    help="layers with feature maps (default for efficientnet_lite0: block2 block4 block8; vgg16/alexnet: pool5)")

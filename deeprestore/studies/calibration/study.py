@@ -66,7 +66,8 @@ class CalibrationStudy(StudyOptions):
     """Tune mv2016's data weight, prior fade and budget per layer on a tuning split; report on another.
 
     Args:
-        net: zoo network: ``efficientnet_lite0``, ``alexnet``, ``vgg16``.
+        net: a network name of :func:`~deeprestore.nets.load_network` (``efficientnet_lite0``,
+            ``torchvision/resnet50``, ``timm/…``, ``module:callable``).
         weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
         layers: the layers to calibrate.
         data_weights: the grid of C.

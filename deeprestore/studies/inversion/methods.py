@@ -22,8 +22,8 @@ import torch
 from torch import Tensor
 
 from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
-from deeprestore.inversion import get_preset, invert
-from deeprestore.inversion.presets import Preset, with_fading_priors
+from deeprestore.inversion import get_preset, invert, layer_stride
+from deeprestore.inversion.presets import Preset, describe_data_weight, with_fading_priors
 from deeprestore.inverters import InvertingNetwork
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
@@ -58,6 +58,15 @@ class Method(Protocol):
     def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         """The function that reconstructs a batch at ``layer`` (on the network's device)."""
         ...
+
+    def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
+        """An optimisation method's data weight C at ``layer`` and where it comes from (``None``
+        for a method without one)."""
+        ...
+
+
+def _preset_note(preset: str, net: FeatureNetwork, layer: str, image_size: int) -> str:
+    return describe_data_weight(get_preset(preset), net.name, layer, layer_stride(net, layer, net.probe_size(image_size)))
 
 
 def _preset_reconstructor(net: FeatureNetwork, layer: str, preset: Preset, iterations_scale: float, seed: int,
@@ -94,6 +103,9 @@ class PresetMethod:
 
     def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         return _preset_reconstructor(net, layer, get_preset(self.preset), iterations_scale, seed, progress)
+
+    def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
+        return _preset_note(self.preset, net, layer, image_size)
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,9 @@ class LearnedPriorMethod:
         preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
         return _preset_reconstructor(net, layer, preset, iterations_scale, seed, progress)
 
+    def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
+        return _preset_note(self.base, net, layer, image_size)
+
 
 @dataclass(frozen=True)
 class TunedPresetMethod:
@@ -202,6 +217,11 @@ class TunedPresetMethod:
         preset = with_fading_priors(get_preset(self.base), self.prior_final, name=self.name)
         weights = None if self.data_weight is None else {layer: self.data_weight}
         return _preset_reconstructor(net, layer, preset, self.iterations_scale, seed, progress, weights)
+
+    def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
+        if self.data_weight is None:
+            return _preset_note(self.base, net, layer, image_size)
+        return f"C = {self.data_weight:g}, prior → {self.prior_final:g}, ×{self.iterations_scale:g} budget (set for this run)"
 
 
 @dataclass(frozen=True)
@@ -249,6 +269,9 @@ class InverterMethod:
             return model(feats, tuple(images.shape[-2:])), [None] * len(images)
 
         return run
+
+    def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
+        return None
 
 
 def training_provenance(folder: Path) -> dict[str, str | None]:

@@ -11,7 +11,8 @@ From the rows of :mod:`.scoring` (one per method, layer and image), beside ``met
   SSIM), the plots and layer sweeps, per layer a table of mean ± std per method of every metric
   (top-1 kept and correct rates, diverged images) and a table of per-image evidence (the worst
   image, the share of images with feature error ≤ 0.15 and ≤ 0.25, the share beating
-  ``gd-plain``'s SSIM on the same image), with links to the grids, and the diverged images.
+  ``gd-plain``'s SSIM on the same image), with links to the grids, the diverged images, and the
+  settings: each optimisation method's data weight C per layer and where it comes from.
 
 W&B: after each job its rows (``wandb.Table``) and grid (:func:`wandb_job_payload`); at the end
 every row, the per-layer means, the SSIM summary, the layer sweeps and a table of per-image
@@ -32,7 +33,7 @@ from matplotlib.figure import Figure
 from deeprestore.metrics import layer_sweep_figure, markdown_table, mean_std, save_figure
 from deeprestore.studies.inversion.scoring import COLUMNS
 
-__all__ = ["METRICS", "ORIGINALS_FILE", "evidence_table", "file_stem", "layer_table", "metric_plot", "report_sections", "ssim_summary_table",
+__all__ = ["METRICS", "ORIGINALS_FILE", "evidence_table", "file_stem", "layer_table", "metric_plot", "report_sections", "settings_section", "ssim_summary_table",
            "wandb_job_payload", "wandb_study_payload"]
 
 Row = Mapping[str, Any]
@@ -206,8 +207,17 @@ def layer_sweep_figures(folder: Path, rows: Sequence[Row], layer_order: Sequence
     return written
 
 
-def report_sections(folder: Path, rows: Sequence[Row], layer_order: Sequence[str], sweep_images: int = 2) -> list[str]:
-    """Write the plots and return the sections of ``report.md`` (see the module docstring)."""
+def settings_section(data_weights: Mapping[str, Mapping[str, str]]) -> str:
+    """``## Settings``: per optimisation method and layer, its data weight C and where it comes
+    from (a calibrated table, a network's stride table, or M&V's ladder by stride)."""
+    lines = [f"- {method}, {layer}: {note}" for method, by_layer in data_weights.items() for layer, note in by_layer.items()]
+    return "## Settings\n\n" + ("\n".join(lines) or "no optimisation method")
+
+
+def report_sections(folder: Path, rows: Sequence[Row], layer_order: Sequence[str], sweep_images: int = 2,
+                    data_weights: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+    """Write the plots and return the sections of ``report.md`` (see the module docstring);
+    ``data_weights`` (method → layer → note) adds :func:`settings_section`."""
     for metric in METRICS:
         save_figure(metric_plot(rows, metric, layer_order), folder / "plots" / f"{metric}.png")
     layers, methods = ordered_layers(rows, layer_order), ordered_methods(rows)
@@ -227,6 +237,8 @@ def report_sections(folder: Path, rows: Sequence[Row], layer_order: Sequence[str
         sections.append(text)
     diverged = [f"- {r['method']} {r['layer']} {r['image']}" for r in rows if r.get("diverged")]
     sections.append("## Diverged images\n\n" + ("\n".join(diverged) or "none"))
+    if data_weights is not None:
+        sections.append(settings_section(data_weights))
     return sections
 
 

@@ -45,11 +45,14 @@ from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
-__all__ = ["DEFAULT_LAYERS", "RESUME_KEYS", "InversionStudy", "StudyResult", "plan_jobs"]
+__all__ = ["DEFAULT_LAYERS", "RESUME_KEYS", "InversionStudy", "StudyResult", "plan_jobs", "spread_layers"]
 
 #: ``layers`` when none are given, per network.
 DEFAULT_LAYERS: dict[str, list[str]] = {
     "efficientnet_lite0": ["stem", "block1", "block2", "block4", "block6", "block8", "block12", "block16"],
+    # Lite1 and Lite2 at Lite0's positions: the same stage, its first or last block (same stride)
+    "efficientnet_lite1": ["stem", "block1", "block2", "block5", "block8", "block11", "block16", "block21"],
+    "efficientnet_lite2": ["stem", "block1", "block2", "block5", "block8", "block11", "block16", "block21"],
     "alexnet": ["relu1", "pool1", "relu2", "relu3", "relu4", "relu5", "relu6", "relu7", "fc8"],
     "vgg16": ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3", "relu6", "relu7", "fc8"],
 }
@@ -60,6 +63,15 @@ RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop
                                 "batch_size", "random_streams")
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
+
+
+def spread_layers(net: FeatureNetwork, count: int = 8) -> list[str]:
+    """``count`` of the network's module layers spread evenly from the first to the last before
+    the logits: the default for a network without a :data:`DEFAULT_LAYERS` entry."""
+    candidates = [layer for layer in net.module_layers if layer != net.logits_layer]
+    if len(candidates) <= count:
+        return candidates
+    return [candidates[round(i * (len(candidates) - 1) / (count - 1))] for i in range(count)]
 
 
 def plan_jobs(methods: Sequence[Method], layers: Sequence[str], net: FeatureNetwork) -> list[tuple[Method, str]]:
@@ -110,9 +122,11 @@ class InversionStudy(StudyOptions):
     """Reconstruct images from a network's features at each layer with each method; score them.
 
     Args:
-        net: zoo network: ``efficientnet_lite0``, ``alexnet``, ``vgg16``.
+        net: a network name of :func:`~deeprestore.nets.load_network` (``efficientnet_lite0``,
+            ``torchvision/resnet50``, ``timm/…``, ``module:callable``).
         weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
-        layers: target layers (default: the network's list in :data:`DEFAULT_LAYERS`).
+        layers: target layers (default: the network's list in :data:`DEFAULT_LAYERS`, else
+            :func:`spread_layers`).
         presets: optimisation presets: ``mv2016``, ``mv2015``, ``gd-plain`` (none: trained methods only).
         iterations_scale: multiplies the presets' iterations (1: 350 for mv2016; 4 is M&V's full
             budget, see docs/optimisation_inversion.md).
@@ -182,7 +196,7 @@ class InversionStudy(StudyOptions):
 
     def resolve_layers(self, net: FeatureNetwork) -> list[str]:
         """The layers asked for (or the network's defaults), checked, in network order, no repeats."""
-        chosen = self.layers or DEFAULT_LAYERS.get(net.name, net.layer_names)
+        chosen = self.layers or DEFAULT_LAYERS.get(net.name) or spread_layers(net)
         return sorted(dict.fromkeys(net.check_layer(layer) for layer in chosen), key=net.index)
 
     def run(self, command: str | None = None) -> StudyResult:
@@ -232,7 +246,9 @@ class InversionStudy(StudyOptions):
         bar.close()
         if folder.writer:
             folder.write_table("metrics", COLUMNS, result.rows, json_too=True)
-            sections = report_sections(folder.path, result.rows, net.layer_names, self.sweep_images)
+            notes = {m.name: {layer: note for layer in m.layers(layers, net) if (note := m.data_weight_note(net, layer, self.crop_size))}
+                     for m in methods}
+            sections = report_sections(folder.path, result.rows, net.layer_names, self.sweep_images, {k: v for k, v in notes.items() if v})
             folder.write_report(f"Inversion study: {net.name} ({self.weights} weights)", sections)
             folder.log_wandb(lambda wandb: wandb_study_payload(wandb, folder.path, result.rows, net.layer_names))
             folder.finish()
