@@ -231,3 +231,40 @@ def test_the_inversion_study_on_a_torchvision_network_says_where_c_comes_from(tm
     assert [r["layer"] for r in result.rows] == layers
     report = (tmp_path / "r18" / "report.md").read_text()
     assert "mv2016, layer2: C = 100 (stride 8; M&V's AlexNet/VGG ladder by stride: no calibrated table for torchvision/resnet18)" in report
+
+
+@pytest.mark.parametrize("name,layer,size", [("torchvision/resnet18", "layer2", 64), ("torchvision/resnet18", "avgpool", 64),
+                                             ("tests.test_graph_networks:tiny_net", "add", 32)])
+def test_a_generic_decoder_trains_through_the_trainer_and_its_loss_falls(photo_crops, name, layer, size):
+    """Map, vector and custom-module layers: the decoder is built from the feature shape alone."""
+    import lightning as L
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader
+
+    from deeprestore.inverters import InvertingNetwork
+    from deeprestore.inverters.generic_decoder import GenericDecoder
+
+    crops = F.interpolate(photo_crops[:8], size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+    model = InvertingNetwork(net=name, weights="random", layer=layer, mode="generic", probe_size=size, lr=1e-3, grid_images=0)
+    assert isinstance(model.chain, GenericDecoder) and model.chain.target == layer
+
+    def image_loss() -> float:
+        levels, sizes = model.true_levels(crops)
+        with torch.no_grad():
+            return float(model.level_losses(levels, sizes)["image"])
+
+    before = image_loss()
+    torch.manual_seed(0)
+    trainer = L.Trainer(max_steps=25, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False)
+    trainer.fit(model, DataLoader(crops, batch_size=4, shuffle=True))
+    after = image_loss()
+    assert after < 0.8 * before
+    assert model(model.net.features(crops[:2], layer)[layer], (size, size)).shape == (2, 3, size, size)
+
+
+def test_modular_modes_need_a_network_that_decomposes():
+    from deeprestore.inverters import InvertingNetwork
+
+    with pytest.raises(ValueError, match="use mode: generic"):
+        InvertingNetwork(net="torchvision/resnet18", weights="random", layer="layer2", mode="joint", probe_size=64)

@@ -15,6 +15,10 @@ the modular form of Harder (2017, §3.2 and §4.2): one small inverse module per
     every intermediate layer and at the image.
 ``end_to_end``
     the modules chained and trained with the image loss only.
+``generic``
+    one :class:`~deeprestore.inverters.generic_decoder.GenericDecoder` built from the layer's
+    feature shape alone, trained with the image loss: any layer of any network, including those
+    that do not decompose into operations (``torchvision/…``, ``timm/…``, your own module).
 
 Every level's loss is :func:`~deeprestore.inverters.losses.relative_mse`. Validation and test
 reconstruct the image from the true target features through the whole chain and log image MSE,
@@ -32,27 +36,32 @@ from torch import Tensor
 
 from deeprestore.metrics import comparison_grid, feature_error, image_metrics, save_png
 from deeprestore.inverters.chain import InverterChain
+from deeprestore.inverters.generic_decoder import GenericDecoder
 from deeprestore.inverters.losses import relative_mse
 from deeprestore.inverters.operations import IMAGE, network_operations
-from deeprestore.nets import load_network
+from deeprestore.nets import LayeredNetwork, load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 
-MODES = ("parallel", "stacked", "joint", "end_to_end")
+MODES = ("parallel", "stacked", "joint", "end_to_end", "generic")
 
 
 class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
-    """Train or evaluate a modular inverting network for one layer of a zoo network.
+    """Train or evaluate an inverting network for one layer of a network.
 
     Args:
-        net: zoo network name (``efficientnet_lite0``, ``alexnet``, ``vgg16``).
-        layer: canonical name of the layer whose features are inverted.
-        mode: ``parallel``, ``stacked``, ``joint`` or ``end_to_end`` (see module docstring).
+        net: a network name of :func:`~deeprestore.nets.load_network` (``efficientnet_lite0``,
+            ``torchvision/resnet50`` …); the modular modes need a zoo network that decomposes
+            into operations (AlexNet, VGG16, EfficientNet-Lite).
+        layer: the layer whose features are inverted.
+        mode: ``parallel``, ``stacked``, ``joint``, ``end_to_end`` or ``generic`` (see the module
+            docstring).
         module_type: ``upsample`` (resize + conv + ReLU + conv; Odena et al. 2016) or
             ``transposed`` (transposed conv + ReLU + conv).
         upsample_mode: ``nearest`` or ``bilinear``.
         weights: the network's weights: ``pretrained``, a path, or ``random`` (plumbing only).
         kernel_size: kernel size of the inverse convolutions.
-        width: multiplier of the inverse modules' hidden width.
+        width: multiplier of the inverse modules' hidden width (``generic``: of the channels at
+            the features' resolution).
         lr: Adam learning rate (3e-4, as in the thesis).
         image_loss_weight: weight of the image-level loss relative to each feature level.
         probe_size: input size used to record layer shapes when building the modules.
@@ -84,9 +93,19 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         self.save_hyperparameters()
         self.net = load_network(net, weights=weights)
         self.net.check_layer(layer)
-        self.ops = network_operations(self.net, layer, probe_size)
-        self.levels = [op.name for op in self.ops]
-        self.chain = InverterChain(self.ops, module_type, upsample_mode, kernel_size, width)
+        if mode == "generic":
+            self.ops = []
+            self.levels = [layer]
+            size = self.net.probe_size(probe_size)
+            shape = self.net.output_shape(layer, size)
+            stride = size[0] / shape[1] if len(shape) == 3 else None
+            self.chain: InverterChain | GenericDecoder = GenericDecoder(layer, shape, stride, size[0], module_type, upsample_mode, kernel_size, width)
+        else:
+            if not isinstance(self.net, LayeredNetwork):
+                raise ValueError(f"mode {mode!r} cuts the network into operations, which {net} does not decompose into; use mode: generic")
+            self.ops = network_operations(self.net, layer, probe_size)
+            self.levels = [op.name for op in self.ops]
+            self.chain = InverterChain(self.ops, module_type, upsample_mode, kernel_size, width)
         if mode == "stacked":
             self.assemble_from(parallel_checkpoints)
 
@@ -138,7 +157,7 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         mode = self.hparams.mode
         if mode == "parallel":
             preds = {op.input_layer: self.chain.invert_one(op, levels[op.name], sizes) for op in self.ops}
-        elif mode in ("joint", "end_to_end"):
+        elif mode in ("joint", "end_to_end", "generic"):
             preds = self.chain(levels[self.chain.target], sizes)
             if mode == "end_to_end":
                 preds = {IMAGE: preds[IMAGE]}

@@ -79,7 +79,7 @@ class DeepRestoreCLI(LightningCLI):
         super().__init__(*args, run=subcommands, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--experiment", type=str | None, default=None, help="run name; outputs go to <checkpoint_root>/<experiment>/ (default: <net>_<layer>_<mode>)")
+        parser.add_argument("--experiment", type=str | None, default=None, help="run name; outputs go to <checkpoint_root>/<experiment>/ (default: <net>_<layer>_<mode>, / and : as -)")
         parser.add_argument("--checkpoint_root", type=str, default=str(ROOT / "checkpoints"), help="folder holding one sub-folder per experiment")
         if not self.with_subcommands:  # fit's own options (--ckpt_path to resume …), as the fit subcommand has them
             parser.add_method_arguments(L.Trainer, "fit", skip={"model", "train_dataloaders", "val_dataloaders", "datamodule"})
@@ -100,7 +100,8 @@ class DeepRestoreCLI(LightningCLI):
             return cfg.experiment
         args = cfg.model.init_args
         parts = [args.get(k) for k in ("net", "layer", "mode") if args.get(k)]
-        return "_".join(map(str, parts)) or cfg.model.class_path.rsplit(".", 1)[-1]
+        name = "_".join(map(str, parts)) or cfg.model.class_path.rsplit(".", 1)[-1]
+        return name.replace("/", "-").replace(":", "-")  # torchvision/resnet50, my.module:net
 
     def run_folder(self) -> Path:
         """``<checkpoint_root>/<experiment>``, created; a clear error where it cannot be."""
