@@ -1,5 +1,7 @@
-"""Training entry point shared by ``train.py``: the LightningCLI, loggers, checkpoints, config saving."""
+"""Training entry point shared by ``train.py``: the LightningCLI, loggers, checkpoints, config
+saving, and the sweep over layers."""
 
-from deeprestore.training.cli import DeepRestoreCLI, main
+from deeprestore.training.cli import DeepRestoreCLI
+from deeprestore.training.commands import main
 
 __all__ = ["DeepRestoreCLI", "main"]

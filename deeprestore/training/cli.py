@@ -21,6 +21,7 @@ What a run starts from, before its own ``--config`` files and options (:func:`ba
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
 from datamodules import CropDataModule
+from deeprestore.atomic_io import atomic_write
 from deeprestore.checkpoint_files import read_checkpoint
 from deeprestore.cli_options import writable_folder
 from deeprestore.training.checkpoints import LIGHTNING_ALIASES, LastCheckpoint, best_checkpoint, check_checkpoint_fits
@@ -222,17 +224,18 @@ def build_cli(args: Sequence[str] | None = None) -> DeepRestoreCLI:
     )
 
 
-def main(args: Sequence[str] | None = None) -> dict[str, float]:
-    """``python train.py``: with a subcommand, LightningCLI runs it; without, fit (unless the model
-    is a stacked assembly), test the best checkpoint, print a summary.
+#: written into the run folder when ``python train.py`` (no subcommand) has fitted and tested
+RESULTS_FILE = "results.json"
+
+
+def fit_and_test(cli: DeepRestoreCLI) -> dict[str, float]:
+    """Fit the CLI's model (unless it is a stacked assembly), test the best checkpoint, print a
+    summary and write :data:`RESULTS_FILE` (checkpoint and test metrics) into the run folder.
 
     Returns:
-        the metrics of rank 0 at the end (``test/ssim`` …).
+        the test metrics of rank 0 (``test/ssim`` …).
     """
-    cli = build_cli(args)
     model, data, trainer = cli.model, cli.datamodule, cli.trainer
-    if cli.subcommand is not None:
-        return {k: float(v) for k, v in trainer.callback_metrics.items()}
     trains = getattr(model.hparams, "mode", None) != "stacked"
     if trains:
         fit_options = {k: cli.config[k] for k in ("ckpt_path", "weights_only") if k in cli.config}
@@ -248,8 +251,23 @@ def main(args: Sequence[str] | None = None) -> dict[str, float]:
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     finish_wandb(trainer)
     if trainer.is_global_zero:
+        text = json.dumps({"checkpoint": best, "test": metrics}, indent=2)
+        atomic_write(Path(trainer.default_root_dir) / RESULTS_FILE, lambda f: f.write(text.encode()))
         print(f"\ncheckpoint: {best}")
         print(f"config:     {Path(trainer.default_root_dir) / 'config.yaml'}")
         print_metrics(metrics)
         print_skips(data)
     return metrics
+
+
+def main(args: Sequence[str] | None = None) -> dict[str, float]:
+    """One run of ``python train.py``: with a subcommand, LightningCLI runs it; without,
+    :func:`fit_and_test`.
+
+    Returns:
+        the metrics of rank 0 at the end (``test/ssim`` …).
+    """
+    cli = build_cli(args)
+    if cli.subcommand is not None:
+        return {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
+    return fit_and_test(cli)
