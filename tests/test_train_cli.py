@@ -115,6 +115,17 @@ def test_cluster_configs_run_on_cpu_with_random_weights(net, tiny_imagenet, tmp_
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("config", ["resnet50_generic", "efficientnet_lite0_generic"])
+def test_generic_decoder_cluster_configs_run_on_cpu_with_random_weights(config, tiny_imagenet, tmp_path):
+    """Plumbing only: a generic decoder for torchvision's ResNet-50 and for EfficientNet-Lite0, one step each."""
+    common = CPU_SMOKE + ["--data.init_args.root", str(tiny_imagenet), "--checkpoint_root", str(tmp_path)]
+    metrics = main(config_args(ROOT / "configs" / "cluster" / f"{config}.yaml") + common)
+    assert 0 <= metrics["test/ssim"] <= 1
+    name = "torchvision-resnet50_layer3_generic" if config.startswith("resnet50") else "efficientnet_lite0_block4_generic"
+    assert (tmp_path / name / "results.json").is_file()
+
+
+@pytest.mark.slow
 def test_two_process_ddp_fit_on_cpu(tmp_path):
     """The cluster path on a CPU: strategy=ddp with 2 gloo processes, through train.py."""
     env = os.environ | {"WANDB_MODE": "offline"}
