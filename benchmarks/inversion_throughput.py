@@ -11,6 +11,9 @@ Run (from the repository root)::
 
     python benchmarks/inversion_throughput.py                       # CPU, batches 1 2 4 8
     python benchmarks/inversion_throughput.py --device cuda --batch-sizes 8 64 --size 224 --bf16
+    python benchmarks/inversion_throughput.py --size 224 --batch-sizes 8 --iterations 10 --repeats 2 \
+        --nets efficientnet_lite0 efficientnet_lite1 efficientnet_lite2 torchvision/resnet50 \
+        --layers block4 block5 block5 layer2 --weights pretrained pretrained pretrained random
 """
 
 from __future__ import annotations
@@ -49,7 +52,9 @@ def bare_loop(data, priors, init: torch.Tensor, iterations: int, lr: float, mome
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--layer", default="block4")
+    p.add_argument("--nets", nargs="+", default=["efficientnet_lite0"], help="networks (load_network names)")
+    p.add_argument("--layers", nargs="+", default=["block4"], help="one target layer per network")
+    p.add_argument("--weights", nargs="+", default=None, help="one weights value per network (default: pretrained)")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--iterations", type=int, default=30)
@@ -58,16 +63,29 @@ def main() -> None:
     p.add_argument("--bf16", action="store_true", help="run the network under bf16 autocast (GPU)")
     args = p.parse_args()
     device = torch.device(args.device)
-    net = load_network("efficientnet_lite0").to(device)
+    weights = args.weights or ["pretrained"] * len(args.nets)
+    if not len(args.nets) == len(args.layers) == len(weights):
+        p.error("--nets, --layers and --weights need one value per network")
     photos = SamplePhotos(crop_size=args.size, resize=2 * args.size, eval_crops="center")
     photos.setup("test")
     base = next(iter(photos.test_dataloader())).to(device)
     priors = [(BoundedRange(alpha=6.0), 1.0), (TotalVariation(beta=2.0), 1.0)]
     lr = 0.05 * 80**2 / 6
     rows = []
+    for name, layer, source in zip(args.nets, args.layers, weights):
+        net = load_network(name, source).to(device)
+        rows += [[f"{name} {layer} ({source})", *row] for row in throughput_rows(net, layer, base, priors, lr, args, device)]
+    print(markdown_table(["network, layer (weights)", "batch", "engine image·it/s", "bare loop image·it/s", "ratio", "≥ 0.95×"], rows))
+    print(f"\n{args.size}², {args.iterations} iterations, median of {args.repeats} interleaved repeats, {device}{', bf16' if args.bf16 else ''}.")
+    print("\n".join(machine_lines()))
+
+
+def throughput_rows(net, layer: str, base: torch.Tensor, priors, lr: float, args, device: torch.device) -> list[list[str]]:
+    """One row per batch size: engine and bare-loop image·iterations/s and their ratio."""
+    rows = []
     for n in args.batch_sizes:
         images = base.repeat((n + len(base) - 1) // len(base), 1, 1, 1)[:n]
-        data = NormalisedFeatureLoss.from_images(net, {args.layer: 300.0}, images)
+        data = NormalisedFeatureLoss.from_images(net, {layer: 300.0}, images)
         init = mv_noise(images.shape, index_seeds(len(images), 0), device)
         autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16)
 
@@ -86,9 +104,7 @@ def main() -> None:
                 times[name].append(timed(fn, device))
         rate = {k: n * args.iterations / statistics.median(v) for k, v in times.items()}
         rows.append([str(n), f"{rate['engine']:.1f}", f"{rate['bare']:.1f}", f"{rate['engine'] / rate['bare']:.3f}", "✓" if rate["engine"] / rate["bare"] >= 0.95 else "✗"])
-    print(markdown_table(["batch", "engine image·it/s", "bare loop image·it/s", "ratio", "≥ 0.95×"], rows))
-    print(f"\nEfficientNet-Lite0 {args.layer}, {args.size}², {args.iterations} iterations, median of {args.repeats} interleaved repeats, {device}{', bf16' if args.bf16 else ''}.")
-    print("\n".join(machine_lines()))
+    return rows
 
 
 if __name__ == "__main__":
