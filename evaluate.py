@@ -10,7 +10,9 @@ One subcommand per study (``python evaluate.py <study> --help`` lists its option
 * ``denoise``: MAP denoising of grey images with priors against scikit-image's TV and non-local means;
 * ``inverse-problems``: CSGM against ILO with a trained generator (inpainting, denoising,
   super-resolution, compressed sensing);
-* ``lp``: Lei et al.'s layer-wise linear-program inversion of ReLU generators.
+* ``lp``: Lei et al.'s layer-wise linear-program inversion of ReLU generators;
+* ``calibrate``: tune mv2016 per layer on one split of the held-out set, report on the other;
+* ``networks``: the inversion study over several networks (EfficientNet-Lite0/1/2) at matched depths.
 
 Each writes a study folder ``<report_root>/<experiment>/`` (``config.yaml``, CSV/JSON, ``report.md``,
 ``plots/``, ``wandb/``); rerunning with the same ``--experiment`` resumes the inversion study.

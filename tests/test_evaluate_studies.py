@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: every file of configs/evaluate and the study it configures
 CONFIG_STUDIES = {"default.yaml": "inversion", "quick.yaml": "inversion", "full.yaml": "inversion", "learned_priors.yaml": "inversion",
                   "denoise.yaml": "denoise", "inverse_problems.yaml": "inverse-problems", "lp_inversion.yaml": "lp",
-                  "calibrate.yaml": "calibrate"}
+                  "calibrate.yaml": "calibrate", "networks.yaml": "networks"}
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +58,8 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
         others = [str(p) for p in sorted(photos.glob("*.png"))[2:]]
         return ["--tuning_images", *files, "--report_images", *others, "--crop_size", "32", "--layers", "stem", "--data_weights", "30", "300",
                 "--prior_finals", "1", "0", "--iterations_scales", "0.02"]
+    if study == "networks":
+        return ["--images", *files, "--crop_size", "32", "--iterations_scale", "0.005", "--checkpoints", "", "--positions", "1", "5"]
     return ["--trials", "1", "--dimension_trials", "1", "--latent_dims", "3", "--expansions", "2", "--generator", ckpt["generator"],
             "--generator_trials", "1"]
 
@@ -77,6 +79,13 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
     assert settings["study"] == study and (folder / "report.md").stat().st_size > 200
     if study == "calibrate":
         assert set(result) == {"stem"} and (folder / "tuning.csv").is_file()
+        return
+    if study == "networks":
+        assert sorted({(r["net"], r["layer"], r["position"]) for r in result}) == [
+            ("efficientnet_lite0", "block1", 1), ("efficientnet_lite0", "block8", 5), ("efficientnet_lite1", "block1", 1),
+            ("efficientnet_lite1", "block11", 5), ("efficientnet_lite2", "block1", 1), ("efficientnet_lite2", "block11", 5)]
+        assert (folder / "networks.csv").is_file() and (folder / "plots" / "ssim.png").is_file()
+        assert (folder / "efficientnet_lite1" / "metrics.csv").is_file()  # each network's own study, resumable
         return
     rows = result.rows if study == "inversion" else result
     assert rows and all(0 <= float(r["ssim"]) <= 1 for r in rows if "ssim" in r)

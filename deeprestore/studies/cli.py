@@ -10,6 +10,7 @@ subcommand             study                                                    
 ``inverse-problems``   CSGM and ILO with a trained generator                       :class:`InverseProblemsStudy`
 ``lp``                 Lei et al.'s layer-wise linear programs                     :class:`LPStudy`
 ``calibrate``          tune mv2016 per layer on one split, report on another       :class:`CalibrationStudy`
+``networks``           the inversion study over several networks, matched depths   :class:`NetworksStudy`
 =====================  ==========================================================  =========================
 
 Each option is a field of its study's dataclass (the help text is the field's entry in the class
@@ -38,6 +39,7 @@ from deeprestore.studies.denoising.study import DenoisingStudy
 from deeprestore.studies.inverse_problems.study import InverseProblemsStudy
 from deeprestore.studies.inversion.study import InversionStudy
 from deeprestore.studies.lp.study import LPStudy
+from deeprestore.studies.networks.study import NetworksStudy
 
 __all__ = ["DEFAULT_CONFIG", "STUDIES", "build_parser", "main", "make_study"]
 
@@ -51,6 +53,7 @@ STUDIES: dict[str, type] = {
     "inverse-problems": InverseProblemsStudy,
     "lp": LPStudy,
     "calibrate": CalibrationStudy,
+    "networks": NetworksStudy,
 }
 DEFAULT_STUDY = "inversion"
 

@@ -1,0 +1,1 @@
+"""Does the network matter: the inversion study over several networks at matched depths (:mod:`.study`)."""

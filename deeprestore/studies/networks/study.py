@@ -1,0 +1,154 @@
+"""Does the network matter? (``python evaluate.py networks``): the same images inverted from
+several networks at matched depths.
+
+For each network the inversion study (:class:`~deeprestore.studies.inversion.study.InversionStudy`)
+runs in a sub-folder ``<folder>/<network>/`` (resumable on its own) at the layers of its
+:data:`~deeprestore.studies.inversion.study.DEFAULT_LAYERS` list at ``positions``: those lists are
+matched across EfficientNet-Lite0/1/2 (the same stage, its first or last block, so the same
+stride), and a network without one uses :func:`~.spread_layers`. Every method the inversion study
+knows runs there: the presets and the inverting networks found under ``checkpoints`` (one per
+``train.py sweep`` folder).
+
+Writes ``networks.csv`` (every row of every network, with its ``position``), ``plots/<metric>.png``
+(x = position, one line per network and method) and ``report.md`` (per position, a table of mean
+SSIM and feature error by network and method).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from matplotlib.figure import Figure
+
+from deeprestore.metrics import markdown_table, mean_std, save_figure
+from deeprestore.nets import load_network
+from deeprestore.studies.inversion.report import file_stem
+from deeprestore.studies.inversion.scoring import COLUMNS, Row
+from deeprestore.studies.inversion.study import DEFAULT_LAYERS, InversionStudy, spread_layers
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.trainer_options import TrainerOptions
+
+__all__ = ["NETWORK_COLUMNS", "NetworksStudy"]
+
+NETWORK_COLUMNS = ("position", *COLUMNS)
+PLOTTED = {"ssim": "SSIM", "feature_error": "feature error"}
+
+
+@dataclass
+class NetworksStudy(StudyOptions):
+    """The same images inverted from several networks at matched depths, by every method.
+
+    Args:
+        nets: the networks (names of :func:`~deeprestore.nets.load_network`).
+        weights: their weights (``pretrained``, or ``random`` for plumbing).
+        positions: indices into each network's matched layer list (``DEFAULT_LAYERS``; 0 = stem,
+            7 = the last block).
+        presets: optimisation presets run at every layer.
+        iterations_scale: multiplies the presets' iterations.
+        checkpoints: folder of ``train.py`` experiments whose inverting networks are evaluated
+            at their own layers (``""``: none).
+        images: image files or folders (default: the 22-image held-out set).
+        crop_size: side of the centre crops.
+        batch_size: images per batch and process.
+        trainer: where the images are processed.
+    """
+
+    nets: list[str] = field(default_factory=lambda: ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+    weights: str = "pretrained"
+    positions: list[int] = field(default_factory=lambda: [1, 3, 5, 7])
+    presets: list[str] = field(default_factory=lambda: ["mv2016"])
+    iterations_scale: float = 1.0
+    checkpoints: str | None = "checkpoints"
+    images: list[str] | None = None
+    crop_size: int = 128
+    batch_size: int = 8
+    trainer: TrainerOptions = field(default_factory=TrainerOptions)
+
+    def matched_layers(self, net: str) -> list[str]:
+        """``net``'s layers at :attr:`positions`.
+
+        Raises:
+            ValueError: a position outside the network's list.
+        """
+        layers = DEFAULT_LAYERS.get(net) or spread_layers(load_network(net, self.weights))
+        bad = [p for p in self.positions if not 0 <= p < len(layers)]
+        if bad:
+            raise ValueError(f"--positions {bad} outside {net}'s matched layers (0–{len(layers) - 1}: {', '.join(layers)})")
+        return [layers[p] for p in self.positions]
+
+    def run(self, command: str | None = None) -> list[Row]:
+        """Run (or resume) one inversion study per network, then write the comparison."""
+        if not self.nets:
+            raise ValueError("--nets is empty: give at least one network")
+        layers = {net: self.matched_layers(net) for net in self.nets}
+        folder = StudyFolder("networks", self, {"layers": layers}, command=command).open()
+        rows: list[Row] = []
+        for net in self.nets:
+            study = InversionStudy(
+                experiment=file_stem(net), report_root=str(folder.path), seed_everything=self.seed_everything, wandb=self.wandb,
+                wandb_project=self.wandb_project, progress=self.progress, net=net, weights=self.weights, layers=layers[net],
+                presets=list(self.presets), iterations_scale=self.iterations_scale, checkpoints=self.checkpoints, images=self.images,
+                crop_size=self.crop_size, batch_size=self.batch_size, trainer=replace(self.trainer))
+            position = {layer: p for p, layer in zip(self.positions, layers[net])}
+            rows += [{**r, "position": position[r["layer"]]} for r in study.run(command).rows if r["layer"] in position]
+        if folder.writer:
+            folder.write_table("networks", NETWORK_COLUMNS, rows, json_too=True)
+            for metric, label in PLOTTED.items():
+                save_figure(position_plot(rows, metric, label, self.nets, self.positions), folder.path / "plots" / f"{metric}.png")
+            folder.write_report(f"Does the network matter? {', '.join(self.nets)}", report_sections(rows, self.nets, self.positions, layers))
+            folder.log_table("networks", NETWORK_COLUMNS, rows, [folder.path / "plots" / f"{m}.png" for m in PLOTTED])
+            folder.finish()
+            folder.print_done("mean SSIM by position:\n" + summary_table(rows, self.nets, self.positions, layers, "ssim"))
+        return rows
+
+
+def _methods(rows: Sequence[Row]) -> list[str]:
+    return list(dict.fromkeys(r["method"] for r in rows))
+
+
+def _cell(rows: Sequence[Row], metric: str) -> str:
+    values = [float(r[metric]) for r in rows]
+    if not values:
+        return "–"
+    mean, std, _ = mean_std(values)
+    return f"{mean:.3f} ± {std:.3f}"
+
+
+def summary_table(rows: Sequence[Row], nets: Sequence[str], positions: Sequence[int], layers: dict[str, list[str]], metric: str) -> str:
+    """Rows = positions (with each network's layer), columns = network × method, cells = mean ± std."""
+    methods = _methods(rows)
+    header = ["position", *(f"{net} {method}" for net in nets for method in methods)]
+    body = []
+    for i, p in enumerate(positions):
+        cells = [_cell([r for r in rows if r["net"] == net and r["method"] == m and r["position"] == p], metric) for net in nets for m in methods]
+        body.append([f"{p} ({' / '.join(layers[net][i] for net in nets)})", *cells])
+    return markdown_table(header, body)
+
+
+def report_sections(rows: Sequence[Row], nets: Sequence[str], positions: Sequence[int], layers: dict[str, list[str]]) -> list[str]:
+    """The sections of ``report.md``."""
+    images = len({r["image"] for r in rows})
+    sections = [f"{images} images; each network's own inversion report is in its sub-folder. Data: [networks.csv](networks.csv)."]
+    for metric, label in PLOTTED.items():
+        sections.append(f"## Mean {label}\n\n" + summary_table(rows, nets, positions, layers, metric) + f"\n\n![{label}](plots/{metric}.png)")
+    return sections
+
+
+def position_plot(rows: Sequence[Row], metric: str, label: str, nets: Sequence[str], positions: Sequence[int]) -> Figure:
+    """x = matched position, y = mean ``metric`` ± std, one line per network and method."""
+    figure = Figure(figsize=(6.4, 4.0))
+    ax = figure.subplots()
+    for n, net in enumerate(nets):
+        for k, method in enumerate(_methods(rows)):
+            stats = [mean_std([float(r[metric]) for r in rows if r["net"] == net and r["method"] == method and r["position"] == p]) for p in positions]
+            kept = [(p, s) for p, s in zip(positions, stats) if s[0] == s[0]]
+            if kept:
+                ax.errorbar([p for p, _ in kept], [s[0] for _, s in kept], yerr=[s[1] for _, s in kept], marker="o", capsize=3,
+                            color=f"C{n}", linestyle=("-", "--", ":", "-.")[k % 4], label=f"{net} {method}")
+    ax.set_xlabel("matched position (DEFAULT_LAYERS index)")
+    ax.set_ylabel(label)
+    ax.set_xticks(list(positions))
+    ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
