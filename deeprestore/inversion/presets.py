@@ -38,8 +38,13 @@ MV2016_LR = 0.05 * B**2 / 6  # ≈ 53.3
 #: stride 16 brings the mean feature error at block4/6/8 from 0.16/0.20/0.20 (M&V's 100/20/20)
 #: to 0.12/0.12/0.12; at stride 32, C = 20 gives 0.13/0.19 against 0.24/0.28 with C = 1.
 #: See docs/optimisation_inversion.md.
+#: Lite1 and Lite2 share Lite0's stages and strides, so they use its ladder too: a comparison of
+#: the three networks at matched depths then differs in the network only (docs/networks.md).
+_LITE_DATA_WEIGHTS = {2: 300.0, 4: 300.0, 8: 300.0, 16: 300.0, 32: 20.0}
 MV2016_DATA_WEIGHTS_BY_NET: dict[str, dict[int, float]] = {
-    "efficientnet_lite0": {2: 300.0, 4: 300.0, 8: 300.0, 16: 300.0, 32: 20.0},
+    "efficientnet_lite0": _LITE_DATA_WEIGHTS,
+    "efficientnet_lite1": _LITE_DATA_WEIGHTS,
+    "efficientnet_lite2": _LITE_DATA_WEIGHTS,
 }
 
 
