@@ -107,7 +107,7 @@ def test_inplace_operations_do_not_overwrite_returned_features(nets):
 def test_invert_lowers_its_energy_on_any_network(nets, name, layer):
     net = nets[name]
     x = torch.rand(1, 3, *_size(net), generator=torch.Generator().manual_seed(2))
-    result = invert(net, x, [layer], "mv2016", iterations_scale=0.02, progress=False)
+    result = invert(net, x, [layer], "mv2016", iterations_scale=0.01, progress=False)
     history = result.history[:, 0]
     assert torch.isfinite(history).all() and history[-1] < history[0]
 
