@@ -95,16 +95,17 @@ class GraphLayers:
             ShapeProp(traced).propagate(probe)
         outputs = next(n for n in traced.graph.nodes if n.op == "output").args[0]
         self._position = {name: i for i, name in enumerate(self.node_names)}
+        self._resolved: dict[str, str | None] = {}
         self.chain = self._chain_points(model, traced, {node: name for name, node in outputs.items()})
 
     def resolve(self, layer: str) -> str | None:
         """The full node name ``layer`` stands for: itself, or the last node of the module it
-        names; ``None`` if it is neither."""
-        if layer in self._position:
-            return layer
-        prefix = layer + "."
-        matches = [name for name in self.node_names if name.startswith(prefix)]
-        return max(matches, key=self._position.__getitem__) if matches else None
+        names; ``None`` if it is neither (remembered: features are read at every iteration)."""
+        if layer not in self._resolved:
+            prefix = layer + "."
+            matches = [name for name in self.node_names if name == layer or name.startswith(prefix)]
+            self._resolved[layer] = layer if layer in self._position else (max(matches, key=self._position.__getitem__) if matches else None)
+        return self._resolved[layer]
 
     def position(self, node: str) -> int:
         """Forward (topological) position of a full node name."""

@@ -94,7 +94,8 @@ def torchvision_network(model: str, weights: str = "pretrained", seed: int = 0, 
     elif weights == "pretrained" or weights in enum.__members__:
         published = _published(model, weights)
         net = models.get_model(model, weights=published)  # read from the hub cache, checked above
-        mean, std = _spec(published).mean, _spec(published).std
+        spec = _spec(published)
+        mean, std = spec.mean, spec.std
         source = str(_cached_file(published))
     elif weights.isidentifier():
         raise ValueError(f"unknown weights {weights!r} for {name}; valid: pretrained, random, a path, or one of {', '.join(enum.__members__)}")
