@@ -44,3 +44,16 @@ def test_sweep_options(tmp_path, capsys):
         train(["sweep", "--layers", "stem", "block1", "block4", "--index", "3"])
     with pytest.raises(ValueError, match="set by the sweep"):
         train(["sweep", "--layers", "stem", "--model.init_args.layer", "block1"])
+
+
+def test_a_sweep_without_layers_takes_the_evaluation_configs(tmp_path, capsys):
+    train(["sweep", "--print_commands", "--trainer.max_epochs", "3"])
+    assert capsys.readouterr().out.strip().splitlines()[1:] == [
+        f"python train.py --trainer.max_epochs 3 --model.init_args.layer {layer}" for layer in ("block1", "block4", "block8")]
+    train(["sweep", "--evaluate_config", "configs/evaluate/full.yaml", "--print_commands"])
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 8
+    (tmp_path / "none.yaml").write_text("presets: [mv2016]\n")
+    with pytest.raises(ValueError, match="lists no `layers`"):
+        train(["sweep", "--evaluate_config", str(tmp_path / "none.yaml")])
+    with pytest.raises(ValueError, match="no such file"):
+        train(["sweep", "--evaluate_config", str(tmp_path / "missing.yaml")])

@@ -1,11 +1,15 @@
 """``python train.py sweep``: train the same model at every layer of a list, one run per layer.
 
-    python train.py sweep --layers block1 block4 block8                      # the embedded default, 3 runs
+    python train.py sweep                                                    # the layers of `python evaluate.py` (block1 block4 block8)
+    python train.py sweep --evaluate_config configs/evaluate/full.yaml       # the layers of the full study (8)
+    python train.py sweep --layers block1 block4 block8                      # layers by name
     python train.py sweep --layers layer1 layer2 layer3 layer4 --config configs/inverters/generic_resnet50.yaml
     python train.py sweep --layers block1 block4 block8 --index $SLURM_ARRAY_TASK_ID   # one layer per array task
     python train.py sweep --layers block1 block4 block8 --print_commands     # one train.py command per layer
 
-Every other option is ``python train.py``'s own (``--config``, ``--trainer.max_epochs`` …); the
+Without ``--layers`` the layers are those an ``evaluate.py`` config lists (``--evaluate_config``,
+by default ``configs/evaluate/default.yaml``, the embedded default's study), so one command gives
+every layer the report compares its inverting network. Every other option is ``python train.py``'s own (``--config``, ``--trainer.max_epochs`` …); the
 sweep adds ``--model.init_args.layer <layer>`` to them for each layer, so each run writes its own
 experiment folder (``checkpoints/<net>_<layer>_<mode>/`` by default), which ``evaluate.py``'s
 inversion study finds: the report then has the inverting network's row at every layer.
@@ -25,22 +29,45 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from deeprestore.training.cli import RESULTS_FILE, build_cli, fit_and_test
+import yaml
 
-__all__ = ["run_sweep", "sweep_parser"]
+from deeprestore.training.cli import RESULTS_FILE, ROOT, build_cli, fit_and_test
+
+__all__ = ["layers_of_study", "run_sweep", "sweep_parser"]
 
 #: the options the sweep sets itself for each run
 LAYER_OPTIONS = ("--model.init_args.layer", "--model.layer")
+#: the study whose layers a sweep without ``--layers`` trains at: ``python evaluate.py``'s default
+DEFAULT_EVALUATE_CONFIG = ROOT / "configs" / "evaluate" / "default.yaml"
 
 
 def sweep_parser() -> argparse.ArgumentParser:
     """The sweep's own options (all others go to every run)."""
     parser = argparse.ArgumentParser(prog="train.py sweep", description=__doc__.split("\n")[0], exit_on_error=False, allow_abbrev=False)
-    parser.add_argument("--layers", nargs="+", required=True, help="the layers, one run each")
+    parser.add_argument("--layers", nargs="+", default=None, help="the layers, one run each (default: those of --evaluate_config)")
+    parser.add_argument("--evaluate_config", type=Path, default=DEFAULT_EVALUATE_CONFIG,
+                        help="an evaluate.py config whose `layers` the sweep trains at when --layers is not given (default: %(default)s)")
     parser.add_argument("--index", type=int, default=None, help="run only the layer at this position (0-based; e.g. $SLURM_ARRAY_TASK_ID)")
     parser.add_argument("--print_commands", action="store_true", help="print one train.py command per layer and exit")
     parser.add_argument("--rerun", action="store_true", help="train layers that already have results, from scratch")
     return parser
+
+
+def layers_of_study(config: Path) -> list[str]:
+    """The ``layers`` list of an ``evaluate.py`` config file.
+
+    Raises:
+        ValueError: the file is missing, not YAML, or lists no layers.
+    """
+    if not config.is_file():
+        raise ValueError(f"--evaluate_config {config}: no such file (an evaluate.py config such as configs/evaluate/full.yaml)")
+    try:
+        layers = (yaml.safe_load(config.read_text()) or {}).get("layers")
+    except (yaml.YAMLError, AttributeError) as error:
+        raise ValueError(f"--evaluate_config {config}: not a YAML mapping ({error})") from None
+    if not layers or not isinstance(layers, list):
+        raise ValueError(f"--evaluate_config {config} lists no `layers`; give the layers with --layers")
+    return [str(layer) for layer in layers]
 
 
 def _layer_args(rest: Sequence[str], layer: str) -> list[str]:
@@ -61,7 +88,9 @@ def run_sweep(argv: Sequence[str]) -> dict[str, float]:
     for arg in rest:
         if arg.split("=", 1)[0] in LAYER_OPTIONS:
             raise ValueError(f"{arg.split('=', 1)[0]} is set by the sweep for each layer; give the layers with --layers")
-    layers = list(dict.fromkeys(options.layers))
+    layers = list(dict.fromkeys(options.layers or layers_of_study(options.evaluate_config)))
+    if not options.layers:
+        print(f"sweep: the layers of {options.evaluate_config}: {' '.join(layers)}")
     if options.index is not None:
         if not 0 <= options.index < len(layers):
             raise ValueError(f"--index {options.index} is out of range: {len(layers)} layers ({', '.join(layers)}), valid 0–{len(layers) - 1}")
