@@ -8,22 +8,33 @@ The engine runs that for N images at once, each its own problem: the data term (
 :class:`~deeprestore.inversion.feature_loss.NormalisedFeatureLoss`) and every prior return one
 value per image, and their sum is back-propagated so every image gets its own gradient.
 
-* The variable is the image in M&V units (0–255 scale, mean colour subtracted;
-  :mod:`deeprestore.priors.units`), so the authors' step sizes apply unchanged; the data term and
-  the priors receive library images (``[0, 1]`` units).
+* The variable is what a :class:`~deeprestore.inversion.parameterisations.Parameterisation`
+  encodes the image as: by default the image in M&V units (0–255 scale, mean colour subtracted;
+  :class:`~deeprestore.inversion.parameterisations.MVPixels`), so the authors' step sizes apply
+  unchanged; or Lucent's Fourier / decorrelated-colour bases. Every step decodes it: the data term,
+  the priors and the transforms see library images (``[0, 1]`` units).
 * The run is a sequence of :class:`Phase` s, each with a fresh optimiser state, its own
   iterations, learning rate (or schedule) and jitter ``T`` (M&V 2016: 300 iterations with jitter,
   then 50 without at a tenth of the rate). With ``T > 1`` the variable is a canvas ``T − 1``
-  pixels larger and the data term sees a random crop (:mod:`deeprestore.inversion.jitter`).
-* After every step each prior's ``project`` is applied (the bounded range's hard bound).
+  pixels larger and the data term sees a random crop (:mod:`deeprestore.inversion.jitter`). A
+  phase at a ``resolution`` below 1 optimises a smaller canvas that is up-sampled (bilinear) to the
+  full size before anything sees it (Plug-In Inversion's progressive resolution); the next phase
+  starts from the up-sampled image.
+* Optionally, the view the data term sees passes through random transformations
+  (:class:`~deeprestore.inversion.transforms.RandomTransforms`) drawn anew each step, and with
+  ``ensemble = E`` the data term is the mean over ``E`` independently transformed copies (Plug-In
+  Inversion's augmentation ensemble).
+* After every step each prior's ``project`` is applied to the decoded image (the bounded range's
+  hard bound), which is then encoded back.
 * An image whose variable or energy becomes NaN or inf stops: it keeps its last good iterate, is
   reported in :attr:`InversionResult.diverged_at`, and the rest of the batch goes on.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +42,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from deeprestore.inversion.jitter import centre_offset, crop, draw_offset
+from deeprestore.inversion.parameterisations import MVPixels, Parameterisation
+from deeprestore.inversion.transforms import RandomTransforms
 from deeprestore.priors.base import ImagePrior
-from deeprestore.priors.units import from_mv_units, to_mv_units
 
 DataTerm = Callable[[Tensor], Tensor]
 StepperFactory = Callable[[Tensor, float, int], object]
@@ -48,18 +60,46 @@ class Phase:
         jitter: ``T`` (1 = no jitter).
         prior_weight: factor on every prior's λ, or a function of the iteration within the phase
             (a schedule that lets the priors fade; the hard projections apply whatever it is).
+        resolution: side of the optimised canvas as a fraction of the image's (1: full size).
     """
 
     iterations: int
     lr: float | Callable[[int], float]
     jitter: int = 1
     prior_weight: float | Callable[[int], float] = 1.0
+    resolution: float = 1.0
 
     def lr_at(self, iteration: int) -> float:
         return float(self.lr(iteration)) if callable(self.lr) else float(self.lr)
 
     def prior_weight_at(self, iteration: int) -> float:
         return float(self.prior_weight(iteration)) if callable(self.prior_weight) else float(self.prior_weight)
+
+    def scaled(self, factor: float) -> Phase:
+        """This phase with ``round(iterations · factor)`` iterations (at least 1); a schedule of the
+        learning rate or the prior weight is stretched with it (iteration ``i`` of the new phase
+        reads the schedule at ``⌊i / factor⌋``)."""
+        count = max(1, round(self.iterations * factor))
+        if count == self.iterations:
+            return self
+        ratio, last = self.iterations / count, self.iterations - 1
+
+        def stretch(schedule: float | Callable[[int], float]) -> float | Callable[[int], float]:
+            return (lambda it: schedule(min(int(it * ratio), last))) if callable(schedule) else schedule
+
+        return replace(self, iterations=count, lr=stretch(self.lr), prior_weight=stretch(self.prior_weight))
+
+
+def cosine_schedule(lr: float, iterations: int, warmup: int = 0) -> Callable[[int], float]:
+    """A linear warm-up over ``warmup`` iterations, then a cosine decay to 0 over the rest
+    (DeepInversion's ``lr_cosine_policy``; Plug-In Inversion's ``CosineAnnealingLR`` with no warm-up)."""
+
+    def at(it: int) -> float:
+        if it < warmup:
+            return lr * (it + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (it - warmup) / max(iterations - warmup, 1))) * lr
+
+    return at
 
 
 @dataclass
@@ -107,6 +147,17 @@ def _resize_canvas(x: Tensor, size: tuple[int, int], jitter: int) -> Tensor:
     return x.contiguous()
 
 
+def _scaled(size: tuple[int, int], resolution: float) -> tuple[int, int]:
+    return (max(1, round(size[0] * resolution)), max(1, round(size[1] * resolution)))
+
+
+def _resample(images: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear resize to ``size`` (identity when already that size)."""
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=images.shape[-1] > size[1])
+
+
 def minimise(
     data: DataTerm,
     init: Tensor,
@@ -114,6 +165,9 @@ def minimise(
     phases: Sequence[Phase],
     *,
     priors: Sequence[tuple[ImagePrior, float]] = (),
+    parameterisation: Parameterisation | None = None,
+    transforms: RandomTransforms | None = None,
+    ensemble: int = 1,
     seed: int = 0,
     progress: bool = True,
     description: str = "optimising",
@@ -126,7 +180,10 @@ def minimise(
         make_stepper: ``(variable, lr, H·W) → stepper`` (see :mod:`deeprestore.inversion.steppers`).
         phases: the phases to run, in order.
         priors: ``(prior, λ)`` pairs.
-        seed: seed of the jitter.
+        parameterisation: what the variable is (default: pixels in M&V units).
+        transforms: random transformations of the data term's view, each step (default: none).
+        ensemble: the data term is the mean over this many transformed copies (needs ``transforms``).
+        seed: seed of the jitter and the transforms.
         progress: show a progress bar.
     """
     if init.ndim != 4 or init.shape[1] != 3 or init.shape[0] == 0:
@@ -135,51 +192,68 @@ def minimise(
         raise ValueError("the initial images contain NaN or inf")
     if not phases:
         raise ValueError("no phases to run")
+    if ensemble < 1 or (ensemble > 1 and transforms is None):
+        raise ValueError(f"ensemble must be 1, or more with transforms to draw the copies; got {ensemble} ({'with' if transforms else 'no'} transforms)")
+    param = parameterisation or MVPixels()
     size = (init.shape[-2], init.shape[-1])
     n = init.shape[0]
     generator = torch.Generator().manual_seed(seed)
-    x_mv = to_mv_units(init.detach().float())
+    images = init.detach().float()
+    projects = any(type(prior).project is not ImagePrior.project for prior, _ in priors)
     active = torch.ones(n, dtype=torch.bool, device=init.device)
     diverged_at: list[int | None] = [None] * n
     history: list[Tensor] = []
     bar = tqdm(total=sum(p.iterations for p in phases), desc=description, disable=not progress, leave=False)
     done = 0
     for phase in phases:
-        x = _resize_canvas(x_mv, size, phase.jitter).requires_grad_(True)
+        full = _resize_canvas(images, size, phase.jitter)
+        canvas_size = tuple(full.shape[-2:])
+        small = _scaled(canvas_size, phase.resolution)
+        x = param.encode(_resample(full, small)).requires_grad_(True)
         last_good = x.detach().clone()
         stepper = make_stepper(x, phase.lr_at(0), size[0] * size[1])
+
+        def decoded() -> Tensor:
+            return _resample(param.decode(x, small), canvas_size)
+
         for it in range(phase.iterations):
             offset = draw_offset(phase.jitter, generator)
+            copies = [int(torch.randint(2**62, (1,), generator=generator)) for _ in range(ensemble)] if transforms else []
             stepper.set_lr(phase.lr_at(it))
             factor = phase.prior_weight_at(it)
             weighted = [(prior, weight * factor) for prior, weight in priors]
 
+            def seen(view: Tensor) -> Tensor:  # the data term on the view, or its mean over the transformed copies
+                if not transforms:
+                    return data(view)
+                return sum(data(transforms(view, torch.Generator().manual_seed(c))) for c in copies) / ensemble
+
             def energy() -> Tensor:
-                canvas = from_mv_units(x)
-                return energy_terms(data, weighted, canvas, crop(canvas, offset, size))[0]
+                canvas = decoded()
+                return energy_terms(seen, weighted, canvas, crop(canvas, offset, size))[0]
 
             value = stepper.step(energy)
             with torch.no_grad():
-                if priors:
-                    canvas = from_mv_units(x)
+                if projects:
+                    canvas = param.decode(x, small)
                     for prior, _ in priors:
                         canvas = prior.project(canvas)
-                    x.copy_(to_mv_units(canvas))
+                    x.copy_(param.encode(canvas))
                 ok = torch.isfinite(x).flatten(1).all(1) & torch.isfinite(value)
                 if not bool((ok & active).all()):  # something diverged now or before: restore those images
                     for i in torch.nonzero(active & ~ok).flatten().tolist():
                         diverged_at[i] = done + it
                     active &= ok
-                    x.copy_(torch.where(active.view(-1, 1, 1, 1), x, last_good))
+                    x.copy_(torch.where(active.view(-1, *[1] * (x.ndim - 1)), x, last_good))
                 last_good.copy_(x)
             history.append(torch.where(active, value, torch.nan))
             bar.update(1)
             if it % 10 == 0 and active.any():
                 bar.set_postfix(energy=f"{float(value[active].mean()):.4g}")
         done += phase.iterations
-        x_mv = crop(x.detach(), centre_offset(phase.jitter), size).contiguous()
+        with torch.no_grad():
+            images = crop(decoded(), centre_offset(phase.jitter), size).contiguous()
     bar.close()
-    images = from_mv_units(x_mv)
     with torch.no_grad():
         energy, data_energy = energy_terms(data, priors, images, images)
     return InversionResult(images, energy, data_energy, torch.stack(history).cpu() if history else torch.empty(0, n), diverged_at)

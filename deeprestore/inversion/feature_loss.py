@@ -22,13 +22,16 @@ class NormalisedFeatureLoss(nn.Module):
         net: the frozen network.
         weights: layer name → ``C_l``.
         targets: layer name → target features ``Φ0_l`` (``N×…``), e.g. from :meth:`from_images`.
+        run_to: a deeper layer the network also runs to (its output unused), so that a prior read
+            from the pass (:class:`~deeprestore.inversion.network_priors.WithBatchNormPrior`) sees
+            the layers past the targets too.
 
     Raises:
         ValueError: for unknown layers, a target without a weight, non-finite targets, or a
             target whose norm is zero for some image (the loss would be undefined).
     """
 
-    def __init__(self, net: FeatureNetwork, weights: Mapping[str, float], targets: Mapping[str, Tensor]) -> None:
+    def __init__(self, net: FeatureNetwork, weights: Mapping[str, float], targets: Mapping[str, Tensor], run_to: str | None = None) -> None:
         super().__init__()
         if not weights:
             raise ValueError("no target layers given")
@@ -37,6 +40,7 @@ class NormalisedFeatureLoss(nn.Module):
         self.net = net
         self.layers = [net.check_layer(layer) for layer in weights]
         self.weights = {layer: float(weights[layer]) for layer in self.layers}
+        self.run_layers = [*self.layers, net.check_layer(run_to)] if run_to and run_to not in self.layers else self.layers
         sizes = {t.shape[0] for t in targets.values()}
         if len(sizes) != 1:
             raise ValueError(f"targets have different batch sizes: {sizes}")
@@ -53,11 +57,11 @@ class NormalisedFeatureLoss(nn.Module):
             self.targets[layer], self.norms[layer] = target, norm
 
     @classmethod
-    def from_images(cls, net: FeatureNetwork, weights: Mapping[str, float], images: Tensor) -> NormalisedFeatureLoss:
+    def from_images(cls, net: FeatureNetwork, weights: Mapping[str, float], images: Tensor, run_to: str | None = None) -> NormalisedFeatureLoss:
         """Targets are the features of ``images`` (``N×3×H×W`` in ``[0, 1]``)."""
         with torch.no_grad():
             targets = net.features(images, list(weights))
-        return cls(net, weights, targets)
+        return cls(net, weights, targets, run_to)
 
     @property
     def batch_size(self) -> int:
@@ -65,7 +69,7 @@ class NormalisedFeatureLoss(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         """Per-image loss ``(N,)`` of ``images`` (``N×3×H×W`` in ``[0, 1]`` units)."""
-        feats = self.net.features(images, self.layers)
+        feats = self.net.features(images, self.run_layers)
         total = images.new_zeros(images.shape[0], dtype=torch.float32)
         for layer in self.layers:
             diff = (feats[layer].float() - self.targets[layer].float()).flatten(1).pow(2).sum(1)

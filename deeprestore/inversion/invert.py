@@ -11,36 +11,22 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 
-import torch
 from torch import Tensor
 
 from deeprestore.image_checks import check_images
+from deeprestore.inversion.calibration_table import calibrated_setting
 from deeprestore.inversion.engine import InversionResult, minimise
 from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
+from deeprestore.inversion.network_priors import WithBatchNormPrior
 from deeprestore.inversion.optimizers import stepper_factory
-from deeprestore.inversion.calibration_table import calibrated_setting
+from deeprestore.inversion.parameterisations import get_parameterisation
 from deeprestore.inversion.presets import Preset, get_preset, with_fading_priors
 from deeprestore.inversion.seeds import image_seeds
+from deeprestore.inversion.starts import initial_images
 from deeprestore.nets.feature_network import FeatureNetwork
-from deeprestore.priors.units import B, from_mv_units
-
-
-def mv_noise(shape: Sequence[int], seeds: Sequence[int], device: torch.device | str = "cpu") -> Tensor:
-    """M&V 2016's start: uniform noise in [−1, 1], divided by its 95th percentile of |·| and
-    scaled to B/√3 (in M&V units), returned in library units. ``shape`` is ``N×3×H×W``.
-
-    Image ``i`` is drawn from its own generator seeded with ``seeds[i]`` (see
-    :mod:`deeprestore.inversion.seeds`), so its noise does not depend on the rest of the batch.
-    """
-    if len(seeds) != shape[0]:
-        raise ValueError(f"need one seed per image: {shape[0]} images, {len(seeds)} seeds")
-    noise = torch.stack([torch.rand(tuple(shape[1:]), generator=torch.Generator().manual_seed(int(s))) for s in seeds]) * 2 - 1
-    scale = noise.abs().flatten(1).quantile(0.95, dim=1).view(-1, 1, 1, 1)
-    mv = noise / scale * (B / 3**0.5)
-    return from_mv_units(mv).to(device)
+from deeprestore.priors.batchnorm_statistics import BatchNormStatistics
 
 
 def input_images(net: FeatureNetwork, images: Tensor) -> Tensor:
@@ -106,21 +92,47 @@ def invert(
     strides = {layer: layer_stride(net, layer, size) for layer in layers}
     deepest = max(layers, key=net.index)
     weights = layer_weights or {layer: preset.data_weight(strides[layer], net.name) for layer in layers}
-    data = NormalisedFeatureLoss.from_images(net, weights, images)
-    phases = preset.phases(strides[deepest])
-    if iterations_scale != 1.0:
-        phases = [replace(p, iterations=max(1, round(p.iterations * iterations_scale))) for p in phases]
-    start = init.to(images) if init is not None else mv_noise(images.shape, image_seeds(images, seed), images.device)
+    run_to = net.logits_layer if preset.batchnorm_weight and preset.batchnorm_past_target else None
+    data = NormalisedFeatureLoss.from_images(net, weights, images, run_to=run_to)
+    seeds = image_seeds(images, seed)
+    return run_preset(net, preset, with_network_priors(net, preset, data), strides[deepest], images.shape, seeds, init=init,
+                      iterations_scale=iterations_scale, seed=seed, progress=progress, description=f"{preset.name} {'+'.join(layers)}")
+
+
+def with_network_priors(net: FeatureNetwork, preset: Preset, data: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """``data`` plus the preset's BN statistics prior, read from the pass ``data`` runs (if it has one)."""
+    if not preset.batchnorm_weight:
+        return data
+    return WithBatchNormPrior(data, BatchNormStatistics(net), preset.batchnorm_weight)
+
+
+def run_preset(net: FeatureNetwork, preset: Preset, data: Callable[[Tensor], Tensor], stride: float | None, shape: Sequence[int],
+               seeds: Sequence[int], *, init: Tensor | None = None, iterations_scale: float = 1.0, seed: int = 0, progress: bool = True,
+               description: str = "optimising") -> InversionResult:
+    """Minimise ``data`` + the preset's priors with everything else the preset says: its
+    parameterisation, start (per image, from ``seeds``; or ``init``), phases (scaled by
+    ``iterations_scale``), transforms, ensemble and optimiser.
+
+    Args:
+        stride: of the deepest target layer (``None`` for a vector layer or a class score).
+        shape: ``N×3×H×W`` of the images to make.
+    """
+    parameterisation = get_parameterisation(preset.parameterisation, net)
+    start = init if init is not None else initial_images(preset.start, shape, seeds, net, parameterisation)
+    phases = [phase.scaled(iterations_scale) for phase in preset.phases(stride)]
     return minimise(
         data,
-        start,
-        stepper_factory(preset.optimizer),
+        start.to(device=net.mean.device, dtype=net.mean.dtype),
+        stepper_factory(preset.optimizer, **preset.optimizer_options),
         phases,
-        priors=preset.priors(strides[deepest]),
+        priors=preset.priors(stride, net),
+        parameterisation=parameterisation,
+        transforms=preset.transforms(stride),
+        ensemble=preset.ensemble,
         seed=seed,
         progress=progress,
-        description=f"{preset.name} {'+'.join(layers)}",
+        description=description,
     )
 
 
-__all__ = ["input_images", "invert", "layer_stride", "mv_noise"]
+__all__ = ["input_images", "invert", "layer_stride", "run_preset", "with_network_priors"]

@@ -25,12 +25,12 @@ class _ScaledTorchStepper(TorchStepper):
         super().set_lr(lr * self.scale)
 
 
-def stepper_factory(name: str, momentum: float = 0.9) -> StepperFactory:
+def stepper_factory(name: str, momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999)) -> StepperFactory:
     """The factory for optimiser ``name``.
 
     * ``mv2016`` — M&V 2016's momentum + RMSprop-like update (:class:`MomentumRMSprop`);
     * ``sgd`` — momentum SGD (M&V 2015), rate × H·W;
-    * ``adam`` — Adam, rate as given;
+    * ``adam`` — Adam with ``betas``, rate as given;
     * ``lbfgs`` — L-BFGS with strong-Wolfe line search, rate as given (1 is usual);
     * ``adaptive_gd`` — seed 000's plain gradient descent with an adaptive step (:class:`AdaptiveStepGD`), initial step × H·W.
     """
@@ -44,7 +44,7 @@ def stepper_factory(name: str, momentum: float = 0.9) -> StepperFactory:
             stepper = _ScaledTorchStepper(torch.optim.SGD([variable], lr=lr * num_pixels, momentum=momentum), num_pixels)
             return stepper
         if name == "adam":
-            return TorchStepper(torch.optim.Adam([variable], lr=lr))
+            return TorchStepper(torch.optim.Adam([variable], lr=lr, betas=tuple(betas)))
         if name == "lbfgs":
             return LBFGSStepper(torch.optim.LBFGS([variable], lr=lr, max_iter=1, history_size=20, line_search_fn="strong_wolfe"))
         return AdaptiveStepGD(variable, lr * num_pixels)

@@ -9,21 +9,25 @@ Both replace the inversion's data term and keep the rest (priors, bound, jitter,
 * **caricaturisation** — exaggerate what a layer detects in an image, starting from the image:
   ``E_data(x) = −C · ⟨Φ(x), Φ0⟩ / ‖Φ0‖²``.
 
-As in the authors' code, both run the first (jittered) phase of the preset only.
+As in the authors' code, an M&V preset runs its first (jittered) phase only; the newer presets
+(``deepinversion``, ``lucent``, ``plugin``) run all their phases, and their random translations keep
+the authors' amounts (a unit's activation, unlike a feature map, does not need the image in place).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
-from deeprestore.inversion.engine import InversionResult, minimise
-from deeprestore.inversion.invert import input_images, layer_stride, mv_noise
-from deeprestore.inversion.optimizers import stepper_factory
+from deeprestore.inversion.engine import InversionResult
+from deeprestore.inversion.invert import input_images, layer_stride, run_preset, with_network_priors
+from deeprestore.inversion.parameterisations import get_parameterisation
 from deeprestore.inversion.presets import Preset, get_preset
-from deeprestore.inversion.seeds import index_seeds
+from deeprestore.inversion.seeds import image_seeds, index_seeds
+from deeprestore.inversion.starts import initial_images
 from deeprestore.nets.feature_network import FeatureNetwork
 
 UNIT_KINDS = ("neuron", "channel", "class")
@@ -78,7 +82,8 @@ def maximise_activation(
         raise ValueError(f"size must be (height, width) with positive sides, got {size}")
     if iterations_scale <= 0:
         raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
-    start = mv_noise((num_images, 3, *size), index_seeds(num_images, seed), net.mean.device)
+    seeds = index_seeds(num_images, seed)
+    start = initial_images(preset.start, (num_images, 3, *size), seeds, net, get_parameterisation(preset.parameterisation, net))
     with torch.no_grad():
         ref = net.features(start, layer)[layer].float().flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-8)
     unit_activation(net.features(start, layer)[layer], kind, unit)  # validate the unit early
@@ -87,7 +92,7 @@ def maximise_activation(
         return -weight * unit_activation(net.features(images, layer)[layer].float(), kind, unit) / ref
 
     stride = layer_stride(net, layer, size)
-    return _first_phase(data, start, preset, stride, iterations_scale, seed, progress, f"maximise {layer}[{unit}]")
+    return _visualise(net, data, start, seeds, preset, stride, iterations_scale, seed, progress, f"maximise {layer}[{unit}]")
 
 
 def caricature(
@@ -122,10 +127,14 @@ def caricature(
     def data(x: Tensor) -> Tensor:
         return -weight * (net.features(x, layer)[layer].float().flatten(1) * target).sum(1) / norm
 
-    return _first_phase(data, images, preset, stride, iterations_scale, seed, progress, f"caricature {layer}")
+    return _visualise(net, data, images, image_seeds(images, seed), preset, stride, iterations_scale, seed, progress, f"caricature {layer}")
 
 
-def _first_phase(data, start: Tensor, preset: Preset, stride: float | None, scale: float, seed: int, progress: bool, description: str) -> InversionResult:
-    phase = preset.phases(stride)[0]
-    phase = type(phase)(max(1, round(phase.iterations * scale)), phase.lr, phase.jitter)
-    return minimise(data, start, stepper_factory(preset.optimizer), [phase], priors=preset.priors(stride), seed=seed, progress=progress, description=description)
+def _visualise(net: FeatureNetwork, data: Callable[[Tensor], Tensor], start: Tensor, seeds: Sequence[int], preset: Preset,
+               stride: float | None, scale: float, seed: int, progress: bool, description: str) -> InversionResult:
+    """Run ``preset`` on ``data`` from ``start``: an M&V preset's first phase, or all a newer preset's,
+    with the translations of activation maximisation (the authors' amounts)."""
+    phases = (lambda s: preset.phases(s)[: preset.visualisation_phases]) if preset.visualisation_phases else preset.phases
+    visualising = replace(preset, phases=phases, transforms=lambda s: preset.transforms(None))
+    return run_preset(net, visualising, with_network_priors(net, preset, data), stride, start.shape, seeds, init=start,
+                      iterations_scale=scale, seed=seed, progress=progress, description=description)

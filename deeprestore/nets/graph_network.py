@@ -71,7 +71,8 @@ class GraphNetwork(FeatureNetwork):
         self.token_layout = token_layout
         self.tracer_kwargs = tracer_kwargs
         self.requires_grad_(False)
-        probe = torch.zeros(1, 3, *(input_size or (probe_size, probe_size)))
+        parameter = next(model.parameters(), None)
+        probe = torch.zeros(1, 3, *(input_size or (probe_size, probe_size)), dtype=parameter.dtype if parameter is not None else torch.float32)
         self.graph = GraphLayers(model, probe, tracer_kwargs)
         self._kinds = {point.name: point.kind for point in self.graph.chain}
         self._logits = self.graph.chain[-1].name

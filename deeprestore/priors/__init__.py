@@ -15,13 +15,19 @@ Learned priors: :class:`PatchEnergy` (``log p = Σ αᵢ G(wᵢᵀ z)`` on white
 as a convolution), :func:`score_matching_objective`, :class:`PatchPriorModule` (trained by
 ``python train.py --config configs/priors/…``), :func:`roth_foe` (Roth's published filters),
 and denoising-autoencoder priors (:class:`DAEPriorModule`, :class:`DAEPrior`).
+
+Network-given and newer priors: DeepInversion's batch-norm statistics prior
+(:class:`BatchNormStatistics`, read from the network's own forward pass) and its image terms
+(:class:`NeighbourDifferenceNorm`, :class:`ImageNorm`), and the ``[0, 1]`` clip (:class:`ValidRange`).
 """
 
 from deeprestore.priors.alpha_norm import AlphaNorm
 from deeprestore.priors.base import ImagePrior
+from deeprestore.priors.batchnorm_statistics import BatchNormStatistics
 from deeprestore.priors.bounded_range import BoundedRange
 from deeprestore.priors.dae import DAEPrior, DenoisingAutoencoder
 from deeprestore.priors.dae_module import DAEPriorModule, load_dae_prior
+from deeprestore.priors.deepinversion_image import ImageNorm, NeighbourDifferenceNorm, ValidRange
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patch_prior_module import PatchPriorModule, load_patch_prior
 from deeprestore.priors.roth_foe import roth_foe
@@ -43,6 +49,10 @@ __all__ = [
     "AlphaNorm",
     "TotalVariation",
     "BoundedRange",
+    "BatchNormStatistics",
+    "NeighbourDifferenceNorm",
+    "ImageNorm",
+    "ValidRange",
     "DAEPrior",
     "DAEPriorModule",
     "DenoisingAutoencoder",

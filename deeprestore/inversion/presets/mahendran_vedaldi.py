@@ -1,4 +1,5 @@
-"""Presets: the defaults of the authors' public code, and seed 000's plain gradient descent.
+"""Mahendran & Vedaldi's presets (the defaults of the authors' public code), and seed 000's plain
+gradient descent.
 
 ``mv2016`` — Mahendran & Vedaldi 2016 (``nnpreimage``; see ``docs/mv_reference.md``): bounded
 range N_6 with the hard bound ‖x_ij‖ ≤ B₊ = 160 and TV^2 with V = B/6.5, both normalised by
@@ -20,12 +21,11 @@ step undone) after one that does not; 350 iterations, the same budget as ``mv201
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-
 from deeprestore.inversion.calibration_table import calibrated_setting
 from deeprestore.inversion.engine import Phase
 from deeprestore.inversion.jitter import jitter_for_stride
+from deeprestore.inversion.presets.preset import Preset
+from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors import AlphaNorm, BoundedRange, TotalVariation
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.units import B
@@ -72,29 +72,6 @@ def mv2015_tv_weight(stride: float | None) -> float:
     return 0.0053 * group
 
 
-@dataclass(frozen=True)
-class Preset:
-    """Everything an inversion needs besides the network, the layers and the images.
-
-    Attributes:
-        name: preset name.
-        optimizer: an optimiser name of :mod:`deeprestore.inversion.optimizers`.
-        phases: ``stride → phases`` (the jitter depends on the stride of the deepest target layer).
-        priors: ``stride → [(prior, λ)]``.
-        data_weight: ``(stride, network name) → C`` of a target layer.
-        calibrated: whether a single-layer inversion takes the layer's calibrated setting
-            (:mod:`deeprestore.inversion.calibration_table`: C, a prior fade and the budget)
-            where the network has one.
-    """
-
-    name: str
-    optimizer: str
-    phases: Callable[[float | None], list[Phase]]
-    priors: Callable[[float | None], list[tuple[ImagePrior, float]]]
-    data_weight: Callable[[float | None, str | None], float]
-    calibrated: bool = False
-
-
 def _mv2016_phases(stride: float | None) -> list[Phase]:
     return [Phase(300, MV2016_LR, jitter_for_stride(stride)), Phase(50, MV2016_LR / 10, 1)]
 
@@ -106,26 +83,29 @@ def _mv2015_phases(stride: float | None) -> list[Phase]:
     return [Phase(400, lambda it: lr * (1.0 if it < 100 else 0.1 if it < 300 else 0.01), 1)]
 
 
-def _mv2016_priors(stride: float | None) -> list[tuple[ImagePrior, float]]:
+def _mv2016_priors(stride: float | None, net: FeatureNetwork | None = None) -> list[tuple[ImagePrior, float]]:
     return [(BoundedRange(alpha=6.0), 1.0), (TotalVariation(beta=2.0), 1.0)]
 
 
-PRESETS: dict[str, Preset] = {
-    "mv2016": Preset("mv2016", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight),
-    "mv2016-calibrated": Preset("mv2016-calibrated", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight, calibrated=True),
+MV_PRESETS: dict[str, Preset] = {
+    "mv2016": Preset("mv2016", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight, visualisation_phases=1),
+    "mv2016-calibrated": Preset("mv2016-calibrated", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight, calibrated=True,
+                                visualisation_phases=1),
     "mv2015": Preset(
         "mv2015",
         "sgd",
         _mv2015_phases,
-        lambda stride: [(AlphaNorm(alpha=6.0), 7.4), (TotalVariation(beta=2.0), mv2015_tv_weight(stride))],
+        lambda stride, net: [(AlphaNorm(alpha=6.0), 7.4), (TotalVariation(beta=2.0), mv2015_tv_weight(stride))],
         lambda stride, net=None: 1.0,
+        visualisation_phases=1,
     ),
     "gd-plain": Preset(
         "gd-plain",
         "adaptive_gd",
         lambda stride: [Phase(350, 1.0, 1)],
-        lambda stride: [],
+        lambda stride, net: [],
         lambda stride, net=None: 1.0,
+        visualisation_phases=1,
     ),
 }
 
@@ -142,32 +122,3 @@ def describe_data_weight(preset: Preset, net: str, layer: str, stride: float | N
     if net in MV2016_DATA_WEIGHTS_BY_NET:
         return f"C = {c:g} ({where}; {net}'s table MV2016_DATA_WEIGHTS_BY_NET)"
     return f"C = {c:g} ({where}; M&V's AlexNet/VGG ladder by stride: no calibrated table for {net})"
-
-
-def with_fading_priors(preset: Preset, final: float, name: str | None = None) -> Preset:
-    """``preset`` with its priors' weights decaying linearly from 1× to ``final``× over the first
-    phase and held at ``final``× after it (the hard projections still apply).
-
-    Where a layer nearly determines the image (EfficientNet-Lite0's stem and block1) the priors
-    pull the pre-image away from the features; letting them fade keeps their early help (a
-    smooth, bounded start) without that pull at the end. ``final = 1`` is ``preset`` itself.
-    """
-    if not 0.0 <= final <= 1.0:
-        raise ValueError(f"the final prior weight must be in [0, 1], got {final}")
-    if final == 1.0:
-        return preset if name is None else replace(preset, name=name)
-
-    def phases(stride: float | None) -> list[Phase]:
-        first, *rest = preset.phases(stride)
-        span = max(first.iterations - 1, 1)
-        fade = replace(first, prior_weight=lambda it: 1.0 - (1.0 - final) * min(it / span, 1.0))
-        return [fade, *(replace(p, prior_weight=final) for p in rest)]
-
-    return replace(preset, name=name or f"{preset.name}+fade{final:g}", phases=phases)
-
-
-def get_preset(name: str) -> Preset:
-    """A preset by name (``mv2016``, ``mv2016-calibrated``, ``mv2015``, ``gd-plain``)."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
-    return PRESETS[name]

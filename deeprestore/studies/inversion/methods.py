@@ -170,7 +170,7 @@ class LearnedPriorMethod:
             energy = load_patch_prior(str(self.checkpoint), "--learned_priors").energy.to(device)
             prior = FeatureMapPrior(energy, net, self.prior_layer) if self.prior_net else PatchImagePrior(energy)
         base = get_preset(self.base)
-        preset = replace(base, name=self.name, priors=lambda stride: [*base.priors(stride), (prior, self.weight)])
+        preset = replace(base, name=self.name, priors=lambda stride, net: [*base.priors(stride, net), (prior, self.weight)])
         return _preset_reconstructor(net, layer, preset, iterations_scale, seed, progress)
 
     def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:

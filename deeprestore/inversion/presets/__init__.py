@@ -1,0 +1,48 @@
+"""Presets of the optimisation engine, by name.
+
+* Mahendran & Vedaldi's (:mod:`.mahendran_vedaldi`): ``mv2016``, ``mv2016-calibrated``, ``mv2015``,
+  and seed 000's ``gd-plain``;
+* the newer literature: ``deepinversion`` (:mod:`.deepinversion`), ``lucent`` (:mod:`.lucent`),
+  ``plugin`` (:mod:`.plugin_inversion`);
+* combinations: ``mv2016+bn`` (M&V 2016 with DeepInversion's batch-norm statistics prior).
+
+Each module's docstring cites its source and lists its constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from deeprestore.inversion.presets.deepinversion import DEEPINVERSION
+from deeprestore.inversion.presets.lucent import LUCENT
+from deeprestore.inversion.presets.mahendran_vedaldi import (
+    MV2016_DATA_WEIGHTS_BY_NET,
+    MV2016_LR,
+    MV_PRESETS,
+    describe_data_weight,
+    mv2015_tv_weight,
+    mv2016_data_weight,
+)
+from deeprestore.inversion.presets.plugin_inversion import PLUGIN
+from deeprestore.inversion.presets.preset import Preset, with_fading_priors
+
+__all__ = ["MV2016_BN_WEIGHT", "MV2016_DATA_WEIGHTS_BY_NET", "MV2016_LR", "PRESETS", "Preset", "describe_data_weight", "get_preset",
+           "mv2015_tv_weight", "mv2016_data_weight", "with_fading_priors"]
+
+#: λ of the BN statistics prior in ``mv2016+bn`` (against M&V's normalised objective)
+MV2016_BN_WEIGHT = 0.1
+
+PRESETS: dict[str, Preset] = {
+    **MV_PRESETS,
+    "deepinversion": DEEPINVERSION,
+    "lucent": LUCENT,
+    "plugin": PLUGIN,
+    "mv2016+bn": replace(MV_PRESETS["mv2016"], name="mv2016+bn", batchnorm_weight=MV2016_BN_WEIGHT),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """A preset by name (see :data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return PRESETS[name]
