@@ -247,8 +247,8 @@ def test_a_study_killed_mid_run_resumes_at_job_granularity(photos, tmp_path):
     read = {}
     for name in ("killed", "whole"):
         with (tmp_path / name / "metrics.csv").open(newline="") as f:
-            read[name] = {(r["method"], r["layer"], r["image"]): r for r in csv.DictReader(f)}
-    assert read["killed"] == read["whole"] and len(read["whole"]) == 4 * 3
+            read[name] = {(r["method"], r["layer"], r["image"]): {c: v for c, v in r.items() if c != "seconds"} for r in csv.DictReader(f)}
+    assert read["killed"] == read["whole"] and len(read["whole"]) == 4 * 3  # every column but the wall time
 
 
 def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoints, tmp_path):

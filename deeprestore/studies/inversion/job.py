@@ -6,6 +6,8 @@ the rows of all ranks are gathered by :class:`~deeprestore.studies.predict_job.G
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Sequence
 
 import torch
@@ -67,12 +69,14 @@ class InversionJob(GatheredJob):
         assert self._reconstruct is not None
         indices = [int(i) for i in batch["index"]]
         images = batch["image"]
+        started = time.perf_counter()
         with torch.enable_grad():
             recon, diverged_at = self._reconstruct(images)
+        seconds = (time.perf_counter() - started) / len(indices)
         scores = score(self.net, self.layer, images, recon, [self.labels[i] for i in indices])
         for k, index in enumerate(indices):
             row = {"method": self.method.name, "net": self.net.name, "layer": self.layer, "image": self.names[index],
-                   "label": self.labels[index], **{c: v[k] for c, v in scores.items()}, "diverged": diverged_at[k] is not None, **self._provenance}
+                   "label": self.labels[index], **{c: v[k] for c, v in scores.items()}, "diverged": diverged_at[k] is not None, "seconds": seconds, **self._provenance}
             keep = self.saved_reconstructions < 0 or index < self.saved_reconstructions
             self.add(index, row, {"reconstruction": recon[k]} if keep else None)
         return len(indices)

@@ -47,11 +47,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "ssim": ("SSIM", ".3f"),
     "feature_error": ("feature error", ".3f"),
     "top1_kept": ("top-1 kept", ".2f"),
+    "seconds": ("s / image", ".2f"),
 }
 SCORE_EXPLANATION = (
     "Every reconstruction x̂ is clamped to [0, 1] and compared with the original x: MSE, PSNR, SSIM (11×11 Gaussian "
     "window, as scikit-image), feature error ‖Φ(x̂) − Φ(x)‖ / ‖Φ(x)‖ at the target layer, top-1 kept = the network's "
-    "top-1 class of x̂ is that of x, top-1 correct = the network is right on x (images with a label). Cells are the "
+    "top-1 class of x̂ is that of x, top-1 correct = the network is right on x (images with a label), s / image = "
+    "the method's wall time per image (its batch's time over the batch size, on the study's device). Cells are the "
     "mean ± sample standard deviation over the images."
 )
 
@@ -94,14 +96,15 @@ FEATURE_ERROR_THRESHOLDS = (0.15, 0.25)
 
 def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
     """One layer: mean ± std per method of every metric, top-1 kept and correct rates, diverged count."""
-    header = ["method", "images"] + [METRICS[m][0] for m in ("mse", "psnr", "ssim", "feature_error")] + ["top-1 kept", "top-1 correct", "diverged"]
+    shown = ("mse", "psnr", "ssim", "feature_error")
+    header = ["method", "images"] + [METRICS[m][0] for m in shown] + ["top-1 kept", "top-1 correct", "diverged", METRICS["seconds"][0]]
     body = []
     for method in methods:
         sel = select(rows, method, layer)
         if sel:
-            cells = [_cell([float(r[m]) for r in sel], METRICS[m][1]) for m in ("mse", "psnr", "ssim", "feature_error")]
+            cells = [_cell([float(r[m]) for r in sel], METRICS[m][1]) for m in shown]
             body.append([method, len(sel), *cells, _rate([r["top1_kept"] for r in sel]), _rate([r.get("top1_correct") for r in sel]),
-                         sum(bool(r.get("diverged")) for r in sel)])
+                         sum(bool(r.get("diverged")) for r in sel), f"{sum(float(r['seconds']) for r in sel) / len(sel):.2f}"])
     return markdown_table(header, body)
 
 

@@ -17,6 +17,8 @@ column                 meaning
                        without a label
 ``diverged``           the optimisation of this image stopped on NaN/inf (its last good
                        iterate is scored; see :class:`~deeprestore.inversion.InversionResult`)
+``seconds``            the method's wall time for this image: its batch's reconstruction time
+                       over the batch size
 ``training_run``       a trained method's experiment folder (else empty)
 ``training_wandb_id``  the W&B run id of that training run, if it logged one
 =====================  ================================================================
@@ -38,8 +40,8 @@ from deeprestore.nets.feature_network import FeatureNetwork
 __all__ = ["COLUMNS", "FLOAT_COLUMNS", "Row", "read_rows", "score"]
 
 COLUMNS: tuple[str, ...] = ("method", "net", "layer", "image", "label", "mse", "psnr", "ssim", "feature_error",
-                            "top1_kept", "top1_correct", "diverged", "training_run", "training_wandb_id")
-FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error")
+                            "top1_kept", "top1_correct", "diverged", "seconds", "training_run", "training_wandb_id")
+FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error", "seconds")
 BOOL_COLUMNS = ("top1_kept", "diverged")
 OPTIONAL_COLUMNS = ("label", "top1_correct", "training_run", "training_wandb_id")
 
@@ -69,7 +71,7 @@ def score(net: FeatureNetwork, layer: str, originals: Tensor, reconstructions: T
     feats = net.features(torch.cat([recon, originals.to(recon.dtype)]), list(dict.fromkeys([layer, last])))
     scores["feature_error"] = feature_error(feats[layer][:n], feats[layer][n:])
     predicted = feats[last][:n].argmax(dim=1), feats[last][n:].argmax(dim=1)
-    out: dict[str, list[Any]] = {k: [float(v) for v in scores[k].cpu()] for k in FLOAT_COLUMNS}
+    out: dict[str, list[Any]] = {k: [float(v) for v in scores[k].cpu()] for k in ("mse", "psnr", "ssim", "feature_error")}
     out["top1_kept"] = (predicted[0] == predicted[1]).cpu().tolist()
     truth = predicted[1].cpu().tolist()
     out["top1_correct"] = [None if label is None else truth[i] == label for i, label in enumerate(labels)]
