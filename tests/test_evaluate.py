@@ -84,7 +84,7 @@ def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
     out, result = study
     header, rows = csv_rows(out / "metrics.csv")
     assert header == ["method", "net", "layer", "image", "label", "mse", "psnr", "ssim", "feature_error", "top1_kept", "top1_correct",
-                      "diverged", "training_run", "training_wandb_id"] == list(COLUMNS)
+                      "diverged", "seconds", "training_run", "training_wandb_id"] == list(COLUMNS)
     assert len(rows) == 2 * 2 * 2
     assert {(r["method"], r["layer"], r["image"]) for r in rows} == {
         (m, l, i) for m in METHODS for l in LAYERS for i in ("astronaut", "coffee")}
@@ -92,6 +92,7 @@ def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
         assert r["net"] == "efficientnet_lite0"
         assert -1 <= float(r["ssim"]) <= 1 and float(r["psnr"]) > 0 and float(r["mse"]) >= 0
         assert float(r["feature_error"]) >= 0 and r["top1_kept"] in ("True", "False") and r["diverged"] == "False"
+        assert float(r["seconds"]) > 0
         assert r["label"] == r["top1_correct"] == r["training_run"] == ""  # files without labels; no trained method
     assert sorted(result.ran) == sorted((m, l) for m in METHODS for l in LAYERS) and not result.skipped
 

@@ -4,6 +4,7 @@ and transforms, Plug-In Inversion's ensemble and progressive resolution, and the
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -263,3 +264,18 @@ def test_activation_maximisation_with_the_new_presets_raises_the_class_score(nam
     result = maximise_activation(net, "fc", 967, "class", size=(64, 64), preset=name, iterations_scale=30 / get_preset(name).iterations,
                                  progress=False)
     assert result.history[-3:].mean() < result.history[:3].mean()
+
+
+def test_a_study_budget_gives_every_preset_the_same_iterations():
+    from deeprestore.studies.inversion.methods import InverterMethod, PresetMethod
+    from deeprestore.studies.inversion.study import InversionStudy
+
+    study = InversionStudy(budget=350)
+    for name in ("mv2016", "deepinversion", "lucent", "plugin", "mv2016-fourier"):
+        method = PresetMethod(name)
+        phases = [p.scaled(study.iterations_scale_of(method)) for p in get_preset(name).phases(None)]
+        assert abs(sum(p.iterations for p in phases) - 350) <= len(phases) // 2, name
+    inverter = InverterMethod("inverter-joint", Path("run/last.ckpt"), "run", "joint", "block4", "pretrained")
+    assert study.iterations_scale_of(inverter) == 1.0 and InversionStudy().iterations_scale_of(PresetMethod("plugin")) == 1.0
+    with pytest.raises(ValueError, match="--budget must be a positive number"):
+        InversionStudy(budget=0).check()

@@ -7,8 +7,8 @@ DeepInversion" (CVPR 2020), with the constants of the authors' code (NVlabs/Deep
   authors' main loss is a class's cross-entropy) + ``R_feature`` (λ = 0.01, the README's
   ``--r_feature``; first BN layer ×10) + ``R_TV`` (ℓ2 norms of neighbour differences, λ = 1e-4) +
   ``R_ℓ2`` (λ = 1e-5), the image clipped to ``[0, 1]`` after every step;
-* transforms: a random roll of up to 30 pixels (held within M&V's jitter in an inversion, see
-  :mod:`.translations`) and a horizontal flip with probability ½;
+* transforms: a random roll of up to 30 pixels and a horizontal flip with probability ½ (in an
+  inversion the roll is held within M&V's jitter and there is no flip, see :mod:`.translations`);
 * optimiser: Adam, lr 0.25, β = (0.5, 0.9); a 100-iteration linear warm-up then a cosine decay;
   2,000 iterations at full resolution (their ``setting_id = 1``; ``setting_id = 0`` first runs at
   half resolution, which a feature inversion, whose targets are at full resolution, cannot).
@@ -19,7 +19,7 @@ from __future__ import annotations
 from deeprestore.inversion.engine import Phase, cosine_schedule
 from deeprestore.inversion.presets.mahendran_vedaldi import mv2016_data_weight
 from deeprestore.inversion.presets.preset import Preset
-from deeprestore.inversion.presets.translations import capped_roll
+from deeprestore.inversion.presets.translations import capped_roll, flips_allowed
 from deeprestore.inversion.transforms import RandomTransforms
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors.base import ImagePrior
@@ -47,7 +47,7 @@ def _priors(stride: float | None, net: FeatureNetwork) -> list[tuple[ImagePrior,
 
 
 def _transforms(stride: float | None) -> RandomTransforms:
-    return RandomTransforms(roll=capped_roll(DI_ROLL, stride), flip=True)
+    return RandomTransforms(roll=capped_roll(DI_ROLL, stride), flip=flips_allowed(stride))
 
 
 DEEPINVERSION = Preset("deepinversion", "adam", _phases, _priors, mv2016_data_weight, parameterisation="input-pixels",

@@ -83,13 +83,13 @@ def _mv2015_phases(stride: float | None) -> list[Phase]:
     return [Phase(400, lambda it: lr * (1.0 if it < 100 else 0.1 if it < 300 else 0.01), 1)]
 
 
-def _mv2016_priors(stride: float | None, net: FeatureNetwork | None = None) -> list[tuple[ImagePrior, float]]:
+def mv2016_priors(stride: float | None, net: FeatureNetwork | None = None) -> list[tuple[ImagePrior, float]]:
     return [(BoundedRange(alpha=6.0), 1.0), (TotalVariation(beta=2.0), 1.0)]
 
 
 MV_PRESETS: dict[str, Preset] = {
-    "mv2016": Preset("mv2016", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight, visualisation_phases=1),
-    "mv2016-calibrated": Preset("mv2016-calibrated", "mv2016", _mv2016_phases, _mv2016_priors, mv2016_data_weight, calibrated=True,
+    "mv2016": Preset("mv2016", "mv2016", _mv2016_phases, mv2016_priors, mv2016_data_weight, visualisation_phases=1),
+    "mv2016-calibrated": Preset("mv2016-calibrated", "mv2016", _mv2016_phases, mv2016_priors, mv2016_data_weight, calibrated=True,
                                 visualisation_phases=1),
     "mv2015": Preset(
         "mv2015",

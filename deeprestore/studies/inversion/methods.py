@@ -55,6 +55,12 @@ class Method(Protocol):
         """Where a trained method comes from: ``training_run`` and ``training_wandb_id`` columns."""
         ...
 
+    @property
+    def iterations(self) -> int | None:
+        """The method's own iteration budget, which a study's ``--budget`` rescales (``None``: a
+        trained method, or one whose budget is part of its setting)."""
+        ...
+
     def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
         """The function that reconstructs a batch at ``layer`` (on the network's device)."""
         ...
@@ -97,6 +103,10 @@ class PresetMethod:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "preset", "preset": self.preset}
+
+    @property
+    def iterations(self) -> int | None:
+        return get_preset(self.preset).iterations
 
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
@@ -156,6 +166,10 @@ class LearnedPriorMethod:
         return {"name": self.name, "kind": "learned_prior", "checkpoint": str(self.checkpoint), "weight": self.weight,
                 "base": self.base, "prior_layer": self.prior_layer}
 
+    @property
+    def iterations(self) -> int | None:
+        return get_preset(self.base).iterations
+
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)
 
@@ -209,6 +223,10 @@ class TunedPresetMethod:
         return {"name": self.name, "kind": "tuned_preset", "layer": self.layer, "data_weight": self.data_weight,
                 "prior_final": self.prior_final, "iterations_scale": self.iterations_scale, "base": self.base}
 
+    @property
+    def iterations(self) -> int | None:
+        return None  # the budget is part of the setting
+
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
 
@@ -250,6 +268,10 @@ class InverterMethod:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "kind": "inverter", "checkpoint": str(self.checkpoint), "experiment": self.experiment,
                 "mode": self.mode, "layer": self.layer, **self.provenance()}
+
+    @property
+    def iterations(self) -> int | None:
+        return None  # trained: no iterations
 
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)

@@ -59,7 +59,7 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
 #: Settings that change the numbers: a study folder refuses a rerun where they differ. The batch
 #: size is one: convolution kernels may round differently at another batch size, and the
 #: optimisation amplifies rounding.
-RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop_size", "iterations_scale", "seed_everything",
+RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop_size", "iterations_scale", "budget", "seed_everything",
                                 "batch_size", "random_streams")
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
@@ -127,14 +127,19 @@ class InversionStudy(StudyOptions):
         weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
         layers: target layers (default: the network's list in :data:`DEFAULT_LAYERS`, else
             :func:`spread_layers`).
-        presets: optimisation presets: ``mv2016``, ``mv2015``, ``gd-plain`` (none: trained methods only).
+        presets: optimisation presets (``python -c "from deeprestore.inversion import PRESETS;
+            print(list(PRESETS))"``; none: trained methods only).
         iterations_scale: multiplies the presets' iterations (1: 350 for mv2016; 4 is M&V's full
             budget, see docs/optimisation_inversion.md).
+        budget: every preset (and learned-prior method) runs this many iterations in all, its
+            phases and schedules scaled in proportion, so methods compare at equal iterations
+            (``iterations_scale`` then multiplies it); null: each preset's own budget.
         checkpoints: folder of ``train.py`` experiments whose inverting networks are evaluated too
             (``""`` or null: none).
-        learned_priors: PatchPriorModule / DAEPriorModule checkpoints added to mv2016 as extra methods,
-            named ``mv2016+<run folder>``.
+        learned_priors: PatchPriorModule / DAEPriorModule checkpoints added to ``learned_prior_base`` as
+            extra methods, named ``<base>+<run folder>``.
         learned_prior_weights: λ of each learned prior, in order (default 0.1 each; see docs/learned_priors.md).
+        learned_prior_base: the preset the learned priors are added to.
         images: image files or folders (default: the 22-image labelled held-out set of
             :func:`datamodules.evaluation_images.held_out_images`).
         crop_size: images are shrunk (shorter side; never enlarged: smaller files are skipped) and
@@ -155,9 +160,11 @@ class InversionStudy(StudyOptions):
     layers: list[str] | None = None
     presets: list[str] = field(default_factory=lambda: ["mv2016", "gd-plain"])
     iterations_scale: float = 1.0
+    budget: int | None = None
     checkpoints: str | None = "checkpoints"
     learned_priors: list[str] = field(default_factory=list)
     learned_prior_weights: list[float] = field(default_factory=list)
+    learned_prior_base: str = "mv2016"
     images: list[str] | None = None
     crop_size: int = 128
     image_scan: Literal["decode", "header"] = "decode"
@@ -174,22 +181,32 @@ class InversionStudy(StudyOptions):
             raise ValueError(f"--batch_size must be positive, got {self.batch_size}")
         if self.iterations_scale <= 0:
             raise ValueError(f"--iterations_scale must be positive, got {self.iterations_scale}")
+        if self.budget is not None and self.budget < 1:
+            raise ValueError(f"--budget must be a positive number of iterations (or null), got {self.budget}")
         if self.num_workers < 0:
             raise ValueError(f"--num_workers must be 0 or more, got {self.num_workers}")
         if self.learned_prior_weights and len(self.learned_prior_weights) != len(self.learned_priors):
             raise ValueError(f"--learned_prior_weights needs one weight per learned prior ({len(self.learned_priors)}), "
                              f"got {len(self.learned_prior_weights)}")
-        for preset in self.presets:
+        for preset in (*self.presets, self.learned_prior_base):
             get_preset(preset)
 
     def methods(self, net: FeatureNetwork) -> list[Method]:
         """Presets, then learned priors, then the inverting networks found (notes printed)."""
         weights = self.learned_prior_weights or [0.1] * len(self.learned_priors)
-        learned = [LearnedPriorMethod.from_checkpoint(p, w) for p, w in zip(self.learned_priors, weights)]
+        learned = [LearnedPriorMethod.from_checkpoint(p, w, self.learned_prior_base) for p, w in zip(self.learned_priors, weights)]
         inverters, notes = find_inverter_checkpoints(self.checkpoints, net.name, self.weights) if self.checkpoints else ([], [])
         for note in notes:
             rank_zero_only(print)(f"note: {note}")
         return [PresetMethod(p) for p in dict.fromkeys(self.presets)] + learned + inverters
+
+    def iterations_scale_of(self, method: Method) -> float:
+        """The factor on ``method``'s own iterations: ``budget / its iterations`` (times
+        ``iterations_scale``) with a ``budget``, else ``iterations_scale``."""
+        own = method.iterations
+        if self.budget is None or not own:
+            return self.iterations_scale
+        return self.iterations_scale * self.budget / own
 
     def dataset(self, skips: SkipTracker) -> EvaluationImages:
         return image_files(self.images, self.crop_size, skips, self.image_scan) if self.images else held_out_images(self.crop_size)
@@ -233,7 +250,7 @@ class InversionStudy(StudyOptions):
             if job in done:
                 result.skipped.append(job)
                 continue
-            module = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=self.iterations_scale,
+            module = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=self.iterations_scale_of(method),
                                   seed=self.seed_everything, saved_reconstructions=keep, progress=self.progress)
             trainer.predict(module, dataloaders=loader, return_predictions=False)
             result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
