@@ -279,3 +279,13 @@ def test_a_study_budget_gives_every_preset_the_same_iterations():
     assert study.iterations_scale_of(inverter) == 1.0 and InversionStudy().iterations_scale_of(PresetMethod("plugin")) == 1.0
     with pytest.raises(ValueError, match="--budget must be a positive number"):
         InversionStudy(budget=0).check()
+
+
+def test_the_visualisation_study_scores_each_class_image(tmp_path):
+    from deeprestore.studies.cli import main as evaluate
+
+    rows = evaluate(["visualise", "--classes", "1", "967", "--presets", "mv2016", "lucent", "--budget", "40", "--size", "64",
+                     "--report_root", str(tmp_path), "--experiment", "vis", "--wandb", "disabled", "--progress", "false"])
+    assert [(r["preset"], r["class_index"]) for r in rows] == [("mv2016", 1), ("mv2016", 967), ("lucent", 1), ("lucent", 967)]
+    assert rows[1]["class_name"] == "espresso" and all(r["probability"] > 5 / 1000 for r in rows)  # above chance (1/1000)
+    assert (tmp_path / "vis" / "classes.png").is_file() and "top-1 is the class" in (tmp_path / "vis" / "report.md").read_text()

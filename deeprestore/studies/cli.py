@@ -11,6 +11,7 @@ subcommand             study                                                    
 ``lp``                 Lei et al.'s layer-wise linear programs                     :class:`LPStudy`
 ``calibrate``          tune mv2016 per layer on one split, report on another       :class:`CalibrationStudy`
 ``networks``           the inversion study over several networks, matched depths   :class:`NetworksStudy`
+``visualise``          class visualisations under several presets, scored          :class:`VisualisationStudy`
 =====================  ==========================================================  =========================
 
 Each option is a field of its study's dataclass (the help text is the field's entry in the class
@@ -40,6 +41,7 @@ from deeprestore.studies.inverse_problems.study import InverseProblemsStudy
 from deeprestore.studies.inversion.study import InversionStudy
 from deeprestore.studies.lp.study import LPStudy
 from deeprestore.studies.networks.study import NetworksStudy
+from deeprestore.studies.visualisation.study import VisualisationStudy
 
 __all__ = ["DEFAULT_CONFIG", "STUDIES", "build_parser", "main", "make_study"]
 
@@ -54,6 +56,7 @@ STUDIES: dict[str, type] = {
     "lp": LPStudy,
     "calibrate": CalibrationStudy,
     "networks": NetworksStudy,
+    "visualise": VisualisationStudy,
 }
 DEFAULT_STUDY = "inversion"
 

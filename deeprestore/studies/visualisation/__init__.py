@@ -1,0 +1,1 @@
+"""Class visualisations by activation maximisation under several presets (:mod:`.study`)."""

@@ -1,0 +1,149 @@
+"""Class visualisations (``python evaluate.py visualise``): activation maximisation of ImageNet
+classes under several presets, where DeepInversion and Lucent were made to shine.
+
+For each preset and class, :func:`~deeprestore.inversion.maximise_activation` makes
+``images_per_class`` images (different random starts) that maximise the class's logit (M&V 2016
+§3; the newer presets with their own transforms, see :mod:`deeprestore.inversion.visualisations`).
+Each image is scored by what the network says of it: the class's logit, its softmax probability
+and whether it is the network's top-1. Writes ``visualisations.csv`` (:data:`VISUALISATION_COLUMNS`,
+rewritten after every preset), ``classes.png`` (rows = presets, columns = classes) and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from deeprestore.inversion import get_preset, maximise_activation
+from deeprestore.metrics import markdown_table, mean_std, save_figure
+from deeprestore.nets import load_network
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+
+__all__ = ["DEFAULT_CLASSES", "VISUALISATION_COLUMNS", "VisualisationStudy", "class_names"]
+
+VISUALISATION_COLUMNS = ("preset", "class_index", "class_name", "start", "logit", "probability", "top1", "seconds")
+#: goldfish, flamingo, golden retriever, tabby cat, bee, balloon, mushroom, espresso
+DEFAULT_CLASSES = (1, 130, 207, 281, 309, 417, 947, 967)
+
+
+def class_names() -> list[str]:
+    """The 1,000 ImageNet class names (torchvision's list, shipped with it)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+@dataclass
+class VisualisationStudy(StudyOptions):
+    """Class visualisations by activation maximisation under several presets, scored by the network.
+
+    Args:
+        net: a network name of :func:`~deeprestore.nets.load_network` whose last layer gives class logits.
+        weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
+        classes: ImageNet class indices to visualise.
+        presets: the presets compared.
+        size: side of the images.
+        images_per_class: random starts per class and preset.
+        budget: every preset's iterations in all (its phases scaled in proportion); null: each its own.
+    """
+
+    net: str = "efficientnet_lite0"
+    weights: str = "pretrained"
+    classes: list[int] = field(default_factory=lambda: list(DEFAULT_CLASSES))
+    presets: list[str] = field(default_factory=lambda: ["mv2016", "deepinversion", "lucent"])
+    size: int = 128
+    images_per_class: int = 1
+    budget: int | None = None
+
+    def check(self) -> None:
+        """Reject option values that cannot run (one line each)."""
+        if not self.classes or not self.presets:
+            raise ValueError("--classes and --presets need at least one value each")
+        bad = [c for c in self.classes if not 0 <= c < 1000]
+        if bad:
+            raise ValueError(f"--classes must be ImageNet class indices 0–999, got {bad}")
+        if self.size < 16 or self.images_per_class < 1:
+            raise ValueError(f"--size must be at least 16 and --images_per_class at least 1, got {self.size} and {self.images_per_class}")
+        if self.budget is not None and self.budget < 1:
+            raise ValueError(f"--budget must be a positive number of iterations (or null), got {self.budget}")
+        for preset in self.presets:
+            get_preset(preset)
+
+    def run(self, command: str | None = None) -> list[dict]:
+        """Visualise every class with every preset; write the table, the figure and the report."""
+        self.check()
+        net = load_network(self.net, self.weights, seed=self.seed_everything)
+        names = class_names()
+        folder = StudyFolder("visualise", self, command=command).open()
+        rows: list[dict] = []
+        images: dict[tuple[str, int], torch.Tensor] = {}
+        bar = tqdm(total=len(self.presets) * len(self.classes), desc="visualisations", disable=not self.progress)
+        for preset in self.presets:
+            own = get_preset(preset)
+            scale = 1.0 if self.budget is None else self.budget / own.iterations
+            for k in self.classes:
+                started = time.perf_counter()
+                result = maximise_activation(net, net.logits_layer, k, "class", num_images=self.images_per_class, size=(self.size, self.size),
+                                             preset=preset, iterations_scale=scale, seed=self.seed_everything + k, progress=False)
+                seconds = (time.perf_counter() - started) / self.images_per_class
+                made = result.images.detach().clamp(0, 1)
+                with torch.no_grad():
+                    logits = net(made)
+                probability = logits.softmax(1)[:, k]
+                for i in range(len(made)):
+                    rows.append({"preset": preset, "class_index": k, "class_name": names[k], "start": i, "logit": float(logits[i, k]),
+                                 "probability": float(probability[i]), "top1": int(logits[i].argmax()) == k, "seconds": seconds})
+                images[(preset, k)] = made[0].cpu()
+                bar.update(1)
+            folder.write_table("visualisations", VISUALISATION_COLUMNS, rows, json_too=True)
+        bar.close()
+        figure = save_figure(class_grid(images, self.presets, self.classes, names), folder.path / "classes.png")
+        folder.write_report(f"Class visualisations: {self.net}", report_sections(rows, self.presets, figure))
+        folder.log_table("visualisations", VISUALISATION_COLUMNS, rows, [figure])
+        folder.finish()
+        folder.print_done("top-1 rate and mean probability by preset:\n" + summary_table(rows, self.presets))
+        return rows
+
+
+def summary_table(rows: Sequence[dict], presets: Sequence[str]) -> str:
+    """Per preset: images, top-1 rate, mean probability and logit of the class, seconds per image."""
+    body = []
+    for preset in presets:
+        sel = [r for r in rows if r["preset"] == preset]
+        if sel:
+            prob, std, _ = mean_std([r["probability"] for r in sel])
+            body.append([preset, len(sel), f"{sum(r['top1'] for r in sel)}/{len(sel)}", f"{prob:.3f} ± {std:.3f}",
+                         f"{mean_std([r['logit'] for r in sel])[0]:.1f}", f"{mean_std([r['seconds'] for r in sel])[0]:.1f}"])
+    return markdown_table(["preset", "images", "top-1 is the class", "probability of the class", "logit", "s / image"], body)
+
+
+def report_sections(rows: Sequence[dict], presets: Sequence[str], figure: Path) -> list[str]:
+    """The sections of ``report.md``."""
+    return ["Each image maximises one class's logit from its own random start; the network then scores it. "
+            "Data: [visualisations.csv](visualisations.csv).",
+            "## By preset\n\n" + summary_table(rows, presets),
+            f"## The images\n\n![classes]({figure.name})"]
+
+
+def class_grid(images: dict[tuple[str, int], torch.Tensor], presets: Sequence[str], classes: Sequence[int], names: Sequence[str]) -> Figure:
+    """Rows = presets, columns = classes: the first image of each."""
+    figure = Figure(figsize=(1.6 * len(classes), 1.7 * len(presets) + 0.3))
+    axes = figure.subplots(len(presets), len(classes), squeeze=False)
+    for r, preset in enumerate(presets):
+        for c, k in enumerate(classes):
+            ax = axes[r][c]
+            ax.imshow(images[(preset, k)].permute(1, 2, 0).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(names[k], fontsize=8)
+            if c == 0:
+                ax.set_ylabel(preset, fontsize=9)
+    figure.tight_layout()
+    return figure
