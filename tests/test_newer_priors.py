@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from deeprestore.inversion import Phase, get_preset, invert, maximise_activation
+from deeprestore.inversion import NormalisedFeatureLoss, Phase, get_preset, invert, maximise_activation
 from deeprestore.inversion.engine import cosine_schedule
 from deeprestore.inversion.network_priors import WithBatchNormPrior
 from deeprestore.inversion.parameterisations import PARAMETERISATIONS, colour_basis_from_images, get_parameterisation
@@ -22,7 +22,7 @@ from deeprestore.priors import BatchNormStatistics, ImageNorm, NeighbourDifferen
 from deeprestore.priors.batchnorm_statistics import FIRST_BN_MULTIPLIER, batchnorm_layers, statistics_distance
 from deeprestore.priors.units import IMAGENET_MEAN_255
 
-NEW_PRESETS = ("deepinversion", "lucent", "plugin", "mv2016+bn")
+NEW_PRESETS = ("deepinversion", "lucent", "plugin", "mv2016+bn", "mv2016-fourier")
 
 
 # -- the batch-norm statistics prior -----------------------------------------------------------
@@ -102,6 +102,11 @@ def test_hooks_see_only_the_bn_layers_up_to_the_target_one_pass_shared():
     finally:
         handle.remove()
     assert prior.layers_recorded == 1 + 4 and len(calls) == 1  # bn1 and layer1's four, in one pass
+    images = torch.rand(1, 3, 64, 64)
+    past = NormalisedFeatureLoss.from_images(net, {"layer1": 1.0}, images, run_to=net.logits_layer)
+    with prior.recording():
+        past(images)
+    assert prior.layers_recorded == 20  # run on to the logits: every BN layer
 
 
 def test_a_natural_photo_fits_efficientnets_stored_statistics_better_than_noise(photo_crops):
