@@ -252,15 +252,25 @@ def test_an_images_result_does_not_depend_on_its_batch(name, photo_crops):
     torch.testing.assert_close(both[1:], alone, atol=1e-4, rtol=0)
 
 
-def test_plugins_stages_grow_the_resolution_and_its_ensemble_averages_copies(photo_crops):
-    net = load_network("efficientnet_lite0")
-    preset = get_preset("plugin")
-    resolutions = [p.resolution for p in preset.phases(None)]
-    assert resolutions == sorted(resolutions) and resolutions[0] == 0.25 and resolutions[-1] == 1.0 and preset.ensemble == 4
-    with pytest.raises(ValueError, match="ensemble must be 1, or more with transforms"):
-        from deeprestore.inversion import minimise, stepper_factory
+def test_plugins_stages_grow_the_resolution_and_its_ensemble_averages_copies():
+    from deeprestore.inversion import minimise, stepper_factory
 
-        minimise(lambda x: x.sum((1, 2, 3)), torch.rand(1, 3, 8, 8), stepper_factory("adam"), [Phase(1, 0.1)], ensemble=2)
+    resolutions = [p.resolution for p in get_preset("plugin").phases(None)]
+    assert resolutions == sorted(resolutions) and resolutions[0] == 0.25 and resolutions[-1] == 1.0 and get_preset("plugin").ensemble == 4
+    seen: list[float] = []
+
+    def data(views: torch.Tensor) -> torch.Tensor:
+        seen.append(float(views.detach().sum()))
+        return views.pow(2).mean((1, 2, 3))
+
+    start = torch.full((2, 3, 8, 8), 0.5)
+    result = minimise(data, start, stepper_factory("adam"), [Phase(2, 0.01)], transforms=RandomTransforms(colour_shift=(0.5, 0.5)),
+                      ensemble=3, progress=False)
+    assert len(seen) == 2 * 3 + 1 and len(set(seen[:3])) == 3  # 3 differently shifted copies a step, then the final score
+    low = minimise(data, start, stepper_factory("adam"), [Phase(1, 0.01, resolution=0.5)], progress=False)
+    assert low.images.shape == start.shape and result.images.shape == start.shape
+    with pytest.raises(ValueError, match="ensemble must be 1, or more with transforms"):
+        minimise(data, start, stepper_factory("adam"), [Phase(1, 0.1)], ensemble=2)
 
 
 @pytest.mark.parametrize("name", ["deepinversion", "lucent"])
