@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: every file of configs/evaluate and the study it configures
 CONFIG_STUDIES = {"default.yaml": "inversion", "quick.yaml": "inversion", "full.yaml": "inversion", "learned_priors.yaml": "inversion",
                   "denoise.yaml": "denoise", "inverse_problems.yaml": "inverse-problems", "lp_inversion.yaml": "lp",
-                  "calibrate.yaml": "calibrate", "networks.yaml": "networks"}
+                  "calibrate.yaml": "calibrate", "networks.yaml": "networks", "newer_priors.yaml": "inversion", "visualise.yaml": "visualise"}
+#: configs whose smoke run takes two of their layers only (every method at 8 layers would be 80 jobs)
+SMOKE_LAYERS = {"newer_priors.yaml": ["stem", "block4"]}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +62,8 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
                 "--prior_finals", "1", "0", "--iterations_scales", "0.02"]
     if study == "networks":
         return ["--images", *files, "--crop_size", "32", "--iterations_scale", "0.005", "--checkpoints", "", "--positions", "1", "5"]
+    if study == "visualise":
+        return ["--classes", "1", "--budget", "3", "--size", "32"]
     return ["--trials", "1", "--dimension_trials", "1", "--latent_dims", "3", "--expansions", "2", "--generator", ckpt["generator"],
             "--generator_trials", "1"]
 
@@ -71,7 +75,10 @@ def test_every_config_of_evaluate_is_listed():
 @pytest.mark.parametrize("config", sorted(CONFIG_STUDIES))
 def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_path):
     study = CONFIG_STUDIES[config]
-    extra = ["--learned_priors", checkpoints["dae"], checkpoints["ica"]] if config == "learned_priors.yaml" else []
+    extra = {"learned_priors.yaml": ["--learned_priors", checkpoints["dae"], checkpoints["ica"]],
+             "newer_priors.yaml": ["--learned_priors", checkpoints["foe"], checkpoints["ica"], checkpoints["dae"]]}.get(config, [])
+    if config in SMOKE_LAYERS:
+        extra += ["--layers", *SMOKE_LAYERS[config]]
     result = main([study, "--config", str(ROOT / "configs" / "evaluate" / config), *smoke_overrides(study, photos, checkpoints), *extra,
                    "--report_root", str(tmp_path), "--experiment", "smoke", "--wandb", "disabled", "--progress", "false"])
     folder = tmp_path / "smoke"
@@ -87,11 +94,14 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         assert (folder / "networks.csv").is_file() and (folder / "plots" / "ssim.png").is_file()
         assert (folder / "efficientnet_lite1" / "metrics.csv").is_file()  # each network's own study, resumable
         return
+    if study == "visualise":
+        assert [(r["preset"], r["class_index"]) for r in result] == [("mv2016", 1), ("deepinversion", 1), ("lucent", 1)]
+        return
     rows = result.rows if study == "inversion" else result
     assert rows and all(0 <= float(r["ssim"]) <= 1 for r in rows if "ssim" in r)
     if study == "inversion":
-        wanted = yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())
-        assert settings["layers"] == wanted["layers"] and {r["layer"] for r in rows} == set(wanted["layers"])
+        wanted = SMOKE_LAYERS.get(config) or yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["layers"]
+        assert settings["layers"] == wanted and {r["layer"] for r in rows} == set(wanted)
 
 
 def run_study(photos: Path, out: Path, *extra: str) -> list[dict[str, str]]:
