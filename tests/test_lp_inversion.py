@@ -180,3 +180,14 @@ def test_evaluate_runs_the_lp_study(tmp_path):
     noiseless_lp = [r for r in read if r["method"] == "lp" and r["widths"] == "5-25-125" and float(r["noise"]) == 0]
     assert len(noiseless_lp) == 3 and all(float(r["latent_rel_error"]) < 1e-6 for r in noiseless_lp)
     assert "| lp |" in (out / "report.md").read_text() and list((out / "plots").glob("*.png"))
+
+
+def test_trials_in_two_processes_give_the_rows_of_one():
+    from deeprestore.studies.lp.experiments import noise_study
+
+    def without_time(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    one = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False)
+    two = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False, workers=2)
+    assert len(one) == 3 * 2 * 2 and without_time(one) == without_time(two)

@@ -34,6 +34,10 @@ Every study returns rows with :data:`LP_COLUMNS`:
 
 Seeds: trial ``t`` of a study with ``seed`` uses network seed ``1000·seed + t`` (the
 generator's weights) and a latent/noise generator seeded ``10⁶ + 1000·seed + t``.
+
+Parallel: the trials are independent, so ``workers > 1`` solves them in that many processes (each
+with one thread; HiGHS and the small networks do not use more profitably). The rows are the same
+as with one worker, in the same order, except ``seconds``.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import multiprocessing
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import torch
 from torch import Tensor
@@ -146,6 +152,35 @@ def _trial_rows(
     return rows
 
 
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _map_trials(fn: Callable[..., list[dict]], jobs: Sequence[tuple], workers: int, bar: tqdm) -> list[dict]:
+    """``fn(*job)`` for every job, in order; in ``workers`` processes when ``workers > 1``."""
+    rows: list[dict] = []
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            rows += fn(*job)
+            bar.update()
+        return rows
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread) as pool:
+        for result in pool.map(fn, *zip(*jobs), chunksize=max(1, len(jobs) // (8 * workers))):
+            rows += result
+            bar.update()
+    return rows
+
+
+def _random_network_trial(widths: Sequence[int], activation: str, noise_levels: Sequence[float], methods: Sequence[str], trial: int,
+                          seed: int, gd_options: Mapping | None) -> list[dict]:
+    """Trial ``trial``: its network, latent and noise from the seeds of the module docstring."""
+    G = fully_connected_generator(widths, activation=activation, seed=1000 * seed + trial, dtype=torch.float64)
+    g = torch.Generator().manual_seed(10**6 + 1000 * seed + trial)
+    z = G.sample_latent(1, g).double()
+    return _trial_rows(G, z, noise_levels, methods, trial, g, gd_options, seed=1000 * seed + trial)
+
+
 def noise_study(
     widths: Sequence[int] = (20, 100, 500),
     noise_levels: Sequence[float] = (0, 1e-3, 1e-2, 3e-2, 1e-1),
@@ -155,24 +190,28 @@ def noise_study(
     activation: str = "relu",
     gd_options: Mapping | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> list[dict]:
     """Relative latent error against the noise level (Lei et al. Section 5, noisy experiments).
 
     Per trial: a fresh float64 network :func:`fully_connected_generator` ``(widths, seed=1000·seed
     + trial)``, one latent ``z ~ N(0, I_k)``, ``x = G(z) + noise · ‖G(z)‖/√n · e`` for every level
-    (the same ``e`` scaled), every method on every level.
+    (the same ``e`` scaled), every method on every level. ``workers``: processes solving trials.
 
     Returns:
         ``trials × len(noise_levels) × len(methods)`` rows with :data:`LP_COLUMNS`.
     """
     _check_methods(methods)
-    rows: list[dict] = []
-    for trial in tqdm(range(trials), desc=f"noise study {'-'.join(map(str, widths))}", unit="trial", disable=not progress):
-        G = fully_connected_generator(widths, activation=activation, seed=1000 * seed + trial, dtype=torch.float64)
-        g = torch.Generator().manual_seed(10**6 + 1000 * seed + trial)
-        z = G.sample_latent(1, g).double()
-        rows += _trial_rows(G, z, noise_levels, methods, trial, g, gd_options, seed=1000 * seed + trial)
-    return rows
+    jobs = [(tuple(widths), activation, tuple(noise_levels), tuple(methods), trial, seed, gd_options) for trial in range(trials)]
+    with tqdm(total=trials, desc=f"noise study {'-'.join(map(str, widths))}", unit="trial", disable=not progress) as bar:
+        return _map_trials(_random_network_trial, jobs, workers, bar)
+
+
+def _expansion_widths(k: int, c: float, depth: int) -> tuple[int, ...]:
+    widths = [int(k)]
+    for _ in range(depth):
+        widths.append(int(math.ceil(c * widths[-1] - 1e-9)))
+    return tuple(widths)
 
 
 def dimension_study(
@@ -184,31 +223,22 @@ def dimension_study(
     seed: int = 0,
     gd_options: Mapping | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> list[dict]:
     """Success rate and time against latent dimension ``k`` and expansion ``c`` (Lei et al. Section 5).
 
     Networks ``k → ⌈c k⌉ → ⌈c² k⌉ → …`` with ``depth`` ReLU layers (the output one included; depth
     2 with ``k = 20, c = 5`` is 20→100→500), noiseless ``x = G(z)``, a fresh network per trial.
+    ``workers``: processes solving trials.
 
     Returns:
         rows with :data:`LP_COLUMNS` (``noise = 0``).
     """
     _check_methods(methods)
-    configs = [(k, c) for c in expansions for k in latent_dims]
-    rows: list[dict] = []
-    bar = tqdm(total=len(configs) * trials, desc="dimension study", unit="trial", disable=not progress)
-    for k, c in configs:
-        widths = [int(k)]
-        for _ in range(depth):
-            widths.append(int(math.ceil(c * widths[-1] - 1e-9)))
-        for trial in range(trials):
-            G = fully_connected_generator(widths, seed=1000 * seed + trial, dtype=torch.float64)
-            g = torch.Generator().manual_seed(10**6 + 1000 * seed + trial)
-            z = G.sample_latent(1, g).double()
-            rows += _trial_rows(G, z, (0.0,), methods, trial, g, gd_options, seed=1000 * seed + trial)
-            bar.update()
-    bar.close()
-    return rows
+    jobs = [(_expansion_widths(k, c, depth), "relu", (0.0,), tuple(methods), trial, seed, gd_options)
+            for c in expansions for k in latent_dims for trial in range(trials)]
+    with tqdm(total=len(jobs), desc="dimension study", unit="trial", disable=not progress) as bar:
+        return _map_trials(_random_network_trial, jobs, workers, bar)
 
 
 def layer_expansions(generator: StagedGenerator) -> list[float]:

@@ -7,6 +7,7 @@ the study folder; see :mod:`deeprestore.studies.lp.experiments` for the experime
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,8 @@ class LPStudy(StudyOptions):
         dimension_trials: networks per (latent dimension, expansion); 0 skips that experiment.
         generator: also invert this trained generator (a VAEGeneratorModule checkpoint).
         generator_trials: random latents for the trained generator.
+        workers: processes solving the random-network trials in parallel (0: one per usable CPU;
+            the rows do not depend on it, except their ``seconds``).
     """
 
     widths: list[int] = field(default_factory=lambda: [20, 100, 500])
@@ -47,6 +50,7 @@ class LPStudy(StudyOptions):
     dimension_trials: int = 50
     generator: str | None = None
     generator_trials: int = 20
+    workers: int = 0
 
     def check(self) -> None:
         if self.trials < 1 or self.dimension_trials < 0 or self.generator_trials < 0:
@@ -55,6 +59,8 @@ class LPStudy(StudyOptions):
         unknown = [m for m in self.methods if m not in LP_METHODS]
         if unknown or not self.methods:
             raise ValueError(f"--methods {unknown or '(none)'}: choose from {', '.join(LP_METHODS)}")
+        if self.workers < 0:
+            raise ValueError(f"--workers must be 0 (one per CPU) or more, got {self.workers}")
         if self.generator and not Path(self.generator).is_file():
             raise FileNotFoundError(f"no generator checkpoint at {self.generator}")
 
@@ -63,12 +69,14 @@ class LPStudy(StudyOptions):
         self.check()
         folder = StudyFolder("lp", self, command=command).open()
         seed, progress = self.seed_everything, self.progress
-        rows: list[dict] = noise_study(tuple(self.widths), tuple(self.noise_levels), self.trials, tuple(self.methods), seed=seed, progress=progress)
+        workers = self.workers or len(os.sched_getaffinity(0))
+        rows: list[dict] = noise_study(tuple(self.widths), tuple(self.noise_levels), self.trials, tuple(self.methods), seed=seed, progress=progress,
+                                       workers=workers)
         folder.write_table("lp_inversion", LP_COLUMNS, rows)
         two_methods = tuple(m for m in ("lp", "gd") if m in self.methods) or ("lp",)
         if self.dimension_trials and self.latent_dims and self.expansions:
             rows += dimension_study(tuple(self.latent_dims), tuple(self.expansions), trials=self.dimension_trials, methods=two_methods,
-                                    seed=seed, progress=progress)
+                                    seed=seed, progress=progress, workers=workers)
             folder.write_table("lp_inversion", LP_COLUMNS, rows)
         if self.generator and self.generator_trials:
             generator = load_generator(self.generator, "--generator").double()
