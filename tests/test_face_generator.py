@@ -51,3 +51,28 @@ def test_missing_weights_say_how_to_get_them(tmp_path):
     torch.save({"something": 1}, tmp_path / "other.tar")
     with pytest.raises(ValueError, match="no 'netG_state_dict'"):
         face_generator(tmp_path / "other.tar")
+
+
+def test_ilo_with_every_radius_zero_is_csgm_on_the_face_generator(faces):
+    from deeprestore.generative.ilo import csgm, ilo
+    from deeprestore.generative.operators import make_operator
+
+    x = faces(torch.randn(2, 100, generator=torch.Generator().manual_seed(3)))
+    op = make_operator("inpaint-pixels", x.shape[1:], seed=0)
+    y = op.measure(x, seeds=[1, 2])
+    a = ilo(faces, op, y, layers=(0, 1, 2, 3), steps=(6, 3, 2, 2), radii=(0.0, 0.0, 0.0), seed=[5, 6]).images
+    b = csgm(faces, op, y, steps=6, seed=[5, 6]).images
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+def test_every_operator_runs_through_the_study_in_and_out_of_range(tmp_path):
+    from deeprestore.studies.cli import main as evaluate
+
+    rows = evaluate(["inverse-problems", "--generator", "dcgan-faces", "--in_range", "1", "--measurements", "50", "200", "--ilo_steps", "2", "2", "1", "1",
+                     "--batch_size", "8", "--report_root", str(tmp_path), "--experiment", "faces", "--wandb", "disabled", "--progress", "false",
+                     "--trainer.accelerator", "cpu"])
+    ops = {(r["operator"], r["measurements"]) for r in rows}
+    assert {o for o, _ in ops} == {"inpaint-pixels", "inpaint-box", "denoise", "super-resolution", "cs-gaussian", "cs-circulant"}
+    assert {m for o, m in ops if o == "cs-gaussian"} == {50, 200}
+    assert {r["image_set"] for r in rows} == {"in-range", "out-of-range"} and len({r["image"] for r in rows}) == 1 + 6
+    assert all(0 <= r["ssim"] <= 1 for r in rows) and (tmp_path / "faces" / "plots" / "mse_by_measurements.png").is_file()

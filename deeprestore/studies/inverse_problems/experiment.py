@@ -34,12 +34,19 @@ from deeprestore.studies.predict_job import GatheredJob
 from deeprestore.studies.study_folder import StudyFolder
 
 __all__ = ["INVERSE_PROBLEM_COLUMNS", "InverseProblemJob", "Method", "inverse_problems_figure", "inverse_problems_table", "mse_bar_chart",
-           "observation_image", "run_inverse_problems_study"]
+           "mse_by_measurements", "observation_image", "operator_name", "run_inverse_problems_study"]
 
-INVERSE_PROBLEM_COLUMNS = ("method", "operator", "measurements", "image", "measurement_mse", "mse", "psnr", "ssim")
+INVERSE_PROBLEM_COLUMNS = ("method", "operator", "measurements", "image", "image_set", "measurement_mse", "mse", "psnr", "ssim")
+#: an operator key ``<operator>@<measurements>`` runs one operator at several measurement counts
+AT = "@"
 
 #: ``method(generator, operator, y, seeds) → InversionResult`` (one seed per image of ``y``)
 Method = Callable[[StagedGenerator, ForwardOperator, Tensor, Sequence[int]], InversionResult]
+
+
+def operator_name(key: str) -> str:
+    """The operator of an operator key (``cs-gaussian@600`` → ``cs-gaussian``)."""
+    return key.split(AT, 1)[0]
 
 
 def observation_image(operator: ForwardOperator, y: Tensor) -> Tensor:
@@ -63,13 +70,15 @@ class InverseProblemJob(GatheredJob):
     Each image is measured with its own noise stream (seeded by its pixels, the study's seed and
     the operator's position) and reconstructed from its own random latent starts (seeded by its
     pixels and the seed), so its row does not depend on the batch or the process it ran in.
-    Rows have :data:`INVERSE_PROBLEM_COLUMNS`; the first ``figure_images`` images keep their
-    observation, reconstruction and truth for the figures.
+    Rows have :data:`INVERSE_PROBLEM_COLUMNS` (``image_set`` from ``sets``, one per image); the
+    first ``figure_images`` images keep their observation, reconstruction and truth for the figures.
     """
 
     def __init__(self, generator: StagedGenerator, operator: ForwardOperator, operator_name: str, operator_index: int,
-                 method_name: str, method: Method, names: Sequence[str], *, seed: int, figure_images: int) -> None:
+                 method_name: str, method: Method, names: Sequence[str], *, seed: int, figure_images: int,
+                 sets: Sequence[str] | None = None) -> None:
         super().__init__()
+        self.sets = list(sets) if sets is not None else ["test"] * len(names)
         self.generator = generator
         self.operator = operator
         self.operator_name = operator_name
@@ -93,7 +102,7 @@ class InverseProblemJob(GatheredJob):
         observations = observation_image(self.operator, y)
         for k, index in enumerate(indices):
             row = {"method": self.method_name, "operator": self.operator_name, "measurements": self.operator.num_measurements,
-                   "image": self.names[index], "measurement_mse": float(measured[k]), **{m: float(v[k]) for m, v in scores.items()}}
+                   "image": self.names[index], "image_set": self.sets[index], "measurement_mse": float(measured[k]), **{m: float(v[k]) for m, v in scores.items()}}
             keep = index < self.figure_images
             self.add(index, row, {"observation": observations[k], "reconstruction": x_hat[k], "truth": images[k]} if keep else None)
         return len(indices)
@@ -103,7 +112,7 @@ def run_inverse_problems_study(
     generator: StagedGenerator,
     data: StackedImages | EvaluationImages,
     operators: Mapping[str, ForwardOperator],
-    methods: Mapping[str, Method],
+    methods: Mapping[str, Method] | Callable[[str], Mapping[str, Method]],
     folder: StudyFolder,
     trainer: L.Trainer,
     *,
@@ -111,6 +120,7 @@ def run_inverse_problems_study(
     seed: int = 0,
     figure_images: int = 4,
     progress: bool = True,
+    sets: Sequence[str] | None = None,
 ) -> list[dict]:
     """Reconstruct every image under every operator with every method; write the CSV and figures.
 
@@ -120,13 +130,16 @@ def run_inverse_problems_study(
     Args:
         generator: the trained generator (frozen).
         data: the test images in [0, 1], of the generator's output size (``{"index", "image"}`` items).
-        operators: name → operator (built for the images' shape).
-        methods: name → :data:`Method`.
+        operators: key → operator (built for the images' shape); a key ``<name>@<m>`` is the operator
+            ``<name>`` at ``m`` measurements (the ``operator`` column holds the name).
+        methods: name → :data:`Method`, or a function of the operator key giving them (methods
+            tuned per operator).
         folder: the study folder (``inverse_problems.csv``, ``plots/``).
         trainer: a predict-only Trainer with ``inference_mode=False``.
         batch_size: images per batch and process.
         seed: seed of the measurement noise and of the methods' random starts (per image).
         figure_images: images per figure (0: no figures).
+        sets: the ``image_set`` of each image (default ``"test"``).
     """
     shape = tuple(generator.layer_shapes()[-1])
     first = data[0]["image"]
@@ -134,13 +147,15 @@ def run_inverse_problems_study(
         raise ValueError(f"images are {tuple(first.shape)} but the generator makes {shape}")  # type: ignore[union-attr]
     loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     rows: list[dict] = []
-    jobs = [(o, m) for o in operators for m in methods]
-    bar = tqdm(jobs, desc="inverse problems", unit="job", disable=not (progress and folder.writer))
+    methods_for = methods if callable(methods) else (lambda key: methods)
+    bar = tqdm(total=len(operators) * len(methods_for(next(iter(operators)))), desc="inverse problems", unit="job",
+               disable=not (progress and folder.writer))
     for i, (op_name, operator) in enumerate(operators.items()):
         kept: dict[str, dict[int, dict[str, Tensor]]] = {}
-        for m_name, method in methods.items():
+        for m_name, method in methods_for(op_name).items():
             bar.set_postfix_str(f"{op_name} · {m_name}")
-            job = InverseProblemJob(generator, operator, op_name, i, m_name, method, data.names, seed=seed, figure_images=figure_images)
+            job = InverseProblemJob(generator, operator, operator_name(op_name), i, m_name, method, data.names, seed=seed,
+                                    figure_images=figure_images, sets=sets)
             trainer.predict(job, dataloaders=loader, return_predictions=False)
             rows += job.rows
             kept[m_name] = job.kept
@@ -153,10 +168,12 @@ def run_inverse_problems_study(
             fig = inverse_problems_figure(stack(first, "observation"), {m: stack(images, "reconstruction") for m, images in kept.items()},
                                           stack(first, "truth"), [data.names[k] for k in shown],
                                           title=f"{op_name} ({operator.num_measurements} measurements)")
-            save_figure(fig, folder.path / "plots" / f"{op_name}.png")
+            save_figure(fig, folder.path / "plots" / f"{op_name.replace(AT, '_m')}.png")
     bar.close()
     if rows and folder.writer:
         save_figure(mse_bar_chart(rows), folder.path / "plots" / "mse_by_operator.png")
+        if any(AT in key for key in operators):
+            save_figure(mse_by_measurements(rows), folder.path / "plots" / "mse_by_measurements.png")
     return rows
 
 
@@ -186,6 +203,30 @@ def inverse_problems_figure(observation: Tensor, reconstructions: Mapping[str, T
     return fig
 
 
+def mse_by_measurements(rows: Sequence[dict]) -> Figure:
+    """Mean reconstruction MSE against the number of measurements (log-log): one panel per
+    operator measured at several counts, one line per method and image set (Daras et al.'s figure
+    of MSE against m)."""
+    several = [o for o in dict.fromkeys(r["operator"] for r in rows) if len({r["measurements"] for r in rows if r["operator"] == o}) > 1]
+    fig = Figure(figsize=(4.2 * max(1, len(several)), 3.4))
+    axes = fig.subplots(1, max(1, len(several)), squeeze=False)[0]
+    for ax, o in zip(axes, several):
+        for k, (m, image_set) in enumerate(dict.fromkeys((r["method"], r["image_set"]) for r in rows if r["operator"] == o)):
+            counts = sorted({int(r["measurements"]) for r in rows if r["operator"] == o})
+            means = [np.mean([r["mse"] for r in rows if r["operator"] == o and r["method"] == m and r["image_set"] == image_set
+                              and int(r["measurements"]) == c]) for c in counts]
+            ax.plot(counts, means, marker="o", color=f"C{list(dict.fromkeys(r['method'] for r in rows)).index(m)}",
+                    linestyle="-" if k % 2 == 0 else "--", label=f"{m}, {image_set}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("measurements m")
+        ax.set_ylabel("reconstruction MSE (mean)")
+        ax.set_title(o, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def mse_bar_chart(rows: Sequence[dict]) -> Figure:
     """Mean reconstruction MSE per operator (groups) and method (bars), log scale."""
     operators = list(dict.fromkeys(r["operator"] for r in rows))
@@ -205,13 +246,20 @@ def mse_bar_chart(rows: Sequence[dict]) -> Figure:
 
 
 def inverse_problems_table(rows: Sequence[dict]) -> str:
-    """Markdown: one row per (operator, method): measurements and mean measurement MSE, MSE, PSNR, SSIM."""
+    """Markdown: one row per (image set, operator, measurements, method): mean measurement MSE,
+    MSE, PSNR, SSIM, and the share of images where this method's MSE is the lowest."""
     body = []
-    for o in dict.fromkeys(r["operator"] for r in rows):
-        for m in dict.fromkeys(r["method"] for r in rows):
-            sel = [r for r in rows if r["operator"] == o and r["method"] == m]
-            if sel:
-                mean = {k: mean_std([float(r[k]) for r in sel])[0] for k in ("measurement_mse", "mse", "psnr", "ssim")}
-                body.append([o, sel[0]["measurements"], m, f"{mean['measurement_mse']:.2e}", f"{mean['mse']:.2e}",
-                             f"{mean['psnr']:.2f}", f"{mean['ssim']:.3f}", len(sel)])
-    return markdown_table(["operator", "measurements", "method", "measurement MSE", "MSE", "PSNR", "SSIM", "images"], body)
+    groups = dict.fromkeys((r.get("image_set", "test"), r["operator"], int(r["measurements"])) for r in rows)
+    for image_set, o, count in groups:
+        here = [r for r in rows if r.get("image_set", "test") == image_set and r["operator"] == o and int(r["measurements"]) == count]
+        best = {}
+        for r in here:
+            if r["image"] not in best or r["mse"] < best[r["image"]]:
+                best[r["image"]] = r["mse"]
+        for m in dict.fromkeys(r["method"] for r in here):
+            sel = [r for r in here if r["method"] == m]
+            mean = {k: mean_std([float(r[k]) for r in sel])[0] for k in ("measurement_mse", "mse", "psnr", "ssim")}
+            wins = sum(r["mse"] <= best[r["image"]] for r in sel)
+            body.append([image_set, o, count, m, f"{mean['measurement_mse']:.2e}", f"{mean['mse']:.2e}", f"{mean['psnr']:.2f}",
+                         f"{mean['ssim']:.3f}", f"{wins}/{len(sel)}"])
+    return markdown_table(["images", "operator", "measurements", "method", "measurement MSE", "MSE", "PSNR", "SSIM", "lowest MSE"], body)
