@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: every file of configs/evaluate and the study it configures
 CONFIG_STUDIES = {"default.yaml": "inversion", "quick.yaml": "inversion", "full.yaml": "inversion", "learned_priors.yaml": "inversion",
                   "denoise.yaml": "denoise", "inverse_problems.yaml": "inverse-problems", "lp_inversion.yaml": "lp",
-                  "calibrate.yaml": "calibrate", "networks.yaml": "networks", "newer_priors.yaml": "inversion", "visualise.yaml": "visualise"}
+                  "calibrate.yaml": "calibrate", "networks.yaml": "networks", "newer_priors.yaml": "inversion", "visualise.yaml": "visualise",
+                  "faces.yaml": "inverse-problems"}
 #: configs whose smoke run takes two of their layers only (every method at 8 layers would be 80 jobs)
 SMOKE_LAYERS = {"newer_priors.yaml": ["stem", "block4"]}
 
@@ -55,7 +56,8 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
     if study == "denoise":
         return ["--images", *files, "--crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
     if study == "inverse-problems":
-        return ["--generator", ckpt["generator"], "--ilo_steps", "2", "2", "1", "1"]
+        return ["--generator", ckpt["generator"], "--ilo_steps", "2", "2", "1", "1", "--in_range", "0", "--measurements", "[]",
+                "--radius_scales", "1", "--restarts", "1"]
     if study == "calibrate":
         others = [str(p) for p in sorted(photos.glob("*.png"))[2:]]
         return ["--tuning_images", *files, "--report_images", *others, "--crop_size", "32", "--layers", "stem", "--data_weights", "30", "300",
