@@ -129,3 +129,26 @@ def test_a_perceptual_term_from_a_zoo_network_enters_the_objective(generator):
     plain = ilo(generator, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=0)
     with_term = ilo(generator, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=0, perceptual=perceptual, perceptual_weight=1.0)
     assert torch.isfinite(with_term.images).all() and not torch.equal(plain.images, with_term.images)
+
+
+def test_an_inverting_network_is_a_generator_with_layers_for_ilo(tmp_path):
+    """The chain of a modular inverter as a StagedGenerator: the photos' own latents give back the
+    inverter's reconstructions, and ILO moves from the features to the maps below them."""
+    from datamodules.evaluation_images import sample_photo_crops
+    from deeprestore.checkpoint_files import load_module_checkpoint
+    from deeprestore.inverters import InvertingNetwork
+    from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
+    from tests.tiny_checkpoints import inverter
+
+    path = inverter(tmp_path / "inv" / "last.ckpt", "block2")
+    photos = sample_photo_crops(32, 64, "five")[0][:3]
+    g, latents = inverter_generator(path, photos)
+    model = load_module_checkpoint(InvertingNetwork, path, "test").eval()
+    assert is_inverter_checkpoint(path) and g.num_stages == 1 + 3 + 1  # standardise, stem/block1/block2 modules, to [0, 1]
+    with torch.no_grad():
+        expected = model(model.net.features(photos, "block2")["block2"], (32, 32))
+        torch.testing.assert_close(g(latents).clamp(0, 1), expected, atol=1e-5, rtol=0)
+    op = make_operator("inpaint-pixels", photos.shape[1:], seed=0)
+    y = op.measure(photos, seeds=[1, 2, 3])
+    result = ilo(g, op, y, layers=(0, 1, 2), steps=(5, 5, 5), radii=(0.3, 0.3), seed=[1, 2, 3])
+    assert result.layer == 2 and result.images.shape == photos.shape and torch.isfinite(result.measurement_loss).all()

@@ -41,3 +41,11 @@ def generator(path: Path, image_size: int = 32) -> str:
     """A small convolutional VAEGeneratorModule making ``3×image_size×image_size`` images."""
     torch.manual_seed(0)
     return _save(VAEGeneratorModule(latent_dim=8, width=16, image_size=image_size), path)
+
+
+def inverter(path: Path, layer: str = "block2", mode: str = "joint") -> str:
+    """An untrained EfficientNet-Lite0 inverting network (width 0.25) at ``layer``."""
+    from deeprestore.inverters import InvertingNetwork
+
+    torch.manual_seed(0)
+    return _save(InvertingNetwork(net="efficientnet_lite0", layer=layer, mode=mode, width=0.25, grid_images=0), path)

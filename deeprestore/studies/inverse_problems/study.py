@@ -36,6 +36,7 @@ from deeprestore.generative.vae_module import load_generator
 from deeprestore.inversion.seeds import image_seeds
 from deeprestore.metrics import markdown_table, mse
 from deeprestore.studies.inverse_problems.experiment import AT, INVERSE_PROBLEM_COLUMNS, Method, inverse_problems_table, run_inverse_problems_study
+from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
@@ -48,21 +49,26 @@ CS_OPERATORS = ("cs-gaussian", "cs-circulant")
 IN_RANGE_SEED, VALIDATION_SEED = 10**6, 2 * 10**6
 
 
-def study_generator(spec: str) -> StagedGenerator:
-    """The generator of ``--generator``: ``dcgan-faces`` (the installed face generator), a
-    ``weights.tar`` of it, or a :class:`~deeprestore.generative.VAEGeneratorModule` checkpoint.
+def study_generator(spec: str, image_size: int = 128) -> tuple[StagedGenerator, torch.Tensor | None]:
+    """The generator of ``--generator`` and, for an inverting network, the latents of its
+    reference photos (else ``None``): ``dcgan-faces`` (the installed face generator), a
+    ``weights.tar`` of it, a :class:`~deeprestore.generative.VAEGeneratorModule` checkpoint, or a
+    modular inverting-network checkpoint (:mod:`.inverter_generator`; its images are
+    ``image_size``², its reference photos the held-out sample photos' five crops).
 
     Raises:
         FileNotFoundError: a missing file, with how to make or get it.
     """
     if spec == FACE_GENERATOR:
-        return face_generator()
+        return face_generator(), None
     if spec.endswith(".tar"):
-        return face_generator(spec)
+        return face_generator(spec), None
     if not Path(spec).is_file():
         raise FileNotFoundError(f"no generator checkpoint at {spec}; train one with `python train.py --config "
                                 f"configs/generators/vae_conv_photos.yaml`, or use --generator {FACE_GENERATOR}")
-    return load_generator(spec)
+    if is_inverter_checkpoint(spec):
+        return inverter_generator(spec, sample_photo_crops(image_size, 2 * image_size, "five")[0])
+    return load_generator(spec), None
 
 
 def generator_samples(generator: StagedGenerator, count: int, seed: int) -> torch.Tensor:
@@ -93,7 +99,9 @@ class InverseProblemsStudy(StudyOptions):
         lr: peak Adam learning rate (ramped) of ILO and CSGM.
         restarts: random latent starts per image (the best by measurement error is kept).
         latent_weight: λ of Bora et al.'s λ‖z‖² on the latent.
-        in_range: the generator's own samples among the test images (latents no method sees).
+        in_range: the generator's own samples among the test images (latents no method sees; for an
+            inverting network, its reconstructions of the first reference photos).
+        image_size: the image side of an inverting network used as the generator (its training crop).
         images: out-of-range image files or folders (default: the held-out sample photos chelsea
             and coffee at twice the generator's size, five crops each, or six views of the
             astronaut's face for the face generator); ``[]``: none.
@@ -114,6 +122,7 @@ class InverseProblemsStudy(StudyOptions):
     restarts: int = 1
     latent_weight: float = 0.0
     in_range: int = 0
+    image_size: int = 128
     images: list[str] | None = None
     batch_size: int = 16
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
@@ -164,12 +173,17 @@ class InverseProblemsStudy(StudyOptions):
             chosen[key] = min(errors, key=errors.get)
         return chosen
 
-    def test_images(self, generator: StagedGenerator, shape: tuple[int, ...]) -> tuple[StackedImages, list[str], SkipTracker]:
+    def test_images(self, generator: StagedGenerator, shape: tuple[int, ...],
+                    latents: torch.Tensor | None = None) -> tuple[StackedImages, list[str], SkipTracker]:
         """In-range samples, then the out-of-range images; their names and the ``image_set`` of each."""
         size = shape[-1]
         skips = SkipTracker()
         parts: list[tuple[torch.Tensor, list[str], str]] = []
-        if self.in_range:
+        if self.in_range and latents is not None:
+            with torch.no_grad():
+                samples = generator(latents[: self.in_range]).float().clamp(0, 1)
+            parts.append((samples, [f"reconstruction_{k:02d}" for k in range(len(samples))], "in-range"))
+        elif self.in_range:
             samples = generator_samples(generator, self.in_range, IN_RANGE_SEED + self.seed_everything)
             parts.append((samples, [f"sample_{k:02d}" for k in range(self.in_range)], "in-range"))
         if self.images:
@@ -189,11 +203,11 @@ class InverseProblemsStudy(StudyOptions):
 
     def run(self, command: str | None = None) -> list[dict]:
         self.check()
-        generator = study_generator(self.generator)
+        generator, latents = study_generator(self.generator, self.image_size)
         shape = tuple(generator.layer_shapes()[-1])
         if len(shape) != 3:
             raise ValueError(f"{self.generator}: the generator makes {shape}, not images")
-        data, sets, skips = self.test_images(generator, shape)
+        data, sets, skips = self.test_images(generator, shape, latents)
         ops = self.operator_table(shape)
         scales = self.tune_radius_scales(generator, ops)
         trainer = self.trainer.make()
