@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
 from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
