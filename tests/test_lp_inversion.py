@@ -191,3 +191,18 @@ def test_trials_in_two_processes_give_the_rows_of_one():
     one = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False)
     two = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False, workers=2)
     assert len(one) == 3 * 2 * 2 and without_time(one) == without_time(two)
+
+
+def test_the_threshold_search_finds_the_smallest_accepted_index_from_any_guess():
+    from deeprestore.generative.lp_inversion import _smallest_accepted
+
+    for first in range(1, 22):  # the predicate turns true at `first` (21: never within 1 … 20)
+        for guess in range(1, 21):
+            asked: list[int] = []
+
+            def accepted(j: int) -> bool:
+                asked.append(j)
+                return j >= first
+
+            _, found = _smallest_accepted(accepted, guess, 0, 20)
+            assert found == (first if first <= 20 else None) and len(asked) <= 2 * 5 + 1, (first, guess)

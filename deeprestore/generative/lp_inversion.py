@@ -34,7 +34,9 @@ Choices where the paper is not precise (documented here, used everywhere):
   the LP for ``ε = 0`` (in practice the round-off threshold ``rtol · max(max|y|, 1)``) first
   (noiseless data stop here, with the exact solution), then on the grid
   ``ε_j = scale · eps_min · 2^j`` (``scale = max_i |y_i|``, ``eps_min = 1e-6``, ``j = 0 … 20``) and
-  accept the smallest ``ε`` (found by bisection over the grid, i.e. about 5 LPs instead of 21,
+  accept the smallest ``ε`` (found by a search over the grid that starts at the noise's expected
+  maximum ``σ̂ √(2 ln m)``, ``σ̂`` the RMS of the negative outputs — only noise makes an output
+  negative — and moves outwards by doubling steps, then bisects: about 4 LPs instead of 21,
   assuming acceptance is monotone in ``ε`` — which the guarantee below makes true for
   ``ε ≥ ‖e‖∞``) at which the LP's own noise estimate
   is within the threshold — ``t* ≤ ε`` for ℓ∞, ``Σ s_i / m ≤ ε`` for ℓ1 — *and* the on rows still
@@ -291,6 +293,37 @@ def _failed(n: int, method: str, res, eps: float, lps: int, message: str) -> Lay
     return LayerSolution(np.full(n, np.nan), info)
 
 
+def _smallest_accepted(accepted, guess: int, lo: int, hi: int) -> tuple[int, int | None]:
+    """The smallest ``j`` in ``(lo, hi]`` with ``accepted(j)``, for a predicate that is monotone in
+    ``j`` (false up to some index, true from it on), searched from ``guess`` outwards with doubling
+    steps, then bisected. Returns ``(largest rejected, smallest accepted or None)``."""
+    step = 1
+    if accepted(guess):
+        top, j = guess, guess
+        while j > lo + 1:
+            j = max(lo + 1, top - step)
+            if not accepted(j):
+                lo = j
+                break
+            top, step = j, 2 * step
+        hi_acc = top
+    else:
+        lo, j = guess, guess
+        hi_acc = None
+        while j < hi:
+            j = min(hi, lo + step)
+            if accepted(j):
+                hi_acc = j
+                break
+            lo, step = j, 2 * step
+        if hi_acc is None:
+            return lo, None
+    while hi_acc - lo > 1:
+        mid = (lo + hi_acc) // 2
+        lo, hi_acc = (lo, mid) if accepted(mid) else (mid, hi_acc)
+    return lo, hi_acc
+
+
 def _relu_noisy(
     A: Array, b: Array, y: Array, noise: str, input_bounds: Bounds, eps_min: float, eps_steps: int,
     tol: float, time_limit: float, notes: list[str], lps: int = 0, status_ok: str = "ok", message: str = "",
@@ -329,16 +362,21 @@ def _relu_noisy(
         j_max = lo
     res, x, est, accepted, n_on = solve(0)
     j_best = 0
-    if not accepted and j_max > 0 and solve(j_max)[1] is not None:
-        res, x, est, accepted, n_on = solve(j_max)
-        j_best = j_max
-        if accepted:  # bisection for the smallest accepted threshold in (0, j_max]
-            lo, hi = 0, j_max
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                lo, hi = (lo, mid) if solve(mid)[3] else (mid, hi)
+    if not accepted and j_max > 0:
+        # the smallest accepted threshold in (0, j_max], searched outwards from the noise's expected
+        # maximum: the negative outputs are noise on off rows (σ̂ = their RMS), ‖e‖∞ ≈ σ̂ √(2 ln m)
+        negative = y[y < 0]
+        expected = float(np.sqrt(np.mean(negative**2) * 2 * np.log(max(m, 2)))) if negative.size else est
+        guess = min(j_max, max(1, next((j for j in range(1, len(grid)) if grid[j] >= expected), j_max)))
+        lo, hi = _smallest_accepted(lambda j: solve(j)[3], guess, 0, j_max)
+        if hi is None:  # nothing accepted up to j_max: the largest full-rank threshold's solution
+            j_best = j_max
+        else:
             j_best = hi
-            res, x, est, accepted, n_on = solve(hi)
+        res, x, est, accepted, n_on = solve(j_best)
+        if x is None and j_best != 0:
+            res, x, est, accepted, n_on = solve(0)
+            j_best = 0
     message += "".join(f"{note}; " for note in dict.fromkeys(notes))
     if x is None:
         return _failed(n, method, res, grid[j_best], lps, f"{message}{noise} LP: {res.message}")
