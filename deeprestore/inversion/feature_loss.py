@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from deeprestore.inversion.execution import Execution, network_pass
 from deeprestore.nets.feature_network import FeatureNetwork
 
 
@@ -25,13 +26,16 @@ class NormalisedFeatureLoss(nn.Module):
         run_to: a deeper layer the network also runs to (its output unused), so that a prior read
             from the pass (:class:`~deeprestore.inversion.network_priors.WithBatchNormPrior`) sees
             the layers past the targets too.
+        execution: how the network pass runs (memory format, precision, compilation; default
+            :class:`~deeprestore.inversion.execution.Execution` ()).
 
     Raises:
         ValueError: for unknown layers, a target without a weight, non-finite targets, or a
             target whose norm is zero for some image (the loss would be undefined).
     """
 
-    def __init__(self, net: FeatureNetwork, weights: Mapping[str, float], targets: Mapping[str, Tensor], run_to: str | None = None) -> None:
+    def __init__(self, net: FeatureNetwork, weights: Mapping[str, float], targets: Mapping[str, Tensor], run_to: str | None = None,
+                 execution: Execution | None = None) -> None:
         super().__init__()
         if not weights:
             raise ValueError("no target layers given")
@@ -41,6 +45,7 @@ class NormalisedFeatureLoss(nn.Module):
         self.layers = [net.check_layer(layer) for layer in weights]
         self.weights = {layer: float(weights[layer]) for layer in self.layers}
         self.run_layers = [*self.layers, net.check_layer(run_to)] if run_to and run_to not in self.layers else self.layers
+        self.network_pass = network_pass(net, self.run_layers, execution)
         sizes = {t.shape[0] for t in targets.values()}
         if len(sizes) != 1:
             raise ValueError(f"targets have different batch sizes: {sizes}")
@@ -57,11 +62,12 @@ class NormalisedFeatureLoss(nn.Module):
             self.targets[layer], self.norms[layer] = target, norm
 
     @classmethod
-    def from_images(cls, net: FeatureNetwork, weights: Mapping[str, float], images: Tensor, run_to: str | None = None) -> NormalisedFeatureLoss:
-        """Targets are the features of ``images`` (``N×3×H×W`` in ``[0, 1]``)."""
+    def from_images(cls, net: FeatureNetwork, weights: Mapping[str, float], images: Tensor, run_to: str | None = None,
+                    execution: Execution | None = None) -> NormalisedFeatureLoss:
+        """Targets are the features of ``images`` (``N×3×H×W`` in ``[0, 1]``; computed in float32)."""
         with torch.no_grad():
             targets = net.features(images, list(weights))
-        return cls(net, weights, targets, run_to)
+        return cls(net, weights, targets, run_to, execution)
 
     @property
     def batch_size(self) -> int:
@@ -69,7 +75,7 @@ class NormalisedFeatureLoss(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         """Per-image loss ``(N,)`` of ``images`` (``N×3×H×W`` in ``[0, 1]`` units)."""
-        feats = self.net.features(images, self.run_layers)
+        feats = self.network_pass(images)
         total = images.new_zeros(images.shape[0], dtype=torch.float32)
         for layer in self.layers:
             diff = (feats[layer].float() - self.targets[layer].float()).flatten(1).pow(2).sum(1)

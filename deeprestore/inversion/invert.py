@@ -12,12 +12,14 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from torch import Tensor
 
 from deeprestore.image_checks import check_images
 from deeprestore.inversion.calibration_table import calibrated_setting
 from deeprestore.inversion.engine import InversionResult, minimise
+from deeprestore.inversion.execution import Execution
 from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
 from deeprestore.inversion.network_priors import WithBatchNormPrior
 from deeprestore.inversion.optimizers import stepper_factory
@@ -53,6 +55,7 @@ def invert(
     iterations_scale: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    execution: Execution | None = None,
 ) -> InversionResult:
     """Reconstruct ``images`` (``N×3×H×W`` in [0, 1]) from their features at ``layers``.
 
@@ -70,10 +73,14 @@ def invert(
         init: starting images ``N×3×H×W`` (default: the preset's noise, seeded per image).
         iterations_scale: multiplies every phase's iterations (quick runs, benchmarks).
         seed: seed of the initial noise and the jitter.
+        execution: how the network pass runs (channels-last, bf16, compiled; default
+            :class:`~deeprestore.inversion.execution.Execution` ()). A preset with the BN
+            statistics prior runs eager: its hooks are not compiled.
 
     Raises:
         ValueError: images that are not ``N×3×H×W`` floats in [0, 1] (with ``N ≥ 1``), an
-            ``init`` of another shape, no or unknown layers, a non-positive ``iterations_scale``.
+            ``init`` of another shape, no or unknown layers, a non-positive ``iterations_scale``,
+            ``compile=True`` with a preset that has the BN statistics prior.
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
     images = input_images(net, images)
@@ -93,10 +100,21 @@ def invert(
     deepest = max(layers, key=net.index)
     weights = layer_weights or {layer: preset.data_weight(strides[layer], net.name) for layer in layers}
     run_to = net.logits_layer if preset.batchnorm_weight and preset.batchnorm_past_target else None
-    data = NormalisedFeatureLoss.from_images(net, weights, images, run_to=run_to)
+    data = NormalisedFeatureLoss.from_images(net, weights, images, run_to=run_to, execution=eager_with_hooks(preset, execution))
     seeds = image_seeds(images, seed)
     return run_preset(net, preset, with_network_priors(net, preset, data), strides[deepest], images.shape, seeds, init=init,
                       iterations_scale=iterations_scale, seed=seed, progress=progress, description=f"{preset.name} {'+'.join(layers)}")
+
+
+def eager_with_hooks(preset: Preset, execution: Execution | None) -> Execution | None:
+    """``execution``, made eager for a preset whose BN statistics prior hooks the network pass
+    (a compiled pass would not run the hooks)."""
+    if execution is None or not preset.batchnorm_weight or execution.compile is False:
+        return execution
+    if execution.compile is True:
+        raise ValueError(f"compile=True cannot run preset {preset.name!r}: its batch-norm statistics prior hooks the network pass; "
+                         "use compile false or auto")
+    return replace(execution, compile=False)
 
 
 def with_network_priors(net: FeatureNetwork, preset: Preset, data: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
@@ -135,4 +153,4 @@ def run_preset(net: FeatureNetwork, preset: Preset, data: Callable[[Tensor], Ten
     )
 
 
-__all__ = ["input_images", "invert", "layer_stride", "run_preset", "with_network_priors"]
+__all__ = ["eager_with_hooks", "input_images", "invert", "layer_stride", "run_preset", "with_network_priors"]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from deeprestore.inversion import Execution
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.studies.inversion.methods import Method, Reconstructor
 from deeprestore.studies.inversion.scoring import score
@@ -34,13 +35,15 @@ class InversionJob(GatheredJob):
         seed: seed of the initial noise and the jitter (per image: see :mod:`deeprestore.inversion.seeds`).
         saved_reconstructions: reconstructions kept for the images of index below this (all: -1).
         progress: show the optimisation's progress bar (rank 0 only).
+        execution: how an optimisation's network pass runs (default: ``Execution()``).
 
     After ``Trainer.predict``: :attr:`rows` and :attr:`reconstructions` (index → ``3×H×W`` on the
     CPU, unclamped), the same on every rank. Batches are ``{"index": (B,), "image": B×3×H×W in [0, 1]}``.
     """
 
     def __init__(self, net: FeatureNetwork, method: Method, layer: str, names: Sequence[str], labels: Sequence[int | None], *,
-                 iterations_scale: float, seed: int, saved_reconstructions: int = -1, progress: bool = False) -> None:
+                 iterations_scale: float, seed: int, saved_reconstructions: int = -1, progress: bool = False,
+                 execution: Execution | None = None) -> None:
         super().__init__()
         self.net = net
         self.method = method
@@ -51,6 +54,7 @@ class InversionJob(GatheredJob):
         self.seed = seed
         self.saved_reconstructions = saved_reconstructions
         self.progress = progress
+        self.execution = execution
         self._reconstruct: Reconstructor | None = None
         self._provenance: dict[str, str | None] = {}
 
@@ -62,7 +66,7 @@ class InversionJob(GatheredJob):
         super().on_predict_start()
         self._provenance = self.method.provenance()  # a folder listing: once per job, not per batch
         self._reconstruct = self.method.reconstructor(self.net, self.layer, iterations_scale=self.iterations_scale, seed=self.seed,
-                                                      progress=self.progress and self.trainer.is_global_zero)
+                                                      progress=self.progress and self.trainer.is_global_zero, execution=self.execution)
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> int:
         """Reconstruct and score a batch; returns its image count (the rows are kept on the module)."""

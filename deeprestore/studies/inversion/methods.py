@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
-from deeprestore.inversion import get_preset, invert, layer_stride
+from deeprestore.inversion import Execution, get_preset, invert, layer_stride
 from deeprestore.inversion.presets import Preset, describe_data_weight, with_fading_priors
 from deeprestore.inverters import InvertingNetwork
 from deeprestore.nets.feature_network import FeatureNetwork
@@ -61,8 +61,10 @@ class Method(Protocol):
         trained method, or one whose budget is part of its setting)."""
         ...
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
-        """The function that reconstructs a batch at ``layer`` (on the network's device)."""
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
+                      execution: Execution | None = None) -> Reconstructor:
+        """The function that reconstructs a batch at ``layer`` (on the network's device); an
+        optimisation runs its network pass as ``execution`` says."""
         ...
 
     def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
@@ -76,10 +78,10 @@ def _preset_note(preset: str, net: FeatureNetwork, layer: str, image_size: int) 
 
 
 def _preset_reconstructor(net: FeatureNetwork, layer: str, preset: Preset, iterations_scale: float, seed: int,
-                          progress: bool, layer_weights: dict[str, float] | None = None) -> Reconstructor:
+                          progress: bool, execution: Execution | None, layer_weights: dict[str, float] | None = None) -> Reconstructor:
     def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
         result = invert(net, images, [layer], preset, layer_weights=layer_weights, iterations_scale=iterations_scale, seed=seed,
-                        progress=progress)
+                        progress=progress, execution=execution)
         return result.images.detach(), list(result.diverged_at)
 
     return run
@@ -111,8 +113,9 @@ class PresetMethod:
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
-        return _preset_reconstructor(net, layer, get_preset(self.preset), iterations_scale, seed, progress)
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
+                      execution: Execution | None = None) -> Reconstructor:
+        return _preset_reconstructor(net, layer, get_preset(self.preset), iterations_scale, seed, progress, execution)
 
     def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
         return _preset_note(self.preset, net, layer, image_size)
@@ -173,7 +176,8 @@ class LearnedPriorMethod:
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
+                      execution: Execution | None = None) -> Reconstructor:
         if self.prior_net is not None and self.prior_net != net.name:
             raise ValueError(f"{self.checkpoint} models {self.prior_net}'s features, the study inverts {net.name}")
         device = net.mean.device
@@ -185,7 +189,7 @@ class LearnedPriorMethod:
             prior = FeatureMapPrior(energy, net, self.prior_layer) if self.prior_net else PatchImagePrior(energy)
         base = get_preset(self.base)
         preset = replace(base, name=self.name, priors=lambda stride, net: [*base.priors(stride, net), (prior, self.weight)])
-        return _preset_reconstructor(net, layer, preset, iterations_scale, seed, progress)
+        return _preset_reconstructor(net, layer, preset, iterations_scale, seed, progress, execution)
 
     def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
         return _preset_note(self.base, net, layer, image_size)
@@ -230,11 +234,12 @@ class TunedPresetMethod:
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
+                      execution: Execution | None = None) -> Reconstructor:
         """Runs at :attr:`iterations_scale` whatever the study's (it is part of the setting)."""
         preset = with_fading_priors(get_preset(self.base), self.prior_final, name=self.name)
         weights = None if self.data_weight is None else {layer: self.data_weight}
-        return _preset_reconstructor(net, layer, preset, self.iterations_scale, seed, progress, weights)
+        return _preset_reconstructor(net, layer, preset, self.iterations_scale, seed, progress, execution, weights)
 
     def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
         if self.data_weight is None:
@@ -276,7 +281,8 @@ class InverterMethod:
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool) -> Reconstructor:
+    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
+                      execution: Execution | None = None) -> Reconstructor:
         """Loads the checkpoint once (on the network's device); no optimisation, so no divergence."""
         if layer != self.layer:
             raise ValueError(f"{self.name} inverts {self.layer}, not {layer}")

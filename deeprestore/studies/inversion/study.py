@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from datamodules.evaluation_images import EvaluationImages, held_out_images, image_files
 from datamodules.skips import SkipTracker
 from deeprestore.atomic_io import atomic_write
-from deeprestore.inversion import get_preset
+from deeprestore.inversion import Execution, get_preset
 from deeprestore.metrics import comparison_grid, save_png
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
@@ -152,6 +152,9 @@ class InversionStudy(StudyOptions):
         grid_images: images per comparison grid (0: none).
         sweep_images: images shown in the report's layer-sweep figures.
         saved_reconstructions: reconstructions saved per job (the first images; -1: all).
+        execution: how the optimisations run the network pass (``--execution.precision bf16``,
+            ``--execution.compile true``, ``--execution.channels_last false``; see
+            :class:`~deeprestore.inversion.Execution`).
         trainer: where the images are processed (``--trainer.devices 8 --trainer.strategy ddp``).
     """
 
@@ -173,6 +176,7 @@ class InversionStudy(StudyOptions):
     grid_images: int = 8
     sweep_images: int = 2
     saved_reconstructions: int = 64
+    execution: Execution = field(default_factory=Execution)
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def check(self) -> None:
@@ -251,7 +255,8 @@ class InversionStudy(StudyOptions):
                 result.skipped.append(job)
                 continue
             module = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=self.iterations_scale_of(method),
-                                  seed=self.seed_everything, saved_reconstructions=keep, progress=self.progress)
+                                  seed=self.seed_everything, saved_reconstructions=keep, progress=self.progress,
+                                  execution=self.execution)
             trainer.predict(module, dataloaders=loader, return_predictions=False)
             result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
             result.ran.append(job)

@@ -1,0 +1,132 @@
+"""How the network pass of an inversion runs: memory format, precision and compilation.
+
+Almost all of an engine step is the frozen network's forward and backward pass (profile in
+BENCHMARKS.md); the rest — the loss, the priors, the update — is a few element-wise operations
+on the image. :class:`Execution` chooses how that pass runs; the results are the default path's
+within the tolerances the tests check:
+
+* ``channels_last``: the network's 4-d weights and the input in channels-last memory order
+  (oneDNN / cuDNN pick their NHWC kernels). ``"auto"``: on for a network with convolutions.
+* ``precision``: ``"bf16"`` runs the network under :func:`torch.autocast` (bfloat16); the
+  features come back as float32, so the feature loss and the priors stay float32.
+* ``compile``: :func:`torch.compile` of the network pass (forward, and backward through
+  AOTAutograd). ``"auto"`` compiles only where :data:`COMPILE_PAYS` records a measured gain for
+  the device. A compiled pass is cached per ``(network, layers, execution)`` (:func:`network_pass`),
+  so an inversion study compiles once per layer and batch shape, not once per batch.
+
+Example::
+
+    from deeprestore.inversion import Execution, invert
+    invert(net, images, ["block4"], "mv2016", execution=Execution(precision="bf16", compile=True))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from deeprestore.nets.feature_network import FeatureNetwork
+
+__all__ = ["COMPILE_PAYS", "Execution", "NetworkPass", "network_pass"]
+
+log = logging.getLogger(__name__)
+
+#: Device type → whether ``torch.compile`` of the network pass was measured to pay there
+#: (``benchmarks/engine_paths.py``; BENCHMARKS.md). Devices without a measurement run eager.
+COMPILE_PAYS: dict[str, bool] = {"cpu": False}
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How the network pass runs (see the module docstring).
+
+    Attributes:
+        channels_last: ``True``, ``False`` or ``"auto"`` (on for a network with a ``Conv2d``).
+        precision: ``"32"`` or ``"bf16"`` (autocast of the network; float32 loss and priors).
+        compile: ``True``, ``False`` or ``"auto"`` (on where :data:`COMPILE_PAYS` says so).
+        compile_mode: ``torch.compile``'s ``mode`` (``"reduce-overhead"`` adds CUDA graphs).
+    """
+
+    channels_last: bool | Literal["auto"] = "auto"
+    precision: Literal["32", "bf16"] = "32"
+    compile: bool | Literal["auto"] = "auto"
+    compile_mode: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.channels_last not in (True, False, "auto"):
+            raise ValueError(f"channels_last must be true, false or auto, got {self.channels_last!r}")
+        if self.precision not in ("32", "bf16"):
+            raise ValueError(f"precision must be '32' or 'bf16', got {self.precision!r}")
+        if self.compile not in (True, False, "auto"):
+            raise ValueError(f"compile must be true, false or auto, got {self.compile!r}")
+
+    def uses_channels_last(self, net: nn.Module) -> bool:
+        """Whether the pass runs channels-last on ``net``."""
+        if self.channels_last == "auto":
+            return any(isinstance(m, nn.Conv2d) for m in net.modules())
+        return bool(self.channels_last)
+
+    def uses_compile(self, device: torch.device) -> bool:
+        """Whether the pass is compiled on ``device``."""
+        if self.compile == "auto":
+            return COMPILE_PAYS.get(device.type, False)
+        return bool(self.compile)
+
+    def describe(self, net: nn.Module, device: torch.device) -> dict[str, object]:
+        """What this execution resolves to on ``net`` and ``device`` (for a run's config)."""
+        return {"channels_last": self.uses_channels_last(net), "precision": self.precision, "compile": self.uses_compile(device),
+                "compile_mode": self.compile_mode}
+
+
+class NetworkPass(nn.Module):
+    """``net.features(images, layers)`` run as an :class:`Execution` says: ``N×3×H×W`` in [0, 1]
+    → layer name → float32 features ``N×…``.
+
+    Converting the network to channels-last changes only how its weights are stored, not their
+    values; other users of the network see the same results (with NHWC kernels).
+    """
+
+    def __init__(self, net: FeatureNetwork, layers: Sequence[str], execution: Execution) -> None:
+        super().__init__()
+        self.net, self.layers, self.execution = net, list(layers), execution
+        self.channels_last = execution.uses_channels_last(net)
+        if self.channels_last:
+            net.to(memory_format=torch.channels_last)
+
+    def forward(self, images: Tensor) -> dict[str, Tensor]:
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast(images.device.type, dtype=torch.bfloat16) if self.execution.precision == "bf16" else contextlib.nullcontext()
+        with autocast:
+            feats = self.net.features(images, self.layers)
+        return {layer: value.float() for layer, value in feats.items()}
+
+
+_PASSES: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Callable[[Tensor], dict[str, Tensor]]]] = weakref.WeakKeyDictionary()
+
+
+def network_pass(net: FeatureNetwork, layers: Sequence[str], execution: Execution | None = None) -> Callable[[Tensor], dict[str, Tensor]]:
+    """The network pass for ``layers`` under ``execution`` (default: :class:`Execution` ()).
+
+    Made once per ``(net, layers, execution)`` and reused, so a compiled pass is the same module
+    on every batch and ``torch.compile`` compiles once per input shape.
+    """
+    execution = execution or Execution()
+    device = net.mean.device
+    key = (tuple(layers), execution)
+    cached = _PASSES.setdefault(net, {})
+    if key not in cached:
+        module = NetworkPass(net, layers, execution)
+        if execution.uses_compile(device):
+            log.info("compiling the network pass of %s at %s (mode %s)", net.name, "+".join(layers), execution.compile_mode or "default")
+            cached[key] = torch.compile(module, mode=execution.compile_mode, dynamic=False)
+        else:
+            cached[key] = module
+    return cached[key]

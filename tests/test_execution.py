@@ -1,0 +1,85 @@
+"""The engine's fast paths (channels-last, bf16, torch.compile) against the default path.
+
+Tolerances: channels-last and compiled passes reorder float32 sums (relative 1e-4 on the energy,
+1e-3 absolute on the images after a few steps); bf16 keeps ~3 significant digits in the network
+(relative 5e-2 on the energy).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch._dynamo.utils import counters
+
+from deeprestore.inversion import Execution, invert
+from deeprestore.inversion.execution import NetworkPass, network_pass
+from deeprestore.nets import load_network
+
+
+def _images(n: int = 2, size: int = 48) -> torch.Tensor:
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(3))
+
+
+def _run(execution: Execution | None, layer: str = "block1", images: torch.Tensor | None = None, net=None):
+    net = net or load_network("efficientnet_lite0", "pretrained")
+    images = _images() if images is None else images
+    return invert(net, images, [layer], "mv2016", iterations_scale=0.02, progress=False, execution=execution)
+
+
+@pytest.fixture(scope="module")
+def default_result():
+    return _run(Execution(channels_last=False, compile=False))
+
+
+def test_channels_last_equals_default(default_result):
+    fast = _run(Execution(channels_last=True, compile=False))
+    torch.testing.assert_close(fast.energy, default_result.energy, rtol=1e-4, atol=0)
+    torch.testing.assert_close(fast.images, default_result.images, rtol=0, atol=1e-3)
+
+
+def test_bf16_close_to_default(default_result):
+    fast = _run(Execution(channels_last=False, precision="bf16", compile=False))
+    assert fast.energy.dtype == torch.float32
+    torch.testing.assert_close(fast.energy, default_result.energy, rtol=5e-2, atol=0)
+
+
+def test_channels_last_auto_follows_the_network():
+    conv = load_network("efficientnet_lite0", "random")
+    assert Execution().uses_channels_last(conv)
+    assert not Execution().uses_channels_last(torch.nn.Linear(3, 3))
+    assert not Execution(channels_last=False).uses_channels_last(conv)
+
+
+def test_compile_auto_stays_eager_on_cpu():
+    net = load_network("efficientnet_lite0", "random")
+    before = counters["stats"]["unique_graphs"]
+    fn = network_pass(net, ["stem"], Execution(compile="auto"))
+    assert type(fn) is NetworkPass
+    fn(_images())
+    assert counters["stats"]["unique_graphs"] == before
+
+
+def test_compiled_pass_equals_eager_and_compiles_once():
+    net = load_network("efficientnet_lite0", "pretrained")
+    eager = _run(Execution(compile=False), layer="stem", net=net)
+    before = counters["stats"]["unique_graphs"]
+    compiled = _run(Execution(compile=True), layer="stem", net=net)
+    after_first = counters["stats"]["unique_graphs"]
+    assert after_first > before  # it did compile
+    torch.testing.assert_close(compiled.energy, eager.energy, rtol=1e-4, atol=0)
+    torch.testing.assert_close(compiled.images, eager.images, rtol=0, atol=1e-3)
+    _run(Execution(compile=True), layer="stem", net=net, images=_images() * 0.5 + 0.25)  # another batch, same shapes
+    assert counters["stats"]["unique_graphs"] == after_first
+
+
+def test_compile_refuses_the_batchnorm_hooks():
+    net = load_network("efficientnet_lite0", "random")
+    with pytest.raises(ValueError, match="batch-norm statistics prior"):
+        invert(net, _images(1, 32), ["stem"], "mv2016+bn", iterations_scale=0.01, progress=False, execution=Execution(compile=True))
+
+
+def test_bad_execution_values():
+    with pytest.raises(ValueError, match="precision"):
+        Execution(precision="fp16")
+    with pytest.raises(ValueError, match="compile"):
+        Execution(compile="sometimes")
