@@ -14,6 +14,7 @@ from torch._dynamo.utils import counters
 from deeprestore.inversion import Execution, invert
 from deeprestore.inversion.execution import NetworkPass, network_pass
 from deeprestore.nets import load_network
+from deeprestore.nets.batchnorm_folding import conv_batchnorm_pairs, fold_batchnorm
 
 
 def _images(n: int = 2, size: int = 48) -> torch.Tensor:
@@ -83,3 +84,37 @@ def test_bad_execution_values():
         Execution(precision="fp16")
     with pytest.raises(ValueError, match="compile"):
         Execution(compile="sometimes")
+
+
+def test_folded_batchnorm_equals_default(default_result):
+    fast = _run(Execution(fold_batchnorm=True, channels_last=False, compile=False))
+    torch.testing.assert_close(fast.energy, default_result.energy, rtol=1e-4, atol=0)
+    torch.testing.assert_close(fast.images, default_result.images, rtol=0, atol=1e-3)
+
+
+def test_folding_removes_every_batchnorm_of_lite0_and_leaves_the_network_alone():
+    net = load_network("efficientnet_lite0", "pretrained")
+    probe = _images(2, 64)
+    folded = fold_batchnorm(net, probe, ["block16"])
+    assert folded is not net
+    kept = [n for n, m in folded.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and net.index(n.split(".")[1]) <= net.index("block16")]
+    assert kept == []
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) > 40  # the original is untouched
+    torch.testing.assert_close(folded.features(probe, "block16")["block16"], net.features(probe, "block16")["block16"], rtol=1e-4, atol=1e-4)
+
+
+def test_a_batchnorm_whose_input_is_not_a_convolution_stays():
+    class Net(torch.nn.Module):  # BN after a ReLU: not foldable
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.bn = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            return self.bn(torch.relu(self.conv(x)))
+
+    from deeprestore.nets import network_from_module
+
+    net = network_from_module(Net().eval(), "bn_after_relu")
+    layer = net.layer_names[-1]
+    assert conv_batchnorm_pairs(net, _images(2, 16), [layer]) == []
+    assert fold_batchnorm(net, _images(2, 16), [layer]) is net

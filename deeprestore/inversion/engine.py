@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.profiler import record_function
 from tqdm.auto import tqdm
 
 from deeprestore.inversion.jitter import centre_offset, crop, draw_offset
@@ -128,11 +129,13 @@ class InversionResult:
 
 def energy_terms(data: DataTerm, priors: Sequence[tuple[ImagePrior, float]], canvas: Tensor, view: Tensor) -> tuple[Tensor, Tensor]:
     """``(E, E_data)`` per image: the data term on ``view``, the priors on ``canvas`` (library units)."""
-    data_value = data(view)
+    with record_function("engine.data_term"):
+        data_value = data(view)
     value = data_value
-    for prior, weight in priors:
-        if weight:
-            value = value + weight * prior(canvas)
+    with record_function("engine.priors"):
+        for prior, weight in priors:
+            if weight:
+                value = value + weight * prior(canvas)
     return value, data_value
 
 
@@ -229,16 +232,20 @@ def minimise(
                 return sum(data(transforms(view, torch.Generator().manual_seed(c))) for c in copies) / ensemble
 
             def energy() -> Tensor:
-                canvas = decoded()
-                return energy_terms(seen, weighted, canvas, crop(canvas, offset, size))[0]
+                with record_function("engine.decode"):
+                    canvas = decoded()
+                    view = crop(canvas, offset, size)
+                return energy_terms(seen, weighted, canvas, view)[0]
 
-            value = stepper.step(energy)
+            with record_function("engine.step"):
+                value = stepper.step(energy)
             with torch.no_grad():
                 if projects:
-                    canvas = param.decode(x, small)
-                    for prior, _ in priors:
-                        canvas = prior.project(canvas)
-                    x.copy_(param.encode(canvas))
+                    with record_function("engine.projection"):
+                        canvas = param.decode(x, small)
+                        for prior, _ in priors:
+                            canvas = prior.project(canvas)
+                        x.copy_(param.encode(canvas))
                 ok = torch.isfinite(x).flatten(1).all(1) & torch.isfinite(value)
                 if not bool((ok & active).all()):  # something diverged now or before: restore those images
                     for i in torch.nonzero(active & ~ok).flatten().tolist():

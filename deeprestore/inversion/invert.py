@@ -75,7 +75,7 @@ def invert(
         seed: seed of the initial noise and the jitter.
         execution: how the network pass runs (channels-last, bf16, compiled; default
             :class:`~deeprestore.inversion.execution.Execution` ()). A preset with the BN
-            statistics prior runs eager: its hooks are not compiled.
+            statistics prior runs eager and unfolded: its hooks need the batch-norm layers.
 
     Raises:
         ValueError: images that are not ``N×3×H×W`` floats in [0, 1] (with ``N ≥ 1``), an
@@ -107,14 +107,15 @@ def invert(
 
 
 def eager_with_hooks(preset: Preset, execution: Execution | None) -> Execution | None:
-    """``execution``, made eager for a preset whose BN statistics prior hooks the network pass
-    (a compiled pass would not run the hooks)."""
-    if execution is None or not preset.batchnorm_weight or execution.compile is False:
+    """``execution``, made eager and unfolded for a preset whose BN statistics prior hooks the
+    network's batch-norm layers (a compiled or folded pass would not run the hooks)."""
+    if not preset.batchnorm_weight:
         return execution
-    if execution.compile is True:
-        raise ValueError(f"compile=True cannot run preset {preset.name!r}: its batch-norm statistics prior hooks the network pass; "
-                         "use compile false or auto")
-    return replace(execution, compile=False)
+    execution = execution or Execution()
+    if execution.compile is True or execution.fold_batchnorm is True:
+        raise ValueError(f"compile and fold_batchnorm cannot be true for preset {preset.name!r}: its batch-norm statistics prior "
+                         "hooks the network's batch-norm layers; use false or auto")
+    return replace(execution, compile=False, fold_batchnorm=False)
 
 
 def with_network_priors(net: FeatureNetwork, preset: Preset, data: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:

@@ -115,7 +115,9 @@ class SamePadConv2d(nn.Conv2d):
     """``nn.Conv2d`` with TensorFlow ``SAME`` padding computed for the actual input size.
 
     Total padding per axis is ``max((ceil(i/s) − 1)·s + k − i, 0)``, the extra pixel going to the
-    bottom/right, as TensorFlow does.
+    bottom/right, as TensorFlow does. Symmetric padding (every stride-1 and 1×1 convolution) is
+    the convolution's own zero padding; only an odd total needs a padded copy of the input (the
+    copy and its backward were 16 % of an inversion step: BENCHMARKS.md, engine profile).
     """
 
     def forward(self, x: Tensor) -> Tensor:
@@ -123,6 +125,8 @@ class SamePadConv2d(nn.Conv2d):
         for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
+        if pads[0] == pads[1] and pads[2] == pads[3]:
+            return F.conv2d(x, self.weight, self.bias, self.stride, (pads[2], pads[0]), self.dilation, self.groups)
         return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
