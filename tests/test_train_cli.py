@@ -210,3 +210,20 @@ def test_optimizer_and_lr_scheduler_options_configure_training(tmp_path):
     frozen = {k[len("chain."):]: v for k, v in sgd["state_dict"].items() if k.startswith("chain.")}
     assert all(torch.equal(frozen[k], init[k]) for k in init)  # lr 0: nothing moved
     assert not all(torch.equal(trained[k], init[k]) for k in init)
+
+
+def test_fast_path_callbacks_train_the_same_model(tmp_path):
+    """--trainer.callbacks+=ChannelsLast / CompileModules: same checkpoint keys, same held-out scores
+    (within float reassociation) as the plain run."""
+    common = TINY + ["--checkpoint_root", str(tmp_path), "--wandb", "disabled"]
+    plain = main(common + ["--experiment", "plain"])
+    fast = main(common + ["--experiment", "fast", "--trainer.callbacks+=deeprestore.training.ChannelsLast",
+                          "--trainer.callbacks+=deeprestore.training.CompileModules"])
+    assert fast["test/ssim"] == pytest.approx(plain["test/ssim"], rel=1e-3)
+    a = torch.load(tmp_path / "plain" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    b = torch.load(tmp_path / "fast" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    assert a.keys() == b.keys()
+    assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-3
+    with pytest.raises(ValueError, match="no submodule 'decoder'"):
+        main(common + ["--experiment", "bad", "--trainer.callbacks+=deeprestore.training.CompileModules",
+                       "--trainer.callbacks.modules=[decoder]"])
