@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from deeprestore.inversion import NormalisedFeatureLoss, Phase, get_preset, invert, maximise_activation
+from deeprestore.inversion import Execution, NormalisedFeatureLoss, Phase, get_preset, invert, maximise_activation
 from deeprestore.inversion.engine import cosine_schedule
 from deeprestore.inversion.network_priors import WithBatchNormPrior
 from deeprestore.inversion.parameterisations import PARAMETERISATIONS, colour_basis_from_images, get_parameterisation
@@ -103,10 +103,13 @@ def test_hooks_see_only_the_bn_layers_up_to_the_target_one_pass_shared():
         handle.remove()
     assert prior.layers_recorded == 1 + 4 and len(calls) == 1  # bn1 and layer1's four, in one pass
     images = torch.rand(1, 3, 64, 64)
-    past = NormalisedFeatureLoss.from_images(net, {"layer1": 1.0}, images, run_to=net.logits_layer)
+    past = NormalisedFeatureLoss.from_images(net, {"layer1": 1.0}, images, run_to=net.logits_layer, execution=Execution(fold_batchnorm=False))
     with prior.recording():
         past(images)
     assert prior.layers_recorded == 20  # run on to the logits: every BN layer
+    folded = NormalisedFeatureLoss.from_images(net, {"layer1": 1.0}, images)  # the default folds BN away: refused, one line
+    with pytest.raises(ValueError, match="folded or compiled"):
+        WithBatchNormPrior(folded, prior, 0.01)
 
 
 def test_a_natural_photo_fits_efficientnets_stored_statistics_better_than_noise(photo_crops):

@@ -38,7 +38,7 @@ from torch.profiler import record_function
 from deeprestore.nets.batchnorm_folding import fold_batchnorm
 from deeprestore.nets.feature_network import FeatureNetwork
 
-__all__ = ["COMPILE_PAYS", "Execution", "NetworkPass", "network_pass"]
+__all__ = ["COMPILE_PAYS", "Execution", "NetworkPass", "network_pass", "runs_module_hooks"]
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,12 @@ class NetworkPass(nn.Module):
     def __init__(self, net: FeatureNetwork, layers: Sequence[str], execution: Execution) -> None:
         super().__init__()
         self.layers, self.execution = list(layers), execution
+        original = net
         if execution.folds_batchnorm(net):
             probe = torch.rand(2, 3, *net.probe_size(64), device=net.mean.device, dtype=net.mean.dtype,
                                generator=torch.Generator(device=net.mean.device).manual_seed(0))
             net = fold_batchnorm(net, probe, self.layers)
+        self.folded = net is not original
         self.net = net
         self.channels_last = execution.uses_channels_last(net)
         if self.channels_last:
@@ -147,3 +149,11 @@ def network_pass(net: FeatureNetwork, layers: Sequence[str], execution: Executio
         else:
             cached[key] = module
     return cached[key]
+
+
+def runs_module_hooks(network_pass: Callable[[Tensor], dict[str, Tensor]]) -> bool:
+    """Whether hooks on the original network's modules run in ``network_pass``: not in a folded
+    copy, and not in a compiled pass."""
+    if not isinstance(network_pass, NetworkPass):
+        return False
+    return not getattr(network_pass, "folded", False)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
+from deeprestore.inversion.execution import runs_module_hooks
 from deeprestore.priors.batchnorm_statistics import BatchNormStatistics
 
 __all__ = ["WithBatchNormPrior"]
@@ -27,11 +28,17 @@ class WithBatchNormPrior(nn.Module):
         weight: λ of the prior.
 
     Raises:
+        ValueError: a data term whose network pass does not run the network's own BN layers (a
+            folded or compiled :class:`~deeprestore.inversion.execution.Execution`).
         RuntimeError (at call): the data term ran no BN layer of the network.
     """
 
     def __init__(self, data: Callable[[Tensor], Tensor], prior: BatchNormStatistics, weight: float) -> None:
         super().__init__()
+        network_pass = getattr(data, "network_pass", None)
+        if network_pass is not None and not runs_module_hooks(network_pass):
+            raise ValueError("the BN statistics prior needs the network's own batch-norm layers, but the data term's pass is folded "
+                             "or compiled: build it with Execution(fold_batchnorm=False, compile=False)")
         self.data, self.prior, self.weight = data, prior, float(weight)
 
     def forward(self, images: Tensor) -> Tensor:
