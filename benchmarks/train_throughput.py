@@ -27,6 +27,7 @@ Run (from the repository root)::
 
     python benchmarks/train_throughput.py                          # CPU, fp32, joint, block3
     python benchmarks/train_throughput.py --mode parallel joint end_to_end --repeats 5
+    python benchmarks/train_throughput.py --channels-last                  # the ChannelsLast callback
     python benchmarks/train_throughput.py --device cuda --precision bf16 --batch-size 32 --steps 50
 """
 
@@ -65,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--precision", default="32", choices=("32", "bf16"))
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (configs/default.yaml)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--channels-last", action="store_true", help="both sides channels-last (deeprestore.training.ChannelsLast)")
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     args = p.parse_args(argv)
     if not 0 <= args.warmup_steps < args.steps:
@@ -84,7 +86,10 @@ def sync(device: torch.device) -> None:
 def build_model(args: argparse.Namespace, mode: str) -> InvertingNetwork:
     """The model both sides train, built the same way every time (same seed, same arguments)."""
     L.seed_everything(args.seed, verbose=False)
-    return InvertingNetwork(net=args.net, layer=args.layer, mode=mode, lr=args.lr)
+    model = InvertingNetwork(net=args.net, layer=args.layer, mode=mode, lr=args.lr)
+    if args.channels_last:  # what the ChannelsLast callback does at setup
+        model.to(memory_format=torch.channels_last)
+    return model
 
 
 def materialise_batches(args: argparse.Namespace, device: torch.device) -> list[Tensor]:
