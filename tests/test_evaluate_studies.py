@@ -78,7 +78,7 @@ def test_every_config_of_evaluate_is_listed():
 def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_path):
     study = CONFIG_STUDIES[config]
     extra = {"learned_priors.yaml": ["--learned_priors", checkpoints["dae"], checkpoints["ica"]],
-             "newer_priors.yaml": ["--learned_priors", checkpoints["foe"], checkpoints["ica"], checkpoints["dae"]]}.get(config, [])
+             "newer_priors.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"]]}.get(config, [])
     if config in SMOKE_LAYERS:
         extra += ["--layers", *SMOKE_LAYERS[config]]
     result = main([study, "--config", str(ROOT / "configs" / "evaluate" / config), *smoke_overrides(study, photos, checkpoints), *extra,
