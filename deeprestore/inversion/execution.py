@@ -43,7 +43,7 @@ __all__ = ["COMPILE_PAYS", "Execution", "NetworkPass", "network_pass", "runs_mod
 log = logging.getLogger(__name__)
 
 #: Device type → whether ``torch.compile`` of the network pass was measured to pay there
-#: (``benchmarks/engine_paths.py``; BENCHMARKS.md). Devices without a measurement run eager.
+#: (``benchmarks/inversion_throughput.py --paths eager compiled``; BENCHMARKS.md). Devices without a measurement run eager.
 COMPILE_PAYS: dict[str, bool] = {"cpu": False}
 
 
@@ -154,6 +154,4 @@ def network_pass(net: FeatureNetwork, layers: Sequence[str], execution: Executio
 def runs_module_hooks(network_pass: Callable[[Tensor], dict[str, Tensor]]) -> bool:
     """Whether hooks on the original network's modules run in ``network_pass``: not in a folded
     copy, and not in a compiled pass."""
-    if not isinstance(network_pass, NetworkPass):
-        return False
-    return not getattr(network_pass, "folded", False)
+    return isinstance(network_pass, NetworkPass) and not network_pass.folded

@@ -80,7 +80,7 @@ def invert(
     Raises:
         ValueError: images that are not ``N×3×H×W`` floats in [0, 1] (with ``N ≥ 1``), an
             ``init`` of another shape, no or unknown layers, a non-positive ``iterations_scale``,
-            ``compile=True`` with a preset that has the BN statistics prior.
+            ``compile=True`` or ``fold_batchnorm=True`` with a preset that has the BN statistics prior.
     """
     preset = get_preset(preset) if isinstance(preset, str) else preset
     images = input_images(net, images)

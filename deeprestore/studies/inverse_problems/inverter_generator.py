@@ -38,6 +38,9 @@ def is_inverter_checkpoint(path: str | Path) -> bool:
 
 
 class _ChannelAffine(nn.Module):
+    """``mean + std · z`` per channel: standardised features back to features, or the network's
+    input units back to ``[0, 1]`` images."""
+
     def __init__(self, mean: Tensor, std: Tensor) -> None:
         super().__init__()
         self.register_buffer("mean", mean)
@@ -56,16 +59,6 @@ class _SizedModule(nn.Module):
 
     def forward(self, h: Tensor) -> Tensor:
         return self.module(h, self.size)
-
-
-class _ToUnitRange(nn.Module):
-    def __init__(self, mean: Tensor, std: Tensor) -> None:
-        super().__init__()
-        self.register_buffer("mean", mean)
-        self.register_buffer("std", std)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x * self.std + self.mean
 
 
 def inverter_generator(checkpoint: str | Path, photos: Tensor) -> tuple[StagedGenerator, Tensor]:
@@ -94,7 +87,7 @@ def inverter_generator(checkpoint: str | Path, photos: Tensor) -> tuple[StagedGe
     mean, std = features.mean(dims).view(shape)[0], features.std(dims).clamp_min(1e-6).view(shape)[0]
     stages = [GeneratorStage(_ChannelAffine(mean, std), "identity")]
     stages += [GeneratorStage(_SizedModule(chain.inverse[op.name], sizes.get(op.input_layer)), "identity") for op in reversed(chain.ops)]
-    stages.append(GeneratorStage(_ToUnitRange(model.net.mean[0], model.net.std[0]), "identity"))
+    stages.append(GeneratorStage(_ChannelAffine(model.net.mean[0], model.net.std[0]), "identity"))
     generator = StagedGenerator(stages, tuple(features.shape[1:])).eval()
     for p in generator.parameters():
         p.requires_grad_(False)
