@@ -206,3 +206,57 @@ def test_the_threshold_search_finds_the_smallest_accepted_index_from_any_guess()
 
             _, found = _smallest_accepted(accepted, guess, 0, 20)
             assert found == (first if first <= 20 else None) and len(asked) <= 2 * 5 + 1, (first, guess)
+
+
+@pytest.mark.parametrize("bounds", [None, (0.0, None), (0.0, 1.0), (-1.0, 1.0)])
+def test_l1_lp_through_its_dual_equals_the_primal_lp(bounds):
+    """The ℓ1 LP is solved through its dual; the primal written out directly (x, slacks s,
+    ``±(Ax − c) ≤ s`` on on-rows, ``Ax − c ≤ s`` elsewhere) must reach the same optimum, and the
+    dual's ``x`` must attain it inside the bounds."""
+    from scipy.optimize import linprog
+
+    from deeprestore.generative.lp_inversion import _l1_dual_lp
+
+    rng = np.random.default_rng(7)
+    m, n = 120, 25
+    A = rng.standard_normal((m, n))
+    c = A @ rng.uniform(0.1, 0.9, n) + 0.05 * rng.standard_normal(m)
+    on = rng.random(m) < 0.6
+    eye = np.eye(m)
+    primal = linprog(
+        np.r_[np.zeros(n), np.ones(m)], method="highs",
+        A_ub=np.vstack([np.hstack([A, -eye]), np.hstack([-A[on], -eye[on]])]),
+        b_ub=np.r_[c, -c[on]],
+        bounds=[bounds or (None, None)] * n + [(0.0, None)] * m,
+    )
+    assert primal.status == 0
+    res, x, mean_slack = _l1_dual_lp(A, c, on, bounds, 10.0, [])
+    assert mean_slack * m == pytest.approx(primal.fun, rel=1e-9)
+    r = A @ x - c
+    assert np.abs(r[on]).sum() + np.maximum(r[~on], 0).sum() == pytest.approx(primal.fun, rel=1e-8)
+    lo, hi = bounds or (None, None)
+    assert lo is None or x.min() >= lo - 1e-9
+    assert hi is None or x.max() <= hi + 1e-9
+
+
+def test_the_noiseless_methods_fallback_reuses_the_linf_search_through_the_memo():
+    """On noisy data eq. 3 is infeasible and "lp" falls back to exactly the ℓ∞ method's threshold
+    search: with a shared memo it is solved once, and both answers equal those without it."""
+    from deeprestore.generative.lp_inversion import ThresholdSearchMemo
+
+    G, z, x = _net_and_data((10, 40, 160), 4, 2)
+    e = torch.randn(x.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    x_noisy = x + 1e-2 * x.norm(dim=1, keepdim=True) / x.shape[1] ** 0.5 * e
+    linf_alone, _ = invert_layerwise(G, x_noisy, noise="linf")
+    lp_alone, diag_alone = invert_layerwise(G, x_noisy, noise="none")
+    memo = ThresholdSearchMemo()
+    linf_shared, diag_linf = invert_layerwise(G, x_noisy, noise="linf", memo=memo)
+    assert memo.reused_seconds == 0
+    lp_shared, diag_lp = invert_layerwise(G, x_noisy, noise="none", memo=memo)
+    assert memo.reused_seconds > 0
+    assert torch.equal(linf_shared, linf_alone) and torch.equal(lp_shared, lp_alone)
+    assert torch.equal(lp_shared, linf_shared)  # the fallback is the ℓ∞ answer
+    assert {s.status for solves in diag_lp.solves for s in solves} == {"fallback"}
+    assert [[s.lps for s in solves] for solves in diag_lp.solves] == [[s.lps for s in solves] for solves in diag_alone.solves]
+    # the reused searches are counted in the fallback's time (as if it had run alone)
+    assert sum(diag_lp.seconds) >= memo.reused_seconds

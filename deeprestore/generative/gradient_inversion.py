@@ -22,6 +22,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from deeprestore.generative.staged_generator import StagedGenerator
+from deeprestore.plain_adam import PlainAdam
 
 __all__ = ["invert_by_gradient_descent"]
 
@@ -72,19 +73,18 @@ def invert_by_gradient_descent(
     target = x.detach().to(device=device, dtype=dtype).repeat(restarts, *([1] * (x.dim() - 1)))
     g = torch.Generator().manual_seed(seed)
     h = torch.randn(restarts * n, *shape, generator=g, dtype=dtype).to(device).requires_grad_(True)
-    opt = torch.optim.Adam([h], lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: final_lr_ratio + (1 - final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(i, steps) / max(steps, 1)))
-    )
+    opt = PlainAdam(h)
+
+    def rate(i: int) -> float:
+        return lr * (final_lr_ratio + (1 - final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(i, steps) / max(steps, 1))))
 
     def per_row_loss() -> Tensor:
         return (model.forward_from(layer, h) - target).flatten(1).pow(2).sum(1)
 
-    for _ in tqdm(range(steps), desc="GD inversion", unit="step", disable=not progress):
-        opt.zero_grad(set_to_none=True)
+    for i in tqdm(range(steps), desc="GD inversion", unit="step", disable=not progress):
+        h.grad = None
         per_row_loss().sum().backward()
-        opt.step()
-        sched.step()
+        opt.step(rate(i))
     with torch.no_grad():
         loss = per_row_loss().reshape(restarts, n)
         best = loss.argmin(0)

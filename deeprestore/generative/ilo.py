@@ -38,6 +38,7 @@ from deeprestore.generative.l1_ball import project_l1_ball_around
 from deeprestore.generative.lr_schedule import ramped_lr
 from deeprestore.generative.operators import ForwardOperator
 from deeprestore.generative.staged_generator import StagedGenerator
+from deeprestore.plain_adam import PlainAdam
 
 __all__ = ["InversionResult", "csgm", "feature_loss", "ilo"]
 
@@ -99,7 +100,7 @@ def _optimise(objective: Callable[[Tensor], tuple[Tensor, Tensor]], start: Tenso
               center: Tensor | None, radius: Tensor | None, history: list[float], progress: tqdm | None) -> tuple[Tensor, Tensor]:
     """Projected Adam from ``start`` for ``steps`` steps; ``(best h, its objective)`` per sample."""
     h = start.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([h], lr=lr)
+    opt = PlainAdam(h)
     best, best_value = h.detach().clone(), torch.full((len(h),), math.inf, device=h.device, dtype=h.dtype)
     for step in range(steps + 1):
         value, _ = objective(h)
@@ -108,11 +109,9 @@ def _optimise(objective: Callable[[Tensor], tuple[Tensor, Tensor]], start: Tenso
         history.append(float(value.detach().mean()))
         if step == steps:
             break
-        for group in opt.param_groups:
-            group["lr"] = ramped_lr(step, steps, lr)
-        opt.zero_grad(set_to_none=True)
+        h.grad = None
         value.sum().backward()
-        opt.step()
+        opt.step(ramped_lr(step, steps, lr))
         if center is not None and radius is not None:
             with torch.no_grad():
                 h.copy_(project_l1_ball_around(h, center, radius))

@@ -64,10 +64,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from scipy.linalg import lstsq
 from scipy.optimize import linprog
@@ -83,6 +82,7 @@ __all__ = [
     "InversionDiagnostics",
     "LayerSolution",
     "LayerSolveInfo",
+    "ThresholdSearchMemo",
     "input_bounds_for",
     "invert_layer",
     "invert_layerwise",
@@ -266,21 +266,38 @@ def _noisy_lp(A: Array, c: Array, on: Array, noise: str, input_bounds: Bounds, t
         if res.status != 0:
             return res, None, np.inf
         return res, res.x[:n], float(res.x[n])
-    eye = sp.identity(m, format="csr")
-    rows = [sp.hstack([sp.csr_matrix(A), -eye])]
-    rhs = [c]
-    if on.any():
-        rows.append(sp.hstack([sp.csr_matrix(-A[on]), -eye[np.flatnonzero(on)]]))
-        rhs.append(-c[on])
-    res = _linprog(
-        np.r_[np.zeros(n), np.ones(m)], time_limit, notes,
-        A_ub=sp.vstack(rows, format="csr"),
-        b_ub=np.concatenate(rhs),
-        bounds=_bounds(n, input_bounds) + [(0.0, None)] * m,
-    )
+    return _l1_dual_lp(A, c, on, input_bounds, time_limit, notes)
+
+
+def _l1_dual_lp(A: Array, c: Array, on: Array, input_bounds: Bounds, time_limit: float, notes: list[str]):
+    """The ℓ1 LP solved through its dual, which has ``n`` equality rows instead of ``m + |on|``
+    inequality rows (2–3× faster with HiGHS on 500×100 layers; same optimum).
+
+    The primal is ``min_{lo ≤ x ≤ hi} Σ_on |r_i| + Σ_off max(r_i, 0)``, ``r = A x − c``. Writing
+    each term as ``max_{u_i} u_i r_i`` with ``u_i ∈ [−1, 1]`` (on) or ``[0, 1]`` (off), and
+    ``min_{lo ≤ x ≤ hi} gᵀx = max {loᵀv − hiᵀw : v − w = g, v, w ≥ 0}``, strong duality gives
+
+        max  −cᵀu + loᵀv − hiᵀw   s.t.   Aᵀu − v + w = 0
+
+    (``v_j`` only where ``lo_j`` is finite, ``w_j`` only where ``hi_j`` is). ``x`` is the
+    multiplier of the ``n`` equality rows; the optimal value is ``Σ s_i`` of the primal.
+    Returns (res, x, mean slack)."""
+    m, n = A.shape
+    lo, hi = input_bounds if input_bounds is not None else (None, None)
+    columns, cost = [A.T], [c]
+    bounds = [(-1.0 if on_i else 0.0, 1.0) for on_i in on]
+    if lo is not None:
+        columns.append(-np.eye(n))
+        cost.append(-np.full(n, float(lo)))
+        bounds += [(0.0, None)] * n
+    if hi is not None:
+        columns.append(np.eye(n))
+        cost.append(np.full(n, float(hi)))
+        bounds += [(0.0, None)] * n
+    res = _linprog(np.concatenate(cost), time_limit, notes, A_eq=np.hstack(columns), b_eq=np.zeros(n), bounds=bounds)
     if res.status != 0:
         return res, None, np.inf
-    return res, res.x[:n], float(res.x[n:].sum() / m)
+    return res, np.asarray(res.eqlin.marginals, dtype=np.float64), float(-res.fun / m)
 
 
 def _residual(A: Array, b: Array, y: Array, x: Array, activation: str, negative_slope: float) -> float:
@@ -326,10 +343,12 @@ def _smallest_accepted(accepted, guess: int, lo: int, hi: int) -> tuple[int, int
 
 def _relu_noisy(
     A: Array, b: Array, y: Array, noise: str, input_bounds: Bounds, eps_min: float, eps_steps: int,
-    tol: float, time_limit: float, notes: list[str], lps: int = 0, status_ok: str = "ok", message: str = "",
+    tol: float, time_limit: float,
 ) -> LayerSolution:
     """ℓ∞ / ℓ1 inversion of a ReLU layer with the threshold schedule of the module docstring."""
     m, n = A.shape
+    notes: list[str] = []
+    lps, message = 0, ""
     c = y - b
     scale = float(np.max(np.abs(y), initial=0.0)) or 1.0
     grid = [tol] + [scale * eps_min * 2.0**j for j in range(eps_steps + 1)]
@@ -388,9 +407,36 @@ def _relu_noisy(
         status = "inconsistent"
         message += f"no threshold accepted (misfit {est:.3g} > ε at the largest full-rank ε {grid[j_best]:.3g})"
     else:
-        status = status_ok
+        status = "ok"
     info = LayerSolveInfo(method, status, grid[j_best], _residual(A, b, y, x, "relu", 0.0), est, rank, n_on, int(res.status), lps, message)
     return LayerSolution(x, info)
+
+
+class ThresholdSearchMemo:
+    """ReLU threshold searches (:func:`_relu_noisy`) already done, by problem, for reuse.
+
+    The noiseless method's ℓ∞ fallback on noisy data is exactly the ℓ∞ method's search on the same
+    ``(A, b, y)``; a study that runs both on one sample solves it once. Keys are the problem's
+    bytes (``A``, ``b``, ``y``) and every option of the search, so only identical problems match.
+    ``reused_seconds`` adds up the time the reused searches took when they were done, so that a
+    method's wall time can be reported as if it had run alone (:func:`invert_layerwise` does).
+    """
+
+    def __init__(self) -> None:
+        self._solutions: dict[tuple, tuple[LayerSolution, float]] = {}
+        self.reused_seconds = 0.0
+
+    def search(self, noise: str, A: Array, b: Array, y: Array, *options) -> LayerSolution:
+        """:func:`_relu_noisy` ``(A, b, y, noise, *options)``, from the memo when already done."""
+        key = (noise, A.shape, hash(A.tobytes()), hash(b.tobytes()), y.tobytes(), *options)
+        if key in self._solutions:
+            solution, seconds = self._solutions[key]
+            self.reused_seconds += seconds
+            return solution
+        t0 = time.perf_counter()
+        solution = _relu_noisy(A, b, y, noise, *options)
+        self._solutions[key] = (solution, time.perf_counter() - t0)
+        return solution
 
 
 def invert_layer(
@@ -407,6 +453,7 @@ def invert_layer(
     eps_steps: int = 20,
     clip: float = 1e-12,
     time_limit: float = 2.0,
+    memo: ThresholdSearchMemo | None = None,
 ) -> LayerSolution:
     """Invert one layer ``y = σ(A x + b)`` (+ noise): the solver of the module docstring.
 
@@ -424,6 +471,8 @@ def invert_layer(
         eps_steps: the threshold grid has ``eps_steps + 1`` doublings above ``eps_min``.
         clip: sigmoid/tanh outputs are clipped this far inside their range before inversion.
         time_limit: seconds for HiGHS's simplex on one LP before the interior-point retry.
+        memo: reuse the ReLU threshold searches already done on the same problem (see
+            :class:`ThresholdSearchMemo`).
 
     Returns:
         :class:`LayerSolution` with ``x``: ``n`` float64 and the solve's :class:`LayerSolveInfo`.
@@ -465,8 +514,9 @@ def invert_layer(
         info = LayerSolveInfo(f"lp-{noise_used}", status, 0.0, _residual(A, b, y, x, activation, negative_slope), est, rank, m, int(res.status), 1, message)
         return LayerSolution(x, info)
 
+    search = (A, b, y, input_bounds, eps_min, eps_steps, tol, time_limit)
     if noise != "none":
-        return _relu_noisy(A, b, y, noise, input_bounds, eps_min, eps_steps, tol, time_limit, notes)
+        return memo.search(noise, *search) if memo is not None else _relu_noisy(*search[:3], noise, *search[3:])
     on = y > tol  # recovered inner layers carry ~1e-13 round-off where the truth is exactly 0
     res = _exact_relu_lp(A, b, y, on, input_bounds, time_limit, notes)
     if res.status == 0:
@@ -480,8 +530,11 @@ def invert_layer(
         message = f"eq. 3 LP solution inconsistent (residual {residual:.3g} > {tol:.3g}); "
     else:
         message = f"eq. 3 LP status {res.status} ({res.message.strip()}); "
-    return _relu_noisy(A, b, y, "linf", input_bounds, eps_min, eps_steps, tol, time_limit, notes,
-                       lps=1, status_ok="fallback", message=message)
+    message += "".join(f"{note}; " for note in notes)
+    sol = memo.search("linf", *search) if memo is not None else _relu_noisy(*search[:3], "linf", *search[3:])
+    info = replace(sol.info, status="fallback" if sol.info.status == "ok" else sol.info.status,
+                   lps=sol.info.lps + 1, message=message + sol.info.message)
+    return LayerSolution(sol.x, info)
 
 
 def invert_relu_layer(
@@ -528,6 +581,7 @@ def invert_layerwise(
     end_layer: int = 0,
     progress: bool = False,
     affines: Sequence[tuple[Tensor, Tensor]] | None = None,
+    memo: ThresholdSearchMemo | None = None,
     **options,
 ) -> tuple[Tensor, InversionDiagnostics]:
     """Invert ``generator`` one layer at a time (Lei et al. 2019, Section 3.1 / Theorem 4).
@@ -545,6 +599,8 @@ def invert_layerwise(
         end_layer: the layer to recover (default 0, the latent).
         progress: tqdm bar over samples.
         affines: precomputed ``stage_affine`` results for *all* stages (to time or reuse them).
+        memo: a :class:`ThresholdSearchMemo` shared with other calls on the same data; a sample's
+            ``seconds`` then include the time its reused searches took when they were done.
         **options: passed to :func:`invert_layer` (``rtol``, ``eps_min``, ``eps_steps``, ``clip``,
             ``time_limit``).
 
@@ -569,12 +625,13 @@ def invert_layerwise(
     out = np.full((x.shape[0], n_end), np.nan)
     for i in tqdm(range(x.shape[0]), desc=f"LP inversion ({noise})", unit="sample", disable=not progress):
         t0 = time.perf_counter()
+        reused0 = memo.reused_seconds if memo is not None else 0.0
         y, solves = ys[i], []
         for k in steps:
             stage = generator.stages[k]
             A, b = affines[k]
             sol = invert_layer(A, b, y, activation=stage.activation, negative_slope=stage.negative_slope,
-                               noise=noise, input_bounds=input_bounds_for(generator, k), **options)
+                               noise=noise, input_bounds=input_bounds_for(generator, k), memo=memo, **options)
             solves.append(sol.info)
             y = sol.x
             if sol.info.status == "failed":
@@ -582,5 +639,6 @@ def invert_layerwise(
         else:
             out[i] = y
         diagnostics.solves.append(solves)
-        diagnostics.seconds.append(time.perf_counter() - t0)
+        reused = memo.reused_seconds - reused0 if memo is not None else 0.0
+        diagnostics.seconds.append(time.perf_counter() - t0 + reused)
     return torch.from_numpy(out).reshape(x.shape[0], *shapes[end]), diagnostics

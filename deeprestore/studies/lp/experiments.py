@@ -36,7 +36,8 @@ Seeds: trial ``t`` of a study with ``seed`` uses network seed ``1000·seed + t``
 generator's weights) and a latent/noise generator seeded ``10⁶ + 1000·seed + t``.
 
 Parallel: the trials are independent, so ``workers > 1`` solves them in that many processes (each
-with one thread; HiGHS and the small networks do not use more profitably). The rows are the same
+with one torch thread and one BLAS thread; HiGHS and the small networks do not use more
+profitably, and more threads than cores make every process several times slower). The rows are the same
 as with one worker, in the same order, except ``seconds``.
 """
 
@@ -51,12 +52,13 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
+from threadpoolctl import threadpool_limits
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
-from deeprestore.generative.lp_inversion import invert_layerwise
+from deeprestore.generative.lp_inversion import ThresholdSearchMemo, invert_layerwise
 from deeprestore.generative.stage_matrix import stage_affine
 from deeprestore.generative.staged_generator import StagedGenerator
 
@@ -108,8 +110,10 @@ def invert_with(
     affines: Sequence[tuple[Tensor, Tensor]] | None = None,
     seed: int = 0,
     gd_options: Mapping | None = None,
+    memo: ThresholdSearchMemo | None = None,
 ) -> tuple[Tensor, list[float], object]:
-    """Invert ``x`` (``N × image shape``) with one of :data:`LP_METHODS`.
+    """Invert ``x`` (``N × image shape``) with one of :data:`LP_METHODS`; ``memo`` lets the LP
+    methods share threshold searches on the same ``x`` (their seconds still count them).
 
     Returns:
         ``(z_hat, seconds, diagnostics)``: ``N × latent_shape`` float64, seconds per sample, and the
@@ -121,7 +125,7 @@ def invert_with(
         z_hat = invert_by_gradient_descent(generator, x, seed=seed, **dict(gd_options or {}))
         per = (time.perf_counter() - t0) / x.shape[0]
         return z_hat.double(), [per] * x.shape[0], None
-    z_hat, diag = invert_layerwise(generator, x, noise=_LP_NOISE[method], affines=affines)
+    z_hat, diag = invert_layerwise(generator, x, noise=_LP_NOISE[method], affines=affines, memo=memo)
     return z_hat, list(diag.seconds), diag
 
 
@@ -143,9 +147,10 @@ def _trial_rows(
     zs = z.expand(len(noise_levels), *z.shape[1:])
     affines = _affines(generator)
     widths = _widths_string(generator)
+    memo = ThresholdSearchMemo()  # "lp" on noisy data falls back to exactly the "lp-linf" search
     rows = []
     for method in methods:
-        z_hat, seconds, _ = invert_with(method, generator, x, affines, seed=seed, gd_options=gd_options)
+        z_hat, seconds, _ = invert_with(method, generator, x, affines, seed=seed, gd_options=gd_options, memo=memo)
         for level, err, sec in zip(noise_levels, _rel_errors(z_hat, zs), seconds):
             rows.append(dict(method=method, widths=widths, noise=float(level), trial=trial,
                              latent_rel_error=err, seconds=sec, success=_success(err, float(level))))
@@ -153,7 +158,11 @@ def _trial_rows(
 
 
 def _one_thread() -> None:
+    """Each worker computes on one thread: torch's and the BLAS libraries' (numpy's and scipy's
+    OpenBLAS, used by the rank tests and HiGHS's callers). Two workers whose BLAS each start a
+    thread per core oversubscribe the cores and run ~5× slower than one worker alone."""
     torch.set_num_threads(1)
+    threadpool_limits(limits=1)
 
 
 def _map_trials(fn: Callable[..., list[dict]], jobs: Sequence[tuple], workers: int, bar: tqdm) -> list[dict]:
