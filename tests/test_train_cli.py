@@ -213,12 +213,14 @@ def test_optimizer_and_lr_scheduler_options_configure_training(tmp_path):
 
 
 def test_fast_path_callbacks_train_the_same_model(tmp_path):
-    """--trainer.callbacks+=ChannelsLast / CompileModules: same checkpoint keys, same held-out scores
-    (within float reassociation) as the plain run."""
+    """The default config's ChannelsLast, plus --trainer.callbacks+=CompileModules: same checkpoint
+    keys, same held-out scores (within float reassociation) as the plain run (no callbacks)."""
     common = TINY + ["--checkpoint_root", str(tmp_path), "--wandb", "disabled"]
-    plain = main(common + ["--experiment", "plain"])
-    fast = main(common + ["--experiment", "fast", "--trainer.callbacks+=deeprestore.training.ChannelsLast",
-                          "--trainer.callbacks+=deeprestore.training.CompileModules"])
+    plain = main(common + ["--experiment", "plain", "--trainer.callbacks=[]"])
+    fast = main(common + ["--experiment", "fast", "--trainer.callbacks+=deeprestore.training.CompileModules"])
+    saved = (tmp_path / "fast" / "config.yaml").read_text()
+    assert "deeprestore.training.ChannelsLast" in saved and "deeprestore.training.CompileModules" in saved
+    assert "ChannelsLast" not in (tmp_path / "plain" / "config.yaml").read_text()
     assert fast["test/ssim"] == pytest.approx(plain["test/ssim"], rel=1e-3)
     a = torch.load(tmp_path / "plain" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     b = torch.load(tmp_path / "fast" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]

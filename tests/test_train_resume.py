@@ -61,7 +61,8 @@ def test_last_ckpt_is_the_final_state_and_best_is_kept(uninterrupted):
 def test_kill_9_mid_epoch_then_resume_reaches_the_uninterrupted_metrics(epoch, uninterrupted, tmp_path):
     marker = tmp_path / "killed"
     kill = tmp_path / "kill.yaml"
-    kill.write_text(yaml.safe_dump({"trainer": {"callbacks": [
+    kill.write_text(yaml.safe_dump({"trainer": {"callbacks": [  # a YAML list replaces the default config's: keep its ChannelsLast
+        {"class_path": "deeprestore.training.ChannelsLast"},
         {"class_path": "tests.kill_switch.KillAt", "init_args": {"epoch": epoch, "batch": 1, "marker": str(marker)}}]}}))
     first = train(["--config", "configs/default.yaml", "--config", str(kill), *SHORT, "--checkpoint_root", str(tmp_path), "--experiment", "run"],
                   check=False)
