@@ -68,9 +68,9 @@ PATHS: dict[str, Execution] = {
 }
 
 
-def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10) -> float:
-    """fp32 GFLOP/s of an ``n×n`` matmul on ``device``: the machine's arithmetic peak, as used here."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_gflops(device: torch.device, n: int = 2048, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of an ``n×n`` matmul in ``dtype`` on ``device``: the machine's arithmetic peak, as used here."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
     best = min(timed(lambda: a @ b, device) for _ in range(repeats))
     return 2 * n**3 / best / 1e9
@@ -96,12 +96,15 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--peak-dtype", default="float32", choices=("float32", "bfloat16"),
+                   help="dtype of the matmul whose GFLOP/s is the peak (bfloat16 for a GPU's bf16 rows)")
+    p.add_argument("--peak-size", type=int, default=2048, help="side of that matmul (8192 fills a large GPU)")
     args = p.parse_args()
     device = torch.device(args.device)
     weights = args.weights or ["pretrained"] * len(args.nets)
     if not len(args.nets) == len(args.layers) == len(weights):
         p.error("--nets, --layers and --weights need one value per network")
-    peak = matmul_gflops(device)
+    peak = matmul_gflops(device, args.peak_size, dtype=getattr(torch, args.peak_dtype))
     priors = [(BoundedRange(alpha=6.0), 1.0), (TotalVariation(beta=2.0), 1.0)]
     rows = []
     for size in args.sizes:
@@ -116,7 +119,7 @@ def main() -> None:
     print(markdown_table(["network, layer (weights)", "size", "batch", "path", "engine image·it/s", "bare loop image·it/s",
                           "ratio", "GFLOP/s", "% of matmul peak"], rows))
     print(f"\n{args.iterations} iterations, median of {args.repeats} interleaved repeats, {device}; "
-          f"fp32 matmul peak {peak:.0f} GFLOP/s measured in this run.")
+          f"{args.peak_dtype} {args.peak_size}² matmul peak {peak:.0f} GFLOP/s measured in this run.")
     print("\n".join(machine_lines()))
 
 
