@@ -20,7 +20,7 @@ def test_plain_adam_iterates_equal_torch_adam_bit_for_bit():
         lr = 0.1 * (1 - i / 60)  # a changing rate, as the schedules of CSGM and ILO set it
         for group in torch_adam.param_groups:
             group["lr"] = lr
-        for x, step in ((ours, lambda: plain.step(lr)), (theirs, torch_adam.step)):
+        for x, step in ((ours, lambda lr=lr: plain.step(lr)), (theirs, torch_adam.step)):
             x.grad = None
             (x - target).pow(3).abs().sum().backward()
             step()
