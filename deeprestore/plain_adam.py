@@ -7,7 +7,8 @@ every step asks ``torch.accelerator`` whether a CUDA graph is being captured, an
 is imported (it sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``) that check loads NVML anew on every call
 on a machine without a GPU driver. On the LP study's small networks that is about half of a
 gradient-descent step (``benchmarks/gd_step_overhead.py``, BENCHMARKS.md); the generators'
-gradient-descent baselines (CSGM, ILO) take thousands of such steps per sample.
+gradient-descent baselines (CSGM, ILO) take thousands of such steps per sample, and the engine's
+``adam`` optimiser one per iteration.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from deeprestore.inversion.engine import StepperFactory
-from deeprestore.inversion.steppers import AdaptiveStepGD, LBFGSStepper, MomentumRMSprop, TorchStepper
+from deeprestore.inversion.steppers import AdamStepper, AdaptiveStepGD, LBFGSStepper, MomentumRMSprop, TorchStepper
 
 OPTIMIZERS = ("mv2016", "sgd", "adam", "lbfgs", "adaptive_gd")
 
@@ -44,7 +44,7 @@ def stepper_factory(name: str, momentum: float = 0.9, betas: tuple[float, float]
             stepper = _ScaledTorchStepper(torch.optim.SGD([variable], lr=lr * num_pixels, momentum=momentum), num_pixels)
             return stepper
         if name == "adam":
-            return TorchStepper(torch.optim.Adam([variable], lr=lr, betas=tuple(betas)))
+            return AdamStepper(variable, lr, betas=tuple(betas))
         if name == "lbfgs":
             return LBFGSStepper(torch.optim.LBFGS([variable], lr=lr, max_iter=1, history_size=20, line_search_fn="strong_wolfe"))
         return AdaptiveStepGD(variable, lr * num_pixels)

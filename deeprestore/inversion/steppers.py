@@ -13,11 +13,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from deeprestore.plain_adam import PlainAdam
+
 Energy = Callable[[], Tensor]
 
 
 class TorchStepper:
-    """A ``torch.optim`` optimiser (momentum SGD, Adam) on the image variable."""
+    """A ``torch.optim`` optimiser (momentum SGD) on the image variable."""
 
     def __init__(self, optimizer: torch.optim.Optimizer) -> None:
         self.optimizer = optimizer
@@ -31,6 +33,26 @@ class TorchStepper:
         value = energy()
         value.sum().backward()
         self.optimizer.step()
+        return value.detach()
+
+
+class AdamStepper:
+    """Adam on the image variable, through :class:`~deeprestore.plain_adam.PlainAdam` (torch's
+    Adam arithmetic without ``Optimizer.step``'s per-call bookkeeping)."""
+
+    def __init__(self, variable: Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> None:
+        self.adam = PlainAdam(variable, betas=betas)
+        self.lr = float(lr)
+
+    def set_lr(self, lr: float) -> None:
+        self.lr = float(lr)
+
+    def step(self, energy: Energy) -> Tensor:
+        x = self.adam.variable
+        x.grad = None
+        value = energy()
+        value.sum().backward()
+        self.adam.step(self.lr)
         return value.detach()
 
 
