@@ -342,7 +342,7 @@ def _smallest_accepted(accepted, guess: int, lo: int, hi: int) -> tuple[int, int
 
 
 def _relu_noisy(
-    A: Array, b: Array, y: Array, noise: str, input_bounds: Bounds, eps_min: float, eps_steps: int,
+    noise: str, A: Array, b: Array, y: Array, input_bounds: Bounds, eps_min: float, eps_steps: int,
     tol: float, time_limit: float,
 ) -> LayerSolution:
     """ℓ∞ / ℓ1 inversion of a ReLU layer with the threshold schedule of the module docstring."""
@@ -427,14 +427,14 @@ class ThresholdSearchMemo:
         self.reused_seconds = 0.0
 
     def search(self, noise: str, A: Array, b: Array, y: Array, *options) -> LayerSolution:
-        """:func:`_relu_noisy` ``(A, b, y, noise, *options)``, from the memo when already done."""
+        """:func:`_relu_noisy` ``(noise, A, b, y, *options)``, from the memo when already done."""
         key = (noise, A.shape, hash(A.tobytes()), hash(b.tobytes()), y.tobytes(), *options)
         if key in self._solutions:
             solution, seconds = self._solutions[key]
             self.reused_seconds += seconds
             return solution
         t0 = time.perf_counter()
-        solution = _relu_noisy(A, b, y, noise, *options)
+        solution = _relu_noisy(noise, A, b, y, *options)
         self._solutions[key] = (solution, time.perf_counter() - t0)
         return solution
 
@@ -514,9 +514,13 @@ def invert_layer(
         info = LayerSolveInfo(f"lp-{noise_used}", status, 0.0, _residual(A, b, y, x, activation, negative_slope), est, rank, m, int(res.status), 1, message)
         return LayerSolution(x, info)
 
-    search = (A, b, y, input_bounds, eps_min, eps_steps, tol, time_limit)
+    problem = (A, b, y, input_bounds, eps_min, eps_steps, tol, time_limit)
+
+    def threshold_search(mode: str) -> LayerSolution:
+        return memo.search(mode, *problem) if memo is not None else _relu_noisy(mode, *problem)
+
     if noise != "none":
-        return memo.search(noise, *search) if memo is not None else _relu_noisy(*search[:3], noise, *search[3:])
+        return threshold_search(noise)
     on = y > tol  # recovered inner layers carry ~1e-13 round-off where the truth is exactly 0
     res = _exact_relu_lp(A, b, y, on, input_bounds, time_limit, notes)
     if res.status == 0:
@@ -531,7 +535,7 @@ def invert_layer(
     else:
         message = f"eq. 3 LP status {res.status} ({res.message.strip()}); "
     message += "".join(f"{note}; " for note in notes)
-    sol = memo.search("linf", *search) if memo is not None else _relu_noisy(*search[:3], "linf", *search[3:])
+    sol = threshold_search("linf")
     info = replace(sol.info, status="fallback" if sol.info.status == "ok" else sol.info.status,
                    lps=sol.info.lps + 1, message=message + sol.info.message)
     return LayerSolution(sol.x, info)
