@@ -11,7 +11,13 @@ import torch
 from torch import Tensor
 
 from deeprestore.inversion.engine import StepperFactory
-from deeprestore.inversion.steppers import AdamStepper, AdaptiveStepGD, LBFGSStepper, MomentumRMSprop, TorchStepper
+from deeprestore.inversion.steppers import (
+    AdamStepper,
+    AdaptiveStepGD,
+    LBFGSStepper,
+    MomentumRMSprop,
+    TorchStepper,
+)
 
 OPTIMIZERS = ("mv2016", "sgd", "adam", "lbfgs", "adaptive_gd")
 
