@@ -7,7 +7,10 @@
 #
 # Prepare once here: bash benchmarks/gpu/wheels.sh. Then, through the device tool:
 #   run(command="bash benchmarks/gpu/check.sh", carry=[".whl"], timeout_s=540)
-# Each step has its own time limit, so one that hangs does not take the others with it.
+# Each step has its own time limit, so one that hangs does not take the others with it. The
+# device image's own torch is used (2.11 when last read; this project pins 2.14, whose wheel is
+# too large to carry): the first lines of the log say which, in case a step fails on an API.
+# The argument lists were checked on the CPU (--device cpu, tiny sizes) on 2026-12-02.
 set -u
 OUT=${OUT:-gpu_out}
 mkdir -p "$OUT"
