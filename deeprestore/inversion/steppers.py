@@ -18,6 +18,14 @@ from deeprestore.plain_adam import PlainAdam
 Energy = Callable[[], Tensor]
 
 
+def _energy_with_gradient(x: Tensor, energy: Energy) -> Tensor:
+    """``energy()`` (``(N,)``) at the current ``x``, with ``x.grad`` set to the gradient of its sum."""
+    x.grad = None
+    value = energy()
+    value.sum().backward()
+    return value
+
+
 class TorchStepper:
     """A ``torch.optim`` optimiser (momentum SGD) on the image variable."""
 
@@ -48,10 +56,7 @@ class AdamStepper:
         self.lr = float(lr)
 
     def step(self, energy: Energy) -> Tensor:
-        x = self.adam.variable
-        x.grad = None
-        value = energy()
-        value.sum().backward()
+        value = _energy_with_gradient(self.adam.variable, energy)
         self.adam.step(self.lr)
         return value.detach()
 
@@ -95,9 +100,7 @@ class AdaptiveStepGD:
 
     def step(self, energy: Energy) -> Tensor:
         x = self.variable
-        x.grad = None
-        value = energy()
-        value.sum().backward()
+        value = _energy_with_gradient(x, energy)
         shape = (-1,) + (1,) * (x.ndim - 1)
         with torch.no_grad():
             previous = x.detach().clone()
@@ -140,9 +143,7 @@ class MomentumRMSprop:
 
     def step(self, energy: Energy) -> Tensor:
         x = self.variable
-        x.grad = None
-        value = energy()
-        value.sum().backward()
+        value = _energy_with_gradient(x, energy)
         with torch.no_grad():
             g = x.grad
             self.squares.mul_(self.momentum).add_(g * g)
