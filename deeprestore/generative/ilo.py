@@ -19,6 +19,11 @@ at every layer; radius 0 keeps the layer at ``c_k`` (ILO with every radius 0 is 
 (:func:`ramped_lr`). Restarts run as one batch; each image keeps its best restart, and each
 layer keeps its best iterate by measurement loss.
 
+Precision: the variables, the objective and the result are float32 (the generator's parameter
+dtype) even when the generator runs under a bf16 autocast (Lightning's ``bf16-mixed``): each
+layer's start is cast up, and the operators compute in float32
+(:mod:`deeprestore.generative.operators.base`). The loop never waits for the device.
+
 Optional perceptual term: ``perceptual(A(x̂), y) → (N,)`` added with ``perceptual_weight`` (ILO
 uses LPIPS; :func:`feature_loss` builds one from a zoo network) — only for operators whose
 measurements are images.
@@ -71,9 +76,9 @@ def feature_loss(net: torch.nn.Module, layer: str) -> Perceptual:
     error of its features at ``layer`` between ``A(x̂)`` and ``y`` (both ``N×3×H×W``)."""
 
     def loss(measured: Tensor, y: Tensor) -> Tensor:
-        a = net.features(measured, [layer])[layer].flatten(1)
+        a = net.features(measured, [layer])[layer].flatten(1).float()
         with torch.no_grad():
-            b = net.features(y, [layer])[layer].flatten(1)
+            b = net.features(y, [layer])[layer].flatten(1).float()
         return (a - b).pow(2).sum(1) / b.pow(2).sum(1).clamp_min(1e-12)
 
     return loss
@@ -84,7 +89,7 @@ def _objective(generator: StagedGenerator, operator: ForwardOperator, y: Tensor,
     """``h ↦ (objective (N,), measurement MSE (N,))`` at ``layer``."""
 
     def objective(h: Tensor) -> tuple[Tensor, Tensor]:
-        measured = operator(generator.forward_from(layer, h))
+        measured = operator(generator.forward_from(layer, h))  # float32: the operator casts a bf16 image up
         mse = (measured - y).pow(2).flatten(1).mean(1)
         total = mse
         if layer == 0 and latent_weight > 0:
@@ -97,16 +102,19 @@ def _objective(generator: StagedGenerator, operator: ForwardOperator, y: Tensor,
 
 
 def _optimise(objective: Callable[[Tensor], tuple[Tensor, Tensor]], start: Tensor, steps: int, lr: float,
-              center: Tensor | None, radius: Tensor | None, history: list[float], progress: tqdm | None) -> tuple[Tensor, Tensor]:
-    """Projected Adam from ``start`` for ``steps`` steps; ``(best h, its objective)`` per sample."""
+              center: Tensor | None, radius: Tensor | None, history: list[Tensor], progress: tqdm | None) -> tuple[Tensor, Tensor]:
+    """Projected Adam from ``start`` for ``steps`` steps; ``(best h, its objective)`` per sample.
+    Nothing in the loop waits for the device: the history stays a list of 0-d tensors."""
     h = start.detach().clone().requires_grad_(True)
     opt = PlainAdam(h)
     best, best_value = h.detach().clone(), torch.full((len(h),), math.inf, device=h.device, dtype=h.dtype)
+    per_sample = (-1,) + (1,) * (h.dim() - 1)
     for step in range(steps + 1):
         value, _ = objective(h)
         better = value.detach() < best_value
-        best[better], best_value[better] = h.detach()[better], value.detach()[better]
-        history.append(float(value.detach().mean()))
+        best = torch.where(better.view(per_sample), h.detach(), best)
+        best_value = torch.where(better, value.detach(), best_value)
+        history.append(value.detach().mean())
         if step == steps:
             break
         h.grad = None
@@ -114,7 +122,7 @@ def _optimise(objective: Callable[[Tensor], tuple[Tensor, Tensor]], start: Tenso
         opt.step(ramped_lr(step, steps, lr))
         if center is not None and radius is not None:
             with torch.no_grad():
-                h.copy_(project_l1_ball_around(h, center, radius))
+                h.copy_(project_l1_ball_around(h, center, radius, check=False))  # radii ≥ 0 by construction
         if progress is not None:
             progress.update(1)
     return best, best_value
@@ -168,7 +176,7 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
     p = next(generator.parameters())
     y_all = y.to(p).repeat(restarts, *([1] * (y.dim() - 1)))
     z = _random_starts(generator.latent_shape, n, restarts, seed).to(p)
-    history: list[float] = []
+    history: list[Tensor] = []
     bar = tqdm(total=sum(steps), desc="ILO" if len(layers) > 1 else "CSGM", unit="step", disable=not progress)
     h, value = _optimise(_objective(generator, operator, y_all, 0, latent_weight, perceptual, perceptual_weight),
                          z, steps[0], lr, None, None, history, bar)
@@ -178,7 +186,7 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
     prev = 0
     for layer, n_steps, radius in zip(layers[1:], steps[1:], radii):
         with torch.no_grad():
-            center = generator.advance(h, prev, layer)
+            center = generator.advance(h, prev, layer).to(p.dtype)  # float32 even from a bf16 autocast
         r = (radius * center.flatten(1).abs().sum(1)) if math.isfinite(radius) else None
         objective = _objective(generator, operator, y.to(p), layer, 0.0, perceptual, perceptual_weight)
         h, value = _optimise(objective, center, n_steps, lr, center if r is not None else None, r, history, bar)
@@ -186,9 +194,9 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
         prev = layer
     bar.close()
     with torch.no_grad():
-        images = generator.forward_from(prev, h)
+        images = generator.forward_from(prev, h).to(p.dtype)
         mse = (operator(images) - y.to(p)).pow(2).flatten(1).mean(1)
-    return InversionResult(images, prev, h.detach(), mse, history, done)
+    return InversionResult(images, prev, h.detach(), mse, torch.stack(history).tolist() if history else [], done)
 
 
 def csgm(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, steps: int = 150, lr: float = 0.1,

@@ -24,24 +24,26 @@ from torch import Tensor
 __all__ = ["project_l1_ball", "project_l1_ball_around"]
 
 
-def _row_radii(radius: float | Tensor, rows: int, like: Tensor) -> Tensor:
+def _row_radii(radius: float | Tensor, rows: int, like: Tensor, check: bool = True) -> Tensor:
     """``radius`` as an ``(N,)`` tensor of ``like``'s dtype and device; ``ValueError`` if negative."""
     r = torch.as_tensor(radius, dtype=like.dtype, device=like.device)
     if r.dim() == 0 or r.numel() == 1:
         r = r.reshape(()).expand(rows)
     elif tuple(r.shape) != (rows,):
         raise ValueError(f"radius must be a scalar or a tensor of shape (N,) = ({rows},), got shape {tuple(r.shape)}")
-    if torch.isnan(r).any() or (r < 0).any():
+    if check and not bool((r >= 0).all()):  # NaN fails too
         raise ValueError("radius must be ≥ 0 (and not NaN)")
     return r
 
 
-def project_l1_ball(v: Tensor, radius: float | Tensor) -> Tensor:
+def project_l1_ball(v: Tensor, radius: float | Tensor, *, check: bool = True) -> Tensor:
     """Project each row of ``v`` (``N×…``, flattened over all but dim 0) onto ``{w : ‖w‖₁ ≤ r}``.
 
     Args:
         v: a batch ``N×…`` (at least 2-D; use ``v[None]`` for one vector).
         radius: ``r ≥ 0``, a number or a tensor of shape ``(N,)`` (one radius per row).
+        check: check that the radii are ≥ 0 (which waits for the device); ``False`` for a caller
+            that projects with the same valid radii at every step (ILO).
 
     Returns:
         The projections, same shape, dtype and device as ``v``. Rows already inside their ball
@@ -53,7 +55,7 @@ def project_l1_ball(v: Tensor, radius: float | Tensor) -> Tensor:
     if v.dim() < 2:
         raise ValueError(f"v must be a batch N×… (at least 2-D), got shape {tuple(v.shape)}; use v[None] for one vector")
     rows = v.shape[0]
-    r = _row_radii(radius, rows, v)
+    r = _row_radii(radius, rows, v, check)
     flat = v.flatten(1)
     if flat.shape[1] == 0:
         return v.clone()
@@ -73,16 +75,17 @@ def project_l1_ball(v: Tensor, radius: float | Tensor) -> Tensor:
     return torch.where(inside[:, None], flat, projected).view_as(v)
 
 
-def project_l1_ball_around(x: Tensor, center: Tensor, radius: float | Tensor) -> Tensor:
+def project_l1_ball_around(x: Tensor, center: Tensor, radius: float | Tensor, *, check: bool = True) -> Tensor:
     """Project each row of ``x`` onto the l1 ball of radius ``r`` around ``center``: ``c + P_r(x − c)``.
 
     Args:
         x: a batch ``N×…``.
         center: the centres, broadcastable to ``x`` (e.g. ``N×…`` or ``1×…``).
         radius: ``r ≥ 0``, a number or an ``(N,)`` tensor.
+        check: as in :func:`project_l1_ball`.
 
     Returns:
         ``N×…``, the shape of ``x``.
     """
     center = center.expand_as(x)
-    return center + project_l1_ball(x - center, radius)
+    return center + project_l1_ball(x - center, radius, check=check)

@@ -7,9 +7,9 @@ from typing import Literal
 
 from torch import Tensor
 
-from deeprestore.priors._checks import as_mean_colour, check_images, compute_dtype
+from deeprestore.priors._checks import check_images, compute_dtype
 from deeprestore.priors.base import ImagePrior
-from deeprestore.priors.units import B, IMAGENET_MEAN_255, to_mv_units
+from deeprestore.priors.units import B, IMAGENET_MEAN_255, mean_colour, to_mv_units
 
 __all__ = ["AlphaNorm"]
 
@@ -72,7 +72,7 @@ class AlphaNorm(ImagePrior):
         self.alpha = float(alpha)
         self.normalize = bool(normalize)
         self.center: Center = center
-        self.mean = as_mean_colour(mean)
+        self.mean = mean_colour(mean)
         self.scale = float(scale)
 
     def forward(self, images: Tensor) -> Tensor:

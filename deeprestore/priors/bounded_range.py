@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from deeprestore.priors._checks import as_mean_colour, check_images, compute_dtype
+from deeprestore.priors._checks import check_images, compute_dtype
 from deeprestore.priors.base import ImagePrior
-from deeprestore.priors.units import B, B_PLUS, IMAGENET_MEAN_255, from_mv_units, to_mv_units
+from deeprestore.priors.units import B, B_PLUS, IMAGENET_MEAN_255, from_mv_units, mean_colour, to_mv_units
 
 __all__ = ["BoundedRange"]
 
@@ -73,7 +73,7 @@ class BoundedRange(ImagePrior):
         self.alpha = float(alpha)
         self.bound = float(bound)
         self.normalize = bool(normalize)
-        self.mean = as_mean_colour(mean)
+        self.mean = mean_colour(mean)
         self.scale = float(scale)
 
     def forward(self, images: Tensor) -> Tensor:

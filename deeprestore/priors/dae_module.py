@@ -2,7 +2,9 @@
 
 On ``N×3×H×W`` images in [0, 1] (``net: null``) or on a zoo network's feature maps at ``layer``:
 add Gaussian noise of standard deviation ``sigma`` (for feature maps: ``sigma`` times the maps'
-RMS, fixed on the first training batch and saved), train ``r`` to remove it by mean squared error.
+RMS, fixed on the first batch — averaged over the DDP ranks — and saved), train ``r`` to remove it
+by mean squared error. The noise is drawn on the maps' device from a stream of its own per rank
+(seeded by ``seed`` and the global rank), so DDP ranks do not add the same noise.
 Logged: ``train/loss``, ``val/loss`` and ``val/psnr_gain`` (dB of PSNR the denoiser adds to the
 noisy input, images only).
 
@@ -35,7 +37,7 @@ class DAEPriorModule(FrozenNetCheckpoints, L.LightningModule):
         width, depth: the denoiser's size (:class:`DenoisingAutoencoder`).
         net, layer, weights: a zoo network and layer for a feature-map DAE (``None``: images).
         lr: Adam's learning rate.
-        seed: seed of the noise.
+        seed: seed of the noise (rank ``r`` draws from ``seed + 1_000_003 · r``).
         probe_size: image size used to find the layer's channel count.
     """
 
@@ -54,7 +56,8 @@ class DAEPriorModule(FrozenNetCheckpoints, L.LightningModule):
             channels = self.net.output_shape(self.net.check_layer(layer), probe_size)[0]
         self.dae = DenoisingAutoencoder(channels, width, depth)
         self.register_buffer("noise_scale", torch.tensor(sigma if net is None else 0.0))
-        self._generator = torch.Generator().manual_seed(seed)
+        self._generator: torch.Generator | None = None
+        self._noise_scale_set = net is None
 
     def maps(self, images: Tensor) -> Tensor:
         if self.net is None:
@@ -65,9 +68,16 @@ class DAEPriorModule(FrozenNetCheckpoints, L.LightningModule):
     def step(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(clean maps, noisy maps, denoised)``."""
         clean = self.maps(images)
-        if float(self.noise_scale) == 0.0:  # feature maps: σ relative to their RMS on the first batch
-            self.noise_scale.fill_(self.hparams.sigma * float(clean.pow(2).mean().sqrt()))
-        noise = torch.randn(clean.shape, generator=self._generator).to(clean.device) * self.noise_scale
+        if not self._noise_scale_set:  # feature maps: σ relative to their RMS on the first batch (or as resumed)
+            if float(self.noise_scale) == 0.0:
+                rms = clean.pow(2).mean().sqrt()
+                if self._trainer is not None:
+                    rms = self.trainer.strategy.reduce(rms, reduce_op="mean")
+                self.noise_scale.copy_(self.hparams.sigma * rms)
+            self._noise_scale_set = True
+        if self._generator is None or self._generator.device != clean.device:
+            self._generator = torch.Generator(device=clean.device).manual_seed(self.hparams.seed + 1_000_003 * self.global_rank)
+        noise = torch.randn(clean.shape, generator=self._generator, device=clean.device) * self.noise_scale
         noisy = clean + noise
         return clean, noisy, self.dae(noisy)
 

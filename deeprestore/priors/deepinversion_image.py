@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from deeprestore.constant_tensors import ConstantTensor
 from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD
 from deeprestore.priors._checks import check_images, compute_dtype
 from deeprestore.priors.base import ImagePrior
@@ -27,12 +28,12 @@ __all__ = ["ImageNorm", "NeighbourDifferenceNorm", "ValidRange"]
 class _NormalisedInput(ImagePrior):
     def __init__(self, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
         super().__init__()
-        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.mean, self.std = ConstantTensor(mean, (1, -1, 1, 1)), ConstantTensor(std, (1, -1, 1, 1))
 
     def normalised(self, images: Tensor) -> Tensor:
         x = check_images(images, channels=len(self.mean))
         x = x.to(compute_dtype(x))
-        return (x - x.new_tensor(self.mean).view(1, -1, 1, 1)) / x.new_tensor(self.std).view(1, -1, 1, 1)
+        return (x - self.mean.like(x)) / self.std.like(x)
 
 
 class NeighbourDifferenceNorm(_NormalisedInput):

@@ -30,9 +30,10 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from deeprestore.constant_tensors import ConstantTensor
 from deeprestore.priors._checks import as_mean_colour, check_images
 
-__all__ = ["IMAGENET_MEAN_255", "B", "B_PLUS", "V", "MV_SCALE", "mean_tensor", "to_mv_units", "from_mv_units"]
+__all__ = ["IMAGENET_MEAN_255", "B", "B_PLUS", "V", "MV_SCALE", "MeanColour", "mean_colour", "mean_tensor", "to_mv_units", "from_mv_units"]
 
 #: RGB ImageNet mean colour in 0–255 units (VGG / MatConvNet), the default ``m``.
 IMAGENET_MEAN_255: tuple[float, float, float] = (123.68, 116.78, 103.94)
@@ -50,28 +51,37 @@ B_PLUS: float = 2.0 * B
 V: float = B / 6.5
 
 
-def mean_tensor(mean: float | Sequence[float], like: Tensor) -> Tensor:
+#: A mean colour as given (one value, or one per channel), or already a :class:`ConstantTensor`.
+MeanColour = float | Sequence[float] | ConstantTensor
+
+
+def mean_colour(mean: MeanColour) -> ConstantTensor:
+    """``mean`` as a ``1×C×1×1`` :class:`~deeprestore.constant_tensors.ConstantTensor` (checked
+    finite): what a prior or parameterisation keeps, so its steps copy no Python values to the device."""
+    return mean if isinstance(mean, ConstantTensor) else ConstantTensor(as_mean_colour(mean), (1, -1, 1, 1))
+
+
+def mean_tensor(mean: MeanColour, like: Tensor) -> Tensor:
     """The mean colour as a ``1×C×1×1`` tensor on ``like``'s device and dtype.
 
     Args:
-        mean: one value, or one value per channel of ``like``.
+        mean: one value, or one value per channel of ``like`` (or a :func:`mean_colour`).
         like: an ``N×C×H×W`` tensor.
     """
-    values = as_mean_colour(mean)
+    colour = mean_colour(mean)
     channels = like.shape[1]
-    if len(values) == 1:
-        values = values * channels
-    if len(values) != channels:
-        raise ValueError(f"mean colour has {len(values)} value(s) but the images have {channels} channel(s)")
-    return like.new_tensor(values).view(1, channels, 1, 1)
+    if len(colour) not in (1, channels):
+        raise ValueError(f"mean colour has {len(colour)} value(s) but the images have {channels} channel(s)")
+    return colour.like(like)
 
 
-def to_mv_units(images: Tensor, mean: float | Sequence[float] = IMAGENET_MEAN_255) -> Tensor:
+def to_mv_units(images: Tensor, mean: MeanColour = IMAGENET_MEAN_255) -> Tensor:
     """Library images → M&V units: ``255 · images − mean``.
 
     Args:
         images: ``N×C×H×W`` floating-point tensor, nominally in ``[0, 1]``.
-        mean: mean colour in 0–255 units (one value, or one per channel).
+        mean: mean colour in 0–255 units (one value, or one per channel; a :func:`mean_colour`
+            in a loop).
 
     Returns:
         ``N×C×H×W`` tensor, same device and dtype, on the 0–255 scale with the mean subtracted.
@@ -80,7 +90,7 @@ def to_mv_units(images: Tensor, mean: float | Sequence[float] = IMAGENET_MEAN_25
     return images * MV_SCALE - mean_tensor(mean, images)
 
 
-def from_mv_units(x: Tensor, mean: float | Sequence[float] = IMAGENET_MEAN_255) -> Tensor:
+def from_mv_units(x: Tensor, mean: MeanColour = IMAGENET_MEAN_255) -> Tensor:
     """M&V units → library images: ``(x + mean) / 255`` (inverse of :func:`to_mv_units`).
 
     Args:

@@ -12,6 +12,11 @@ seeded CPU ``torch.Generator`` — the same operator on every machine — and re
 ``.to(device)`` moves them. They are stored in float32 and cast to the input's dtype on use, so an
 operator applies to float64 inputs without ``.double()`` (the cast is exact, so ``forward`` and
 ``adjoint`` stay exact transposes of each other in float64).
+
+Precision: an operator computes in float32 at least — bf16 or fp16 inputs (a generator's output
+under Lightning's ``bf16-mixed``) are cast up, and any autocast region is turned off inside it —
+because its adjoint must stay exact and the FFT of the circulant operator has no bf16 kernel on the
+CPU or on CUDA. Its outputs are float32 (float64 for float64 inputs).
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ def check_noise_std(noise_std: float) -> float:
     if not math.isfinite(noise_std) or noise_std < 0:
         raise ValueError(f"noise_std must be a finite number ≥ 0, got {noise_std}")
     return noise_std
+
+
+def _at_least_float32(t: Tensor) -> Tensor:
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
 class ForwardOperator(nn.Module):
@@ -88,14 +97,16 @@ class ForwardOperator(nn.Module):
 
     # ------------------------------------------------------------------------------ the map A
     def forward(self, x: Tensor) -> Tensor:
-        """``A x``: images ``N×C×H×W`` → measurements ``N×measurement_shape`` (noise-free)."""
+        """``A x``: images ``N×C×H×W`` → measurements ``N×measurement_shape`` (noise-free, float32 or float64)."""
         self._check_images(x)
-        return self._forward(x)
+        with torch.autocast(x.device.type, enabled=False):
+            return self._forward(_at_least_float32(x))
 
     def adjoint(self, y: Tensor) -> Tensor:
-        """``Aᵀ y``: measurements ``N×measurement_shape`` → images ``N×C×H×W``."""
+        """``Aᵀ y``: measurements ``N×measurement_shape`` → images ``N×C×H×W`` (float32 or float64)."""
         self._check_measurements(y)
-        return self._adjoint(y)
+        with torch.autocast(y.device.type, enabled=False):
+            return self._adjoint(_at_least_float32(y))
 
     def measure(self, x: Tensor, generator: torch.Generator | None = None, seeds: Sequence[int] | None = None) -> Tensor:
         """``A x + σ ε`` with ``ε ~ N(0, I)``, ``σ = noise_std``: drawn from ``generator`` (on ``x``'s

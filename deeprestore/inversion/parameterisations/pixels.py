@@ -15,21 +15,26 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from deeprestore.inversion.parameterisations.base import Parameterisation
-from deeprestore.priors.units import from_mv_units, to_mv_units
+from deeprestore.constant_tensors import ConstantTensor
+from deeprestore.priors.units import IMAGENET_MEAN_255, from_mv_units, mean_colour, to_mv_units
 
 __all__ = ["MVPixels", "ScaledPixels"]
 
 
 class MVPixels(Parameterisation):
-    """Variable = ``255·x − mean colour`` (``N×3×H×W``)."""
+    """Variable = ``255·x − mean colour`` (``N×3×H×W``; the ImageNet mean colour of
+    :data:`~deeprestore.priors.units.IMAGENET_MEAN_255`)."""
 
     name = "pixels"
 
+    def __init__(self) -> None:
+        self.mean = mean_colour(IMAGENET_MEAN_255)
+
     def encode(self, images: Tensor) -> Tensor:
-        return to_mv_units(images.detach().float())
+        return to_mv_units(images.detach().float(), self.mean)
 
     def decode(self, variable: Tensor, size: tuple[int, int]) -> Tensor:
-        return from_mv_units(variable)
+        return from_mv_units(variable, self.mean)
 
 
 class ScaledPixels(Parameterisation):
@@ -45,13 +50,11 @@ class ScaledPixels(Parameterisation):
         self.offset, self.scale, self.name = as3(offset), as3(scale), name
         if any(s <= 0 for s in self.scale):
             raise ValueError(f"scales must be positive, got {self.scale}")
-
-    def _view(self, values: tuple[float, ...], like: Tensor) -> Tensor:
-        return like.new_tensor(values).view(1, 3, 1, 1)
+        self._offset, self._scale = ConstantTensor(self.offset, (1, 3, 1, 1)), ConstantTensor(self.scale, (1, 3, 1, 1))
 
     def encode(self, images: Tensor) -> Tensor:
         x = images.detach().float()
-        return ((x - self._view(self.offset, x)) / self._view(self.scale, x)).contiguous()
+        return ((x - self._offset.like(x)) / self._scale.like(x)).contiguous()
 
     def decode(self, variable: Tensor, size: tuple[int, int]) -> Tensor:
-        return variable * self._view(self.scale, variable) + self._view(self.offset, variable)
+        return variable * self._scale.like(variable) + self._offset.like(variable)

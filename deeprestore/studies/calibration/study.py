@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from datamodules.evaluation_images import EvaluationImages, held_out_split, image_files
@@ -37,6 +36,7 @@ from deeprestore.studies.inversion.job import InversionJob
 from deeprestore.studies.inversion.methods import Method, PresetMethod, TunedPresetMethod
 from deeprestore.studies.inversion.report import evidence_table, layer_table
 from deeprestore.studies.inversion.scoring import COLUMNS, Row
+from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
@@ -125,11 +125,10 @@ class CalibrationStudy(StudyOptions):
         folder = StudyFolder("calibrate", self, {"tuning_names": tuning.names, "report_names": report.names},
                              writer=trainer.is_global_zero, command=command).open()
 
-        def run_job(method: Method, layer: str, data: EvaluationImages, scale: float) -> list[Row]:
+        def rows_of(method: Method, layer: str, data: EvaluationImages, scale: float) -> list[Row]:
             job = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=scale, seed=self.seed_everything,
                                saved_reconstructions=0)
-            trainer.predict(job, dataloaders=DataLoader(data, batch_size=self.batch_size), return_predictions=False)
-            return job.rows
+            return run_job(trainer, job, data, self.batch_size).rows
 
         tuning_rows: list[Row] = []
         report_rows: list[Row] = []
@@ -140,13 +139,13 @@ class CalibrationStudy(StudyOptions):
             results = {}
             for method in plan[layer]:
                 bar.set_postfix_str(f"{layer} · {method.name}")
-                results[method] = run_job(method, layer, tuning, method.iterations_scale)
+                results[method] = rows_of(method, layer, tuning, method.iterations_scale)
                 tuning_rows += [{"split": "tuning", **r} for r in results[method]]
                 bar.update(1)
             folder.write_table("tuning", TUNING_COLUMNS, tuning_rows)
             chosen = choose(results, self.budget_tolerance, self.ssim_fraction)
             for method in (chosen, PresetMethod("mv2016"), PresetMethod("gd-plain")):
-                report_rows += run_job(method, layer, report, chosen.iterations_scale)
+                report_rows += rows_of(method, layer, report, chosen.iterations_scale)
                 bar.update(1)
             folder.write_table("metrics", COLUMNS, report_rows)
             on_report = [r for r in report_rows if r["method"] == chosen.name and r["layer"] == layer]

@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import Tensor
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from datamodules.evaluation_images import EvaluationImages, StackedImages
@@ -30,7 +29,7 @@ from deeprestore.generative.ilo import InversionResult
 from deeprestore.generative.operators import ForwardOperator
 from deeprestore.generative.staged_generator import StagedGenerator
 from deeprestore.inversion.seeds import image_seeds
-from deeprestore.studies.predict_job import GatheredJob
+from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder
 
 __all__ = ["INVERSE_PROBLEM_COLUMNS", "InverseProblemJob", "Method", "inverse_problems_figure", "inverse_problems_table", "mse_bar_chart",
@@ -69,7 +68,9 @@ class InverseProblemJob(GatheredJob):
 
     Each image is measured with its own noise stream (seeded by its pixels, the study's seed and
     the operator's position) and reconstructed from its own random latent starts (seeded by its
-    pixels and the seed), so its row does not depend on the batch or the process it ran in.
+    pixels and the seed), so its row does not depend on the batch or the process it ran in. Under
+    ``bf16-mixed`` the generator runs in bf16; the measurements, the methods' variables and
+    objectives (:mod:`deeprestore.generative.ilo`) and the scores are float32.
     Rows have :data:`INVERSE_PROBLEM_COLUMNS` (``image_set`` from ``sets``, one per image); the
     first ``figure_images`` images keep their observation, reconstruction and truth for the figures.
     """
@@ -97,9 +98,10 @@ class InverseProblemJob(GatheredJob):
         with torch.enable_grad():
             result = self.method(self.generator, self.operator, y, image_seeds(images, self.seed))
         x_hat = result.images.detach().clamp(0, 1).to(images.dtype)
-        scores = {"mse": mse(x_hat, images), "psnr": psnr(x_hat, images), "ssim": ssim(x_hat, images)}
-        measured = (self.operator(x_hat) - y).pow(2).flatten(1).mean(1)
-        observations = observation_image(self.operator, y)
+        with self.float32():
+            scores = {"mse": mse(x_hat, images), "psnr": psnr(x_hat, images), "ssim": ssim(x_hat, images)}
+            measured = (self.operator(x_hat) - y).pow(2).flatten(1).mean(1)
+            observations = observation_image(self.operator, y)
         for k, index in enumerate(indices):
             row = {"method": self.method_name, "operator": self.operator_name, "measurements": self.operator.num_measurements,
                    "image": self.names[index], "image_set": self.sets[index], "measurement_mse": float(measured[k]), **{m: float(v[k]) for m, v in scores.items()}}
@@ -145,7 +147,6 @@ def run_inverse_problems_study(
     first = data[0]["image"]
     if tuple(first.shape) != shape:  # type: ignore[union-attr]
         raise ValueError(f"images are {tuple(first.shape)} but the generator makes {shape}")  # type: ignore[union-attr]
-    loader = DataLoader(data, batch_size=batch_size, shuffle=False)
     rows: list[dict] = []
     methods_for = methods if callable(methods) else (lambda key: methods)
     bar = tqdm(total=len(operators) * len(methods_for(next(iter(operators)))), desc="inverse problems", unit="job",
@@ -156,7 +157,7 @@ def run_inverse_problems_study(
             bar.set_postfix_str(f"{op_name} · {m_name}")
             job = InverseProblemJob(generator, operator, operator_name(op_name), i, m_name, method, data.names, seed=seed,
                                     figure_images=figure_images, sets=sets)
-            trainer.predict(job, dataloaders=loader, return_predictions=False)
+            run_job(trainer, job, data, batch_size)
             rows += job.rows
             kept[m_name] = job.kept
             bar.update(1)

@@ -12,8 +12,8 @@ al. §5:
   pretrained face generator).
 
 ILO's l1 radii can be tuned per operator on a validation split (``radius_scales``: multiples of
-``ilo_radii`` tried on ``validation_samples`` other generator samples, the lowest mean MSE kept)
-and are then fixed for the test images. Writes ``inverse_problems.csv``, ``plots/`` (a figure per
+``ilo_radii`` tried on ``validation_samples`` other generator samples, the lowest mean MSE kept,
+through the same Trainer as the test images) and are then fixed for the test images. Writes ``inverse_problems.csv``, ``plots/`` (a figure per
 operator, MSE by operator, MSE against the measurement count) and ``report.md``; see
 :mod:`deeprestore.studies.inverse_problems.experiment`.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lightning as L
 import torch
 
 from datamodules.evaluation_images import StackedImages, image_files, sample_photo_crops
@@ -33,10 +34,11 @@ from deeprestore.generative.ilo import csgm, ilo
 from deeprestore.generative.operators import OPERATOR_NAMES, ForwardOperator, make_operator
 from deeprestore.generative.staged_generator import StagedGenerator
 from deeprestore.generative.vae_module import load_generator
-from deeprestore.inversion.seeds import image_seeds
-from deeprestore.metrics import markdown_table, mse
-from deeprestore.studies.inverse_problems.experiment import AT, INVERSE_PROBLEM_COLUMNS, Method, inverse_problems_table, run_inverse_problems_study
+from deeprestore.metrics import markdown_table, mean_std
+from deeprestore.studies.inverse_problems.experiment import (AT, INVERSE_PROBLEM_COLUMNS, InverseProblemJob, Method, inverse_problems_table,
+                                                             operator_name, run_inverse_problems_study)
 from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
+from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
@@ -159,17 +161,20 @@ class InverseProblemsStudy(StudyOptions):
         budget = sum(self.ilo_steps)
         return lambda g, op, y, s: csgm(g, op, y, steps=budget, lr=self.lr, restarts=self.restarts, latent_weight=self.latent_weight, seed=s)
 
-    def tune_radius_scales(self, generator: StagedGenerator, ops: dict[str, ForwardOperator]) -> dict[str, float]:
-        """Per operator key, the scale of ``radius_scales`` with the lowest mean MSE on the validation samples."""
+    def tune_radius_scales(self, generator: StagedGenerator, ops: dict[str, ForwardOperator], trainer: L.Trainer) -> dict[str, float]:
+        """Per operator key, the scale of ``radius_scales`` with the lowest mean MSE on the
+        validation samples: one predict job per (operator, scale), on the Trainer's devices."""
         if len(self.radius_scales) == 1:
             return {key: self.radius_scales[0] for key in ops}
-        images = generator_samples(generator, self.validation_samples, VALIDATION_SEED + self.seed_everything)
-        seeds = image_seeds(images, self.seed_everything)
+        samples = generator_samples(generator, self.validation_samples, VALIDATION_SEED + self.seed_everything)
+        validation = StackedImages(samples, [f"validation_{k:02d}" for k in range(len(samples))])
         chosen = {}
         for i, (key, op) in enumerate(ops.items()):
-            y = op.measure(images, seeds=image_seeds(images, self.seed_everything + 1000 * (i + 1)))
-            errors = {scale: float(mse(self.ilo_method(scale)(generator, op, y, seeds).images.detach().clamp(0, 1), images).mean())
-                      for scale in self.radius_scales}
+            errors = {}
+            for scale in self.radius_scales:
+                job = InverseProblemJob(generator, op, operator_name(key), i, "ilo", self.ilo_method(scale), validation.names,
+                                        seed=self.seed_everything, figure_images=0)
+                errors[scale] = mean_std([row["mse"] for row in run_job(trainer, job, validation, self.batch_size).rows])[0]
             chosen[key] = min(errors, key=errors.get)
         return chosen
 
@@ -209,8 +214,8 @@ class InverseProblemsStudy(StudyOptions):
             raise ValueError(f"{self.generator}: the generator makes {shape}, not images")
         data, sets, skips = self.test_images(generator, shape, latents)
         ops = self.operator_table(shape)
-        scales = self.tune_radius_scales(generator, ops)
         trainer = self.trainer.make()
+        scales = self.tune_radius_scales(generator, ops, trainer)
         folder = StudyFolder("inverse-problems", self, {"csgm_steps": sum(self.ilo_steps), "image_names": data.names, "radius_scales_chosen": scales},
                              writer=trainer.is_global_zero, command=command).open()
         methods = {key: {"csgm": self.csgm_method(), "ilo": self.ilo_method(scales[key])} for key in ops}

@@ -1,7 +1,10 @@
 """One job of the inversion study — a method at a layer — as a Lightning predict loop.
 
-``Trainer.predict(InversionJob(...), loader)`` reconstructs and scores every image of the loader;
-the rows of all ranks are gathered by :class:`~deeprestore.studies.predict_job.GatheredJob`.
+``run_job(trainer, InversionJob(...), images, batch_size)`` reconstructs and scores every image;
+the rows of all ranks are gathered by :class:`~deeprestore.studies.predict_job.GatheredJob`. Under
+``--trainer.precision bf16-mixed`` only the optimisation's network pass runs in bf16 (as the
+job's :class:`~deeprestore.inversion.Execution` says); the targets, priors, inverting networks and
+scores are float32.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ class InversionJob(GatheredJob):
         seed: seed of the initial noise and the jitter (per image: see :mod:`deeprestore.inversion.seeds`).
         saved_reconstructions: reconstructions kept for the images of index below this (all: -1).
         progress: show the optimisation's progress bar (rank 0 only).
-        execution: how an optimisation's network pass runs (default: ``Execution()``).
+        execution: how an optimisation's network pass runs (default: ``Execution()``), its
+            precision resolved against the Trainer's (:meth:`~deeprestore.inversion.Execution.for_trainer_precision`).
 
     After ``Trainer.predict``: :attr:`rows` and :attr:`reconstructions` (index → ``3×H×W`` on the
     CPU, unclamped), the same on every rank. Batches are ``{"index": (B,), "image": B×3×H×W in [0, 1]}``.
@@ -65,8 +69,9 @@ class InversionJob(GatheredJob):
     def on_predict_start(self) -> None:
         super().on_predict_start()
         self._provenance = self.method.provenance()  # a folder listing: once per job, not per batch
+        execution = (self.execution or Execution()).for_trainer_precision(self.trainer.precision)
         self._reconstruct = self.method.reconstructor(self.net, self.layer, iterations_scale=self.iterations_scale, seed=self.seed,
-                                                      progress=self.progress and self.trainer.is_global_zero, execution=self.execution)
+                                                      progress=self.progress and self.trainer.is_global_zero, execution=execution)
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> int:
         """Reconstruct and score a batch; returns its image count (the rows are kept on the module)."""
@@ -74,10 +79,11 @@ class InversionJob(GatheredJob):
         indices = [int(i) for i in batch["index"]]
         images = batch["image"]
         started = time.perf_counter()
-        with torch.enable_grad():
+        with self.float32(), torch.enable_grad():
             recon, diverged_at = self._reconstruct(images)
         seconds = (time.perf_counter() - started) / len(indices)
-        scores = score(self.net, self.layer, images, recon, [self.labels[i] for i in indices])
+        with self.float32():
+            scores = score(self.net, self.layer, images, recon, [self.labels[i] for i in indices])
         for k, index in enumerate(indices):
             row = {"method": self.method.name, "net": self.net.name, "layer": self.layer, "image": self.names[index],
                    "label": self.labels[index], **{c: v[k] for c, v in scores.items()}, "diverged": diverged_at[k] is not None, "seconds": seconds, **self._provenance}

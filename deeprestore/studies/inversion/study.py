@@ -22,13 +22,12 @@ a folder whose settings would give other numbers (:data:`RESUME_KEYS`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from datamodules.evaluation_images import EvaluationImages, held_out_images, image_files
@@ -42,6 +41,7 @@ from deeprestore.studies.inversion.job import InversionJob
 from deeprestore.studies.inversion.methods import LearnedPriorMethod, Method, PresetMethod
 from deeprestore.studies.inversion.report import ORIGINALS_FILE, file_stem, report_sections, ssim_summary_table, wandb_job_payload, wandb_study_payload
 from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows
+from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
@@ -58,9 +58,11 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
 }
 #: Settings that change the numbers: a study folder refuses a rerun where they differ. The batch
 #: size is one: convolution kernels may round differently at another batch size, and the
-#: optimisation amplifies rounding.
+#: optimisation amplifies rounding; so are the network pass's execution (with its precision
+#: resolved against the Trainer's), the Trainer's precision and the number of processes (which
+#: shares the images out into other batches).
 RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop_size", "iterations_scale", "budget", "seed_everything",
-                                "batch_size", "random_streams")
+                                "batch_size", "random_streams", "execution", "precision", "world_size")
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
 
@@ -235,8 +237,9 @@ class InversionStudy(StudyOptions):
         methods = self.methods(net)
         jobs = plan_jobs(methods, layers, net)
         trainer = self.trainer.make()
-        config = {"layers": layers, "image_names": data.names, "random_streams": RANDOM_STREAMS,
-                  "methods": [m.describe() for m in methods]}
+        execution = self.execution.for_trainer_precision(trainer.precision)
+        config = {"layers": layers, "image_names": data.names, "random_streams": RANDOM_STREAMS, "execution": asdict(execution),
+                  "precision": trainer.precision, "world_size": trainer.world_size, "methods": [m.describe() for m in methods]}
         folder = StudyFolder("inversion", self, config, resume_keys=RESUME_KEYS, writer=trainer.is_global_zero, command=command).open()
         rows = read_rows(folder.path / "metrics.csv")
         done = finished_jobs(rows, net.name, data.names)
@@ -245,7 +248,6 @@ class InversionStudy(StudyOptions):
         if folder.writer:
             payload = {"images": data.names[:keep], "originals": originals}
             atomic_write(folder.path / "reconstructions" / ORIGINALS_FILE, lambda f: torch.save(payload, f))
-        loader = DataLoader(data, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers)
         result = StudyResult(folder.path, rows)
         bar = tqdm(jobs, desc="inversion study", unit="job", disable=not (self.progress and folder.writer))
         for method, layer in bar:
@@ -256,8 +258,8 @@ class InversionStudy(StudyOptions):
                 continue
             module = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=self.iterations_scale_of(method),
                                   seed=self.seed_everything, saved_reconstructions=keep, progress=self.progress,
-                                  execution=self.execution)
-            trainer.predict(module, dataloaders=loader, return_predictions=False)
+                                  execution=execution)
+            run_job(trainer, module, data, self.batch_size, self.num_workers)
             result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
             result.ran.append(job)
             result.diverged += [(r["method"], r["layer"], r["image"]) for r in module.rows if r["diverged"]]

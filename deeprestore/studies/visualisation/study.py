@@ -7,6 +7,10 @@ For each preset and class, :func:`~deeprestore.inversion.maximise_activation` ma
 Each image is scored by what the network says of it: the class's logit, its softmax probability
 and whether it is the network's top-1. Writes ``visualisations.csv`` (:data:`VISUALISATION_COLUMNS`,
 rewritten after every preset), ``classes.png`` (rows = presets, columns = classes) and ``report.md``.
+
+Each preset is one Lightning predict loop over the classes (:class:`VisualisationJob`), so
+``--trainer.devices``/``--trainer.strategy ddp`` put it on the GPUs and share the classes out; the
+optimisation and the scores are float32 whatever ``--trainer.precision`` says.
 """
 
 from __future__ import annotations
@@ -18,14 +22,18 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
+from torch import Tensor
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from deeprestore.inversion import get_preset, maximise_activation
 from deeprestore.metrics import markdown_table, mean_std, save_figure
-from deeprestore.nets import load_network
+from deeprestore.nets import FeatureNetwork, load_network
+from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.trainer_options import TrainerOptions
 
-__all__ = ["DEFAULT_CLASSES", "VISUALISATION_COLUMNS", "VisualisationStudy", "class_names"]
+__all__ = ["DEFAULT_CLASSES", "VISUALISATION_COLUMNS", "VisualisationJob", "VisualisationStudy", "class_names"]
 
 VISUALISATION_COLUMNS = ("preset", "class_index", "class_name", "start", "logit", "probability", "top1", "seconds")
 #: goldfish, flamingo, golden retriever, tabby cat, bee, balloon, mushroom, espresso
@@ -37,6 +45,64 @@ def class_names() -> list[str]:
     from torchvision.models import ResNet50_Weights
 
     return list(ResNet50_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+class ClassList(Dataset[dict[str, int]]):
+    """The classes to visualise as a dataset: item ``i`` is ``{"index": i, "class_index": classes[i]}``."""
+
+    def __init__(self, classes: Sequence[int]) -> None:
+        self.classes = list(classes)
+
+    def __len__(self) -> int:
+        return len(self.classes)
+
+    def __getitem__(self, index: int) -> dict[str, int]:
+        return {"index": index, "class_index": self.classes[index]}
+
+
+class VisualisationJob(GatheredJob):
+    """One preset's class visualisations as a Lightning predict loop over a :class:`ClassList`.
+
+    Args:
+        net: the network (its last layer gives the class logits).
+        preset: the preset.
+        iterations_scale: factor on the preset's iterations.
+        images_per_class: random starts per class.
+        size: image side.
+        seed: class ``k``'s starts come from the stream ``seed + k``.
+        names: the 1,000 class names.
+
+    After :func:`~deeprestore.studies.predict_job.run_job`: :attr:`rows` (one per class and start,
+    in class order) and :attr:`kept` (row position → ``{"image": 3×size×size}``, the first start's).
+    """
+
+    def __init__(self, net: FeatureNetwork, preset: str, iterations_scale: float, images_per_class: int, size: int, seed: int,
+                 names: Sequence[str]) -> None:
+        super().__init__()
+        self.net, self.preset, self.iterations_scale = net, preset, iterations_scale
+        self.images_per_class, self.size, self.seed, self.names = images_per_class, size, seed, list(names)
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> int:
+        """Visualise each class of the batch; returns the number of images made."""
+        made_count = 0
+        for position, k in zip(batch["index"].tolist(), batch["class_index"].tolist()):
+            started = time.perf_counter()
+            with self.float32(), torch.enable_grad():
+                result = maximise_activation(self.net, self.net.logits_layer, k, "class", num_images=self.images_per_class,
+                                             size=(self.size, self.size), preset=self.preset, iterations_scale=self.iterations_scale,
+                                             seed=self.seed + k, progress=False)
+            seconds = (time.perf_counter() - started) / self.images_per_class
+            made = result.images.detach().clamp(0, 1)
+            with self.float32(), torch.no_grad():
+                logits = self.net(made).float()
+            probability = logits.softmax(1)[:, k].tolist()
+            logit, top1 = logits[:, k].tolist(), (logits.argmax(1) == k).tolist()
+            for i in range(len(made)):
+                row = {"preset": self.preset, "class_index": k, "class_name": self.names[k], "start": i, "logit": logit[i],
+                       "probability": probability[i], "top1": top1[i], "seconds": seconds}
+                self.add(position * self.images_per_class + i, row, {"image": made[0]} if i == 0 else None)
+            made_count += len(made)
+        return made_count
 
 
 @dataclass
@@ -51,6 +117,7 @@ class VisualisationStudy(StudyOptions):
         size: side of the images.
         images_per_class: random starts per class and preset.
         budget: every preset's iterations in all (its phases scaled in proportion); null: each its own.
+        trainer: where the classes are visualised (``--trainer.devices 8 --trainer.strategy ddp``).
     """
 
     net: str = "efficientnet_lite0"
@@ -60,6 +127,7 @@ class VisualisationStudy(StudyOptions):
     size: int = 128
     images_per_class: int = 1
     budget: int | None = None
+    trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def check(self) -> None:
         """Reject option values that cannot run (one line each)."""
@@ -80,29 +148,23 @@ class VisualisationStudy(StudyOptions):
         self.check()
         net = load_network(self.net, self.weights, seed=self.seed_everything)
         names = class_names()
-        folder = StudyFolder("visualise", self, command=command).open()
+        trainer = self.trainer.make()
+        folder = StudyFolder("visualise", self, writer=trainer.is_global_zero, command=command).open()
         rows: list[dict] = []
         images: dict[tuple[str, int], torch.Tensor] = {}
-        bar = tqdm(total=len(self.presets) * len(self.classes), desc="visualisations", disable=not self.progress)
+        classes = ClassList(self.classes)
+        bar = tqdm(total=len(self.presets), desc="visualisations", unit="preset", disable=not (self.progress and folder.writer))
         for preset in self.presets:
             own = get_preset(preset)
             scale = 1.0 if self.budget is None else self.budget / own.iterations
-            for k in self.classes:
-                started = time.perf_counter()
-                result = maximise_activation(net, net.logits_layer, k, "class", num_images=self.images_per_class, size=(self.size, self.size),
-                                             preset=preset, iterations_scale=scale, seed=self.seed_everything + k, progress=False)
-                seconds = (time.perf_counter() - started) / self.images_per_class
-                made = result.images.detach().clamp(0, 1)
-                with torch.no_grad():
-                    logits = net(made)
-                probability = logits.softmax(1)[:, k]
-                for i in range(len(made)):
-                    rows.append({"preset": preset, "class_index": k, "class_name": names[k], "start": i, "logit": float(logits[i, k]),
-                                 "probability": float(probability[i]), "top1": int(logits[i].argmax()) == k, "seconds": seconds})
-                images[(preset, k)] = made[0].cpu()
-                bar.update(1)
+            job = VisualisationJob(net, preset, scale, self.images_per_class, self.size, self.seed_everything, names)
+            rows += run_job(trainer, job, classes, batch_size=1).rows
+            images.update({(preset, self.classes[position // self.images_per_class]): kept["image"] for position, kept in job.kept.items()})
+            bar.update(1)
             folder.write_table("visualisations", VISUALISATION_COLUMNS, rows, json_too=True)
         bar.close()
+        if not folder.writer:
+            return rows
         figure = save_figure(class_grid(images, self.presets, self.classes, names), folder.path / "classes.png")
         folder.write_report(f"Class visualisations: {self.net}", report_sections(rows, self.presets, figure))
         folder.log_table("visualisations", VISUALISATION_COLUMNS, rows, [figure])
