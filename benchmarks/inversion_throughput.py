@@ -11,7 +11,8 @@ bookkeeping and history) on the data term built with each ``--paths`` entry (an
 ``fold``, ``fold+cl`` (channels-last), ``default`` (what ``Execution()`` resolves to here),
 ``compiled``, ``bf16``); the bare loop is written out below with plain tensors and the eager
 network. GFLOP per image·iteration are counted (``torch.utils.flop_counter``) on one forward and
-backward of the eager network.
+backward of the eager network; the engine's host waits per iteration
+(:class:`~deeprestore.host_syncs.HostSyncCounter`, a run of its own outside the timings) on each path.
 
 Run (from the repository root)::
 
@@ -36,17 +37,19 @@ from deeprestore.inversion import Execution, NormalisedFeatureLoss, Phase, minim
 from deeprestore.inversion.seeds import index_seeds
 from deeprestore.nets import load_network
 from deeprestore.priors import BoundedRange, TotalVariation
-from deeprestore.priors.units import from_mv_units, to_mv_units
+from deeprestore.host_syncs import HostSyncCounter
+from deeprestore.priors.units import IMAGENET_MEAN_255, from_mv_units, mean_colour, to_mv_units
 from machine import machine_lines, markdown_table, timed
 
 
 def bare_loop(data, priors, init: torch.Tensor, iterations: int, lr: float, momentum: float = 0.9) -> torch.Tensor:
     """The same maths as the engine's ``mv2016`` phase, with nothing else."""
-    x = to_mv_units(init).requires_grad_(True)
+    mean = mean_colour(IMAGENET_MEAN_255)
+    x = to_mv_units(init, mean).requires_grad_(True)
     squares, velocity = torch.zeros_like(x), torch.zeros_like(x)
     inv_lr = 1.0 / (init.shape[-2] * init.shape[-1] * lr)
     for _ in range(iterations):
-        images = from_mv_units(x)
+        images = from_mv_units(x, mean)
         energy = data(images) + sum(w * p(images) for p, w in priors)
         x.grad = None
         energy.sum().backward()
@@ -54,8 +57,8 @@ def bare_loop(data, priors, init: torch.Tensor, iterations: int, lr: float, mome
             squares.mul_(momentum).add_(x.grad * x.grad)
             velocity.mul_(momentum).sub_(x.grad / (inv_lr + squares.sqrt()))
             x.add_(velocity)
-            x.copy_(to_mv_units(priors[0][0].project(from_mv_units(x))))
-    return from_mv_units(x.detach())
+            x.copy_(to_mv_units(priors[0][0].project(from_mv_units(x, mean)), mean))
+    return from_mv_units(x.detach(), mean)
 
 
 PATHS: dict[str, Execution] = {
@@ -117,7 +120,7 @@ def main() -> None:
             for row in throughput_rows(net, layer, base, priors, lr, args, device, peak):
                 rows.append([f"{name} {layer} ({source})", f"{size}²", *row])
     print(markdown_table(["network, layer (weights)", "size", "batch", "path", "engine image·it/s", "bare loop image·it/s",
-                          "ratio", "GFLOP/s", "% of matmul peak"], rows))
+                          "ratio", "GFLOP/s", "% of matmul peak", "host waits / it"], rows))
     print(f"\n{args.iterations} iterations, median of {args.repeats} interleaved repeats, {device}; "
           f"{args.peak_dtype} {args.peak_size}² matmul peak {peak:.0f} GFLOP/s measured in this run.")
     print("\n".join(machine_lines()))
@@ -145,8 +148,10 @@ def throughput_rows(net, layer: str, base: torch.Tensor, priors, lr: float, args
                 times[name].append(timed(runs[name], device))
         rate = {k: n * args.iterations / statistics.median(v) for k, v in times.items()}
         for path in args.paths:
+            with HostSyncCounter() as waits:
+                runs[path]()
             rows.append([str(n), path, f"{rate[path]:.1f}", f"{rate['bare']:.1f}", f"{rate[path] / rate['bare']:.2f}",
-                         f"{rate[path] * gflop:.1f}", f"{100 * rate[path] * gflop / peak:.1f}"])
+                         f"{rate[path] * gflop:.1f}", f"{100 * rate[path] * gflop / peak:.1f}", f"{waits.total / args.iterations:.2f}"])
     return rows
 
 

@@ -4,6 +4,7 @@ held-out set, and the floors of the import graph."""
 from __future__ import annotations
 
 import ast
+import math
 import csv
 import os
 import subprocess
@@ -330,3 +331,62 @@ def test_calibration_plumbing_on_alexnet_with_random_weights(tmp_path):
                         "--wandb", "disabled", "--progress", "false"])
     assert set(calibration) == {"relu1"} and calibration["relu1"]["data_weight"] == 300.0
     assert yaml.safe_load((tmp_path / "alex" / "calibration.yaml").read_text())["net"] == "alexnet"
+
+
+# -- at the user's scale: bf16-mixed, big networks, many layers ----------------------------------
+def _inversion(photos: Path, out: Path, *extra: str) -> tuple[list[dict], dict]:
+    files = [str(p) for p in sorted(photos.glob("*.png"))[:2]]
+    result = main(["inversion", "--images", *files, "--crop_size", "32", "--layers", "stem", "block2", "--presets", "mv2016",
+                   "--iterations_scale", "0.02", "--checkpoints", "", "--grid_images", "0", "--report_root", str(out.parent),
+                   "--experiment", out.name, "--wandb", "disabled", "--progress", "false", "--trainer.accelerator", "cpu", *extra])
+    return result.rows, yaml.safe_load((out / "config.yaml").read_text())
+
+
+def test_bf16_mixed_runs_only_the_network_pass_in_bf16(photos, tmp_path):
+    """Under Lightning's bf16 autocast the numbers are those of a float32 Trainer with the network
+    pass in bf16, to the last bit: the targets, priors and scores stay float32."""
+    mixed, config = _inversion(photos, tmp_path / "mixed", "--trainer.precision", "bf16-mixed")
+    explicit, _ = _inversion(photos, tmp_path / "explicit", "--execution.precision", "bf16")
+    plain, _ = _inversion(photos, tmp_path / "plain")
+    assert config["precision"] == "bf16-mixed" and config["execution"]["precision"] == "bf16" and config["world_size"] == 1
+    columns = ("mse", "psnr", "ssim", "feature_error")
+    assert [[r[c] for c in columns] for r in mixed] == [[r[c] for c in columns] for r in explicit]
+    assert [[r[c] for c in columns] for r in mixed] != [[r[c] for c in columns] for r in plain]  # bf16 did run
+
+
+def test_a_study_folder_refuses_another_precision_or_execution(photos, tmp_path):
+    _inversion(photos, tmp_path / "run")
+    with pytest.raises(ValueError, match="precision: '32-true' before, 'bf16-mixed' now"):
+        _inversion(photos, tmp_path / "run", "--trainer.precision", "bf16-mixed")
+    with pytest.raises(ValueError, match="execution"):
+        _inversion(photos, tmp_path / "run", "--execution.channels_last", "false")
+    with pytest.raises(ValueError, match="studies run in 32-true or bf16-mixed"):
+        _inversion(photos, tmp_path / "other", "--trainer.precision", "16-mixed")
+
+
+@pytest.mark.parametrize("net", ["torchvision/resnet50", "vgg16"])
+def test_eight_layers_of_a_big_random_network_under_bf16_mixed(net, tmp_path):
+    """ResNet-50 (batch norm, folded) and VGG16 (138 M parameters) with random weights of their
+    real size — plumbing only — through an eight-layer study in bf16-mixed: every layer scored."""
+    image, config = tmp_path / "astronaut.png", tmp_path / "big.yaml"
+    Image.fromarray(skimage.data.astronaut()[100:132, 150:182]).save(image)
+    config.write_text(yaml.safe_dump({"net": net, "weights": "random", "layers": None}))  # the network's own eight layers
+    result = main(["inversion", "--config", str(config), "--images", str(image), "--crop_size", "32", "--presets", "mv2016",
+                   "--iterations_scale", "0.005", "--checkpoints", "", "--grid_images", "0", "--report_root", str(tmp_path),
+                   "--experiment", "big", "--wandb", "disabled", "--progress", "false", "--trainer.accelerator", "cpu",
+                   "--trainer.precision", "bf16-mixed"])
+    assert len({r["layer"] for r in result.rows}) == len(result.rows) == 8
+    assert all(torch.isfinite(torch.tensor(float(r["feature_error"]))) for r in result.rows)
+
+
+def test_the_inverse_problems_study_runs_every_operator_under_bf16_mixed(checkpoints, tmp_path):
+    """The generator runs in bf16; the operators (the circulant one's FFT included), ILO's
+    variables and the scores in float32."""
+    from deeprestore.generative.operators import OPERATOR_NAMES
+
+    rows = main(["inverse-problems", "--generator", checkpoints["generator"], "--operators", *OPERATOR_NAMES, "--ilo_steps", "2", "2", "1", "1",
+                 "--in_range", "2", "--images", "[]", "--radius_scales", "0.5", "1", "--validation_samples", "2",
+                 "--report_root", str(tmp_path), "--experiment", "bf16", "--wandb", "disabled", "--progress", "false",
+                 "--trainer.accelerator", "cpu", "--trainer.precision", "bf16-mixed"])
+    assert {r["operator"] for r in rows} == set(OPERATOR_NAMES) and len(rows) == len(OPERATOR_NAMES) * 2 * 2
+    assert all(math.isfinite(r["mse"]) and math.isfinite(r["measurement_mse"]) for r in rows)

@@ -304,3 +304,18 @@ def test_l1_projection_bad_arguments() -> None:
         project_l1_ball(torch.randn(2, 3), torch.ones(3))
     with pytest.raises(ValueError, match="2-D"):
         project_l1_ball(torch.randn(3), 1.0)
+
+
+@pytest.mark.parametrize("name", OPERATOR_NAMES)
+def test_every_operator_computes_in_float32_from_bf16_and_under_autocast(name):
+    """A bf16 image (a generator's output under bf16-mixed) is measured exactly as its float32
+    value, and an autocast region does not reach inside (rfft has no bf16 kernel)."""
+    op = make_operator(name, (3, 16, 16), seed=1)
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)).bfloat16()
+    want, back = op(x.float()), op.adjoint(op(x.float()))
+    got = op(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside, inside_back = op(x.float()), op.adjoint(op(x.float()))
+    assert got.dtype == inside.dtype == inside_back.dtype == torch.float32
+    for a, b in ((got, want), (inside, want), (inside_back, back)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

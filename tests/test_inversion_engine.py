@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from deeprestore.host_syncs import HostSyncCounter
 from deeprestore.inversion import NormalisedFeatureLoss, Phase, invert, minimise, stepper_factory
 from deeprestore.inversion.jitter import centre_offset, draw_offset, jitter_for_stride
 from deeprestore.inversion.steppers import AdaptiveStepGD, MomentumRMSprop
@@ -241,3 +242,19 @@ def test_the_calibrated_preset_takes_the_shipped_setting_of_its_layer(lite0, pho
     two_layers = invert(lite0, images, ["stem", "block1"], "mv2016-calibrated", iterations_scale=0.02, progress=False)
     plain = invert(lite0, images, ["stem", "block1"], "mv2016", iterations_scale=0.02, progress=False)
     torch.testing.assert_close(two_layers.images, plain.images)  # several layers: no per-layer table applies
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_the_engine_loop_waits_for_the_device_at_most_once_in_ten_iterations(lite0, photo_crops, progress):
+    """Counted on the CPU (HostSyncCounter): the default path's iterations read nothing back and
+    copy no Python values; only a shown progress bar reads the energy, every 10 iterations."""
+    images = photo_crops[:2, :, :48, :48]
+    invert(lite0, images, ["block1"], "mv2016", iterations_scale=0.02, progress=False)  # builds and folds the network pass
+    waits = {}
+    for scale in (0.1, 0.2):  # 35 and 70 iterations: the difference is what the iterations cost
+        with HostSyncCounter() as syncs:
+            result = invert(lite0, images, ["block1"], "mv2016", iterations_scale=scale, progress=progress)
+        waits[result.history.shape[0]] = syncs.total
+    (few, first), (many, second) = sorted(waits.items())
+    per_iteration = (second - first) / (many - few)
+    assert per_iteration <= (0.1 if progress else 0.0), waits

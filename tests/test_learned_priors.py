@@ -264,3 +264,23 @@ def test_a_dae_prior_trains_through_the_trainer(tmp_path):
     assert metrics["test/psnr_gain"] > 0  # the denoiser removes some noise from held-out photos
     module = load_dae_prior(str(tmp_path / "dae" / "last.ckpt"))
     assert module.dae.channels == 3 and abs(float(module.noise_scale) - 0.1) < 1e-6
+
+
+def test_learned_priors_compute_in_float32_from_bf16_and_under_autocast():
+    """The learned priors' energies are sums over every patch position: float32 whatever the
+    input's dtype, and an autocast region around them (Lightning's bf16-mixed) does not reach in."""
+    from deeprestore.priors import DAEPrior, DenoisingAutoencoder
+    from deeprestore.priors.learned_prior import PatchImagePrior
+
+    torch.manual_seed(0)
+    dae = DenoisingAutoencoder(3, 8, 2)
+    torch.nn.init.normal_(dae.residual[-1].weight, std=0.1)  # not the identity it starts as
+    images = torch.rand(2, 3, 24, 24).bfloat16().float()
+    for prior in (PatchImagePrior(PatchEnergy("ica", 3, 5, 12)), DAEPrior(dae, 0.1)):
+        want = prior(images)
+        got = prior(images.bfloat16())
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            inside = prior(images)
+        assert want.dtype == got.dtype == inside.dtype == torch.float32
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+        torch.testing.assert_close(inside, want, rtol=0, atol=0)

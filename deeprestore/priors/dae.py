@@ -10,6 +10,10 @@ that estimate (per pixel) and whose value means nothing — do not compare it ac
 
 On feature maps, the same surrogate is applied to ``Φ_l(x)`` and its gradient flows back through
 the network to the image (thesis figure 3).
+
+Precision: :class:`DAEPrior` computes in float32 whatever the input and with any autocast turned
+off inside (Lightning's ``bf16-mixed``): the score is a difference ``r(x) − x`` divided by ``σ²``,
+which bf16's three digits would cancel.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from deeprestore.nets.feature_network import FeatureNetwork
+from deeprestore.priors._checks import compute_dtype
 from deeprestore.priors.base import ImagePrior
 
 __all__ = ["DAEPrior", "DenoisingAutoencoder", "dae_score"]
@@ -69,10 +74,12 @@ class DAEPrior(ImagePrior):
         self.sigma, self.net, self.layer = sigma, net, layer
 
     def forward(self, images: Tensor) -> Tensor:
-        maps = images if self.net is None else self.net.features(images, self.layer)[self.layer]
-        with torch.no_grad():
-            score = dae_score(self.dae, maps.detach().float(), self.sigma)
-        return -(score.to(maps.dtype) * maps).sum((1, 2, 3)) / (maps.shape[-2] * maps.shape[-1])
+        with torch.autocast(images.device.type, enabled=False):
+            images = images.to(compute_dtype(images))
+            maps = images if self.net is None else self.net.features(images, self.layer)[self.layer]
+            with torch.no_grad():
+                score = dae_score(self.dae, maps.detach(), self.sigma)
+            return -(score * maps).sum((1, 2, 3)) / (maps.shape[-2] * maps.shape[-1])
 
     @property
     def name(self) -> str:

@@ -6,13 +6,19 @@ hand-crafted terms; a feature-map prior constrains the network's intermediate re
 :class:`~deeprestore.priors.patch_energy.PatchEnergy` (thesis eq. 9) divided by the number of
 patch positions, so a weight means the same at any image size (the thesis weighs raw sums: ICA at
 1e-4 at AlexNet conv1 against the normalised loss).
+
+Precision: float32 whatever the input (bf16 is cast up) and with any autocast turned off inside
+(Lightning's ``bf16-mixed``): the energies are sums over every patch position, and the gradient of
+a log-cosh or Student-t expert is what the optimisation follows.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from deeprestore.nets.feature_network import FeatureNetwork
+from deeprestore.priors._checks import compute_dtype
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patches import to_grey
@@ -36,8 +42,10 @@ class PatchImagePrior(ImagePrior):
         self.energy = energy.eval().requires_grad_(False)
 
     def forward(self, images: Tensor) -> Tensor:
-        maps = to_grey(images) if self.energy.channels == 1 else images
-        return _mean_field_energy(self.energy, maps)
+        with torch.autocast(images.device.type, enabled=False):
+            images = images.to(compute_dtype(images))
+            maps = to_grey(images) if self.energy.channels == 1 else images
+            return _mean_field_energy(self.energy, maps)
 
     @property
     def name(self) -> str:
@@ -54,10 +62,11 @@ class FeatureMapPrior(ImagePrior):
         self.net, self.layer = net, layer
 
     def forward(self, images: Tensor) -> Tensor:
-        maps = self.net.features(images, self.layer)[self.layer]
-        if maps.shape[1] != self.energy.channels:
-            raise ValueError(f"{self.layer} has {maps.shape[1]} channels, the prior models {self.energy.channels}")
-        return _mean_field_energy(self.energy, maps)
+        with torch.autocast(images.device.type, enabled=False):
+            maps = self.net.features(images.to(compute_dtype(images)), self.layer)[self.layer]
+            if maps.shape[1] != self.energy.channels:
+                raise ValueError(f"{self.layer} has {maps.shape[1]} channels, the prior models {self.energy.channels}")
+            return _mean_field_energy(self.energy, maps)
 
     @property
     def name(self) -> str:
