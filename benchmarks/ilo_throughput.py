@@ -49,7 +49,7 @@ def main() -> None:
     generator = face_generator().to(device)
     with torch.no_grad():
         x = generator(generator.sample_latent(args.batch, torch.Generator().manual_seed(1)).to(device))
-    operator = make_operator("inpaint-pixels", x.shape[1:], seed=0)
+    operator = make_operator("inpaint-pixels", x.shape[1:], seed=0).to(device)  # its mask on the device, as in a study
     y = operator.measure(x, seeds=list(range(args.batch)))
     budget = sum(args.steps)
     runs = {

@@ -11,8 +11,11 @@ bookkeeping and history) on the data term built with each ``--paths`` entry (an
 ``fold``, ``fold+cl`` (channels-last), ``default`` (what ``Execution()`` resolves to here),
 ``compiled``, ``bf16``); the bare loop is written out below with plain tensors and the eager
 network. GFLOP per image·iteration are counted (``torch.utils.flop_counter``) on one forward and
-backward of the eager network; the engine's host waits per iteration
-(:class:`~deeprestore.host_syncs.HostSyncCounter`, a run of its own outside the timings) on each path.
+backward of the eager network; the host waits of one engine run of ``--iterations`` on each path
+(:class:`~deeprestore.host_syncs.HostSyncCounter`, a run of its own outside the timings: the checks
+before the loop and the reads after it; the loop itself waits for nothing), and with
+``--sync-debug`` on CUDA the synchronisations CUDA itself reports in that run
+(``torch.cuda.set_sync_debug_mode("warn")``).
 
 Run (from the repository root)::
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import warnings
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -88,6 +92,19 @@ def step_gflop(net, layer: str, images: torch.Tensor) -> float:
     return counter.get_total_flops() / len(images) / 1e9
 
 
+def cuda_synchronisations(fn) -> int:
+    """The synchronising CUDA calls ``fn()`` makes, as ``torch.cuda.set_sync_debug_mode`` reports them."""
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return sum("synchroniz" in str(w.message) for w in caught)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--nets", nargs="+", default=["efficientnet_lite0"], help="networks (load_network names)")
@@ -102,6 +119,7 @@ def main() -> None:
     p.add_argument("--peak-dtype", default="float32", choices=("float32", "bfloat16"),
                    help="dtype of the matmul whose GFLOP/s is the peak (bfloat16 for a GPU's bf16 rows)")
     p.add_argument("--peak-size", type=int, default=2048, help="side of that matmul (8192 fills a large GPU)")
+    p.add_argument("--sync-debug", action="store_true", help="on CUDA, count the synchronisations torch.cuda.set_sync_debug_mode reports")
     args = p.parse_args()
     device = torch.device(args.device)
     weights = args.weights or ["pretrained"] * len(args.nets)
@@ -120,7 +138,7 @@ def main() -> None:
             for row in throughput_rows(net, layer, base, priors, lr, args, device, peak):
                 rows.append([f"{name} {layer} ({source})", f"{size}²", *row])
     print(markdown_table(["network, layer (weights)", "size", "batch", "path", "engine image·it/s", "bare loop image·it/s",
-                          "ratio", "GFLOP/s", "% of matmul peak", "host waits / it"], rows))
+                          "ratio", "GFLOP/s", "% of matmul peak", "host waits per run", "CUDA syncs per run"], rows))
     print(f"\n{args.iterations} iterations, median of {args.repeats} interleaved repeats, {device}; "
           f"{args.peak_dtype} {args.peak_size}² matmul peak {peak:.0f} GFLOP/s measured in this run.")
     print("\n".join(machine_lines()))
@@ -150,8 +168,10 @@ def throughput_rows(net, layer: str, base: torch.Tensor, priors, lr: float, args
         for path in args.paths:
             with HostSyncCounter() as waits:
                 runs[path]()
+            cuda_syncs = str(cuda_synchronisations(runs[path])) if args.sync_debug and device.type == "cuda" else "–"
             rows.append([str(n), path, f"{rate[path]:.1f}", f"{rate['bare']:.1f}", f"{rate[path] / rate['bare']:.2f}",
-                         f"{rate[path] * gflop:.1f}", f"{100 * rate[path] * gflop / peak:.1f}", f"{waits.total / args.iterations:.2f}"])
+                         f"{rate[path] * gflop:.1f}", f"{100 * rate[path] * gflop / peak:.1f}", str(waits.total),
+                         cuda_syncs])
     return rows
 
 

@@ -92,7 +92,8 @@ def tiny_imagenet(tmp_path) -> Path:
     return tmp_path / "imagenet"
 
 
-CPU_SMOKE = ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.strategy", "auto", "--trainer.precision", "32-true",
+# the cluster configs at their own precision (bf16-mixed: CPU autocast here), one device, one step
+CPU_SMOKE = ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.strategy", "auto", "--trainer.precision", "bf16-mixed",
              "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1",
              "--trainer.enable_progress_bar", "false", "--model.init_args.weights", "random", "--wandb", "disabled",
              "--data.init_args.crop_size", "64", "--data.init_args.resize", "72", "--data.init_args.batch_size", "4",
@@ -127,9 +128,10 @@ def test_generic_decoder_cluster_configs_run_on_cpu_with_random_weights(config, 
 
 @pytest.mark.slow
 def test_two_process_ddp_fit_on_cpu(tmp_path):
-    """The cluster path on a CPU: strategy=ddp with 2 gloo processes, through train.py."""
+    """The cluster path on a CPU: strategy=ddp with 2 gloo processes and bf16-mixed, through train.py."""
     env = os.environ | {"WANDB_MODE": "offline"}
     cmd = [sys.executable, "train.py", *TINY, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+           "--trainer.precision", "bf16-mixed",
            "--checkpoint_root", str(tmp_path), "--experiment", "ddp", "--wandb", "disabled"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]

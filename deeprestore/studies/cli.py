@@ -19,7 +19,8 @@ docstring); jsonargparse builds the parser from it, so ``--help`` of a subcomman
 options only. Without a subcommand the inversion study runs; without ``--config`` it reads
 ``configs/evaluate/default.yaml``, as ``python train.py`` reads ``configs/default.yaml``. List
 options take their values one after the other (``--layers block1 block4``) or as a YAML list
-(``--layers [block1,block4]``).
+(``--layers [block1,block4]``); ``--layers null`` gives an optional list its null (the network's
+own default layers).
 """
 
 from __future__ import annotations
@@ -103,8 +104,9 @@ def list_options(cls: type) -> set[str]:
 
 def gather_list_values(argv: Sequence[str], names: set[str]) -> list[str]:
     """``--layers a b c`` → ``--layers ["a", "b", "c"]`` (JSON, so commas inside a value are kept),
-    for the options in ``names``; a value that is already a list (``[a,b]``) is left as it is, and an
-    option given no values is the empty list."""
+    for the options in ``names``; a value that is already a list (``[a,b]``) is left as it is, an
+    option given no values is the empty list, and ``null`` alone is null (``--layers null``: the
+    network's own default layers)."""
     out: list[str] = []
     i = 0
     while i < len(argv):
@@ -117,7 +119,7 @@ def gather_list_values(argv: Sequence[str], names: set[str]) -> list[str]:
         while i < len(argv) and not argv[i].startswith("--"):
             values.append(argv[i])
             i += 1
-        out += [arg, json.dumps(values)]
+        out += [arg, "null" if values == ["null"] else json.dumps(values)]
     return out
 
 
