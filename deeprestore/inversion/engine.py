@@ -255,7 +255,7 @@ def minimise(
                 ok = torch.isfinite(x).flatten(1).all(1) & torch.isfinite(value)
                 diverged_step = torch.where(active & ~ok, done + it, diverged_step)
                 active &= ok
-                x.copy_(torch.where(active.view(-1, *[1] * (x.ndim - 1)), x, last_good))
+                torch.where(active.view(-1, *[1] * (x.ndim - 1)), x, last_good, out=x)
                 last_good.copy_(x)
             history.append(torch.where(active, value, torch.nan))
             bar.update(1)
