@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 peaks[label] = (peak, cuda)
                 rows.append([f"`{net_name}` ({weights})", label, f"{peak:.0f}", f"{cuda / 2**20:.0f}" if cuda else "–", f"{seconds:.1f}"])
             (one, one_cuda), (many, many_cuda) = peaks.values()
-            growth = max(many / one - 1, (many_cuda / one_cuda - 1) if one_cuda and many_cuda else 0.0)
+            growth = many / one - 1 if not (one_cuda and many_cuda) else max(many / one - 1, many_cuda / one_cuda - 1)
             worst = max(worst, growth)
             rows[-1].append(f"{growth:+.1%}")
             rows[-2].append("")
