@@ -154,8 +154,9 @@ class InversionStudy(StudyOptions):
         grid_images: images per comparison grid (0: none).
         sweep_images: images shown in the report's layer-sweep figures.
         saved_reconstructions: reconstructions saved per job (the first images; -1: all).
-        execution: how the optimisations run the network pass (``--execution.precision bf16``,
-            ``--execution.compile true``, ``--execution.channels_last false``; see
+        execution: how the optimisations run the network pass (``--execution.compile true``,
+            ``--execution.channels_last false``; its precision follows ``--trainer.precision``
+            unless ``--execution.precision 32`` or ``bf16`` says otherwise; see
             :class:`~deeprestore.inversion.Execution`).
         trainer: where the images are processed (``--trainer.devices 8 --trainer.strategy ddp``).
     """

@@ -33,7 +33,7 @@ from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
-__all__ = ["DEFAULT_CLASSES", "VISUALISATION_COLUMNS", "VisualisationJob", "VisualisationStudy", "class_names"]
+__all__ = ["DEFAULT_CLASSES", "VISUALISATION_COLUMNS", "ClassList", "VisualisationJob", "VisualisationStudy", "class_names"]
 
 VISUALISATION_COLUMNS = ("preset", "class_index", "class_name", "start", "logit", "probability", "top1", "seconds")
 #: goldfish, flamingo, golden retriever, tabby cat, bee, balloon, mushroom, espresso
