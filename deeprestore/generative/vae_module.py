@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from deeprestore.checkpoint_files import load_module_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint
 from deeprestore.generative.conv_generator import conv_generator, fc_image_generator
 from deeprestore.generative.staged_generator import StagedGenerator
 
@@ -134,10 +134,11 @@ class VAEGeneratorModule(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
-def load_generator(path: str, option: str = "--generator") -> StagedGenerator:
+def load_generator(path: str, option: str = "--generator", trusted: bool = False) -> StagedGenerator:
     """The trained generator (decoder) of a :class:`VAEGeneratorModule` checkpoint: CPU, eval
-    mode, parameters frozen; ``option`` names the file in errors."""
-    module = load_module_checkpoint(VAEGeneratorModule, path, option)
+    mode, parameters frozen; ``option`` names the file in errors; read as data unless ``trusted``
+    (:func:`~deeprestore.checkpoint_files.read_checkpoint`)."""
+    module = load_module_checkpoint(VAEGeneratorModule, path, option, trusted=trusted, trust_option=TRUST_CHECKPOINTS)
     generator = module.generator.eval()
     for p in generator.parameters():
         p.requires_grad_(False)

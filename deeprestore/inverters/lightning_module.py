@@ -34,6 +34,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from deeprestore.checkpoint_files import read_checkpoint
 from deeprestore.metrics import comparison_grid, feature_error, image_metrics, save_png
 from deeprestore.inverters.chain import InverterChain
 from deeprestore.inverters.generic_decoder import GenericDecoder
@@ -115,7 +116,7 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         found: dict[str, Tensor] = {}
         keep = ("net", "module_type", "upsample_mode", "kernel_size", "width")
         for path in paths:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            ckpt = read_checkpoint(path, "--model.init_args.parallel_checkpoints")  # as data: tensors and plain values only
             hp = ckpt.get("hyper_parameters", {})
             if hp.get("mode") != "parallel":
                 raise ValueError(f"{path} is a {hp.get('mode')!r} checkpoint; stacked models are assembled from 'parallel' ones")

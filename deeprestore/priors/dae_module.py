@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from deeprestore.checkpoint_files import load_module_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint
 from deeprestore.nets import load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 from deeprestore.priors.dae import DenoisingAutoencoder
@@ -105,6 +105,7 @@ class DAEPriorModule(FrozenNetCheckpoints, L.LightningModule):
         return torch.optim.Adam(self.dae.parameters(), lr=self.hparams.lr)
 
 
-def load_dae_prior(path: str, option: str = "checkpoint") -> DAEPriorModule:
-    """A trained :class:`DAEPriorModule` (CPU, eval mode); ``option`` names the file in errors."""
-    return load_module_checkpoint(DAEPriorModule, path, option).eval()
+def load_dae_prior(path: str, option: str = "checkpoint", trusted: bool = False) -> DAEPriorModule:
+    """A trained :class:`DAEPriorModule` (CPU, eval mode); ``option`` names the file in errors;
+    read as data unless ``trusted`` (:func:`~deeprestore.checkpoint_files.read_checkpoint`)."""
+    return load_module_checkpoint(DAEPriorModule, path, option, trusted=trusted, trust_option=TRUST_CHECKPOINTS).eval()

@@ -28,7 +28,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from deeprestore.checkpoint_files import load_module_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint
 from deeprestore.metrics import save_figure
 from deeprestore.nets import load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
@@ -178,10 +178,11 @@ class PatchPriorModule(FrozenNetCheckpoints, L.LightningModule):
                 experiment.log({"filters": wandb.Image(str(path))})
 
 
-def load_patch_prior(path: str, option: str = "checkpoint") -> PatchPriorModule:
+def load_patch_prior(path: str, option: str = "checkpoint", trusted: bool = False) -> PatchPriorModule:
     """A trained :class:`PatchPriorModule` from its checkpoint (on the CPU, in eval mode);
-    ``option`` names the file in errors."""
-    module = load_module_checkpoint(PatchPriorModule, path, option)
+    ``option`` names the file in errors; read as data unless ``trusted``
+    (:func:`~deeprestore.checkpoint_files.read_checkpoint`)."""
+    module = load_module_checkpoint(PatchPriorModule, path, option, trusted=trusted, trust_option=TRUST_CHECKPOINTS)
     if not bool(module.whitening_fitted):
         raise ValueError(f"{path} holds a prior whose whitening was never fitted (saved before training started)")
     return module.eval()

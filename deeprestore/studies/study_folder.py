@@ -52,6 +52,10 @@ class StudyOptions:
         wandb: Weights & Biases mode; the run is written to ``<report folder>/wandb``.
         wandb_project: W&B project name.
         progress: show progress bars.
+        trust_checkpoints: unpickle the checkpoint files named in the options (``--generator``,
+            ``--learned_priors``, ``--priors``) even when they hold more than tensors and plain
+            values — which runs code from the file: only for files you made or trust. Checkpoints a
+            study finds by itself (``--checkpoints``) are never trusted.
     """
 
     experiment: str | None = None
@@ -60,6 +64,7 @@ class StudyOptions:
     wandb: WandbMode = "offline"
     wandb_project: str = "deeprestore"
     progress: bool = True
+    trust_checkpoints: bool = False
 
     def settings(self) -> dict[str, Any]:
         """All of the study's options as a dict (for ``config.yaml``)."""

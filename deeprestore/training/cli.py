@@ -206,8 +206,10 @@ def build_cli(args: Sequence[str] | None = None) -> DeepRestoreCLI:
     argv = list(sys.argv[1:] if args is None else args)
     subcommand = bool(argv) and argv[0] in SUBCOMMANDS
     paths = [p for p in _option_values(argv, ("--ckpt_path",)) if p and p not in LIGHTNING_ALIASES]
-    # a missing or foreign file is one clear line before anything starts (the last --ckpt_path counts)
-    checkpoint = (paths[-1], read_checkpoint(paths[-1], "--ckpt_path")) if paths else None
+    # a missing or foreign file is one clear line before anything starts (the last --ckpt_path counts);
+    # it is read as data unless the user vouches for it with Lightning's own --weights_only false
+    trusted = any(str(v).lower() == "false" for v in _option_values(argv, ("--weights_only",)))
+    checkpoint = (paths[-1], read_checkpoint(paths[-1], "--ckpt_path", trusted=trusted, trust_option="--weights_only false")) if paths else None
     defaults = {"default_config_files": [str(p) for p in base_config_files(argv[1:] if subcommand else argv)], "exit_on_error": False}
     parser_kwargs: dict[str, Any] = {"exit_on_error": False, **({s: dict(defaults) for s in SUBCOMMANDS} if subcommand else defaults)}
     return DeepRestoreCLI(

@@ -118,7 +118,7 @@ class DenoisingStudy(StudyOptions):
     def run(self, command: str | None = None) -> list[dict]:
         priors = {}
         for path in self.priors:
-            module = load_patch_prior(path, "--priors")
+            module = load_patch_prior(path, "--priors", trusted=self.trust_checkpoints)
             if module.energy.channels != 1:
                 raise ValueError(f"{path}: the denoising study needs a grey image prior, this one models {module.energy.channels}-channel patches")
             priors[Path(path).parent.name] = module.energy

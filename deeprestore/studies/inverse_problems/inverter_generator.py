@@ -24,16 +24,17 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint, read_checkpoint
 from deeprestore.generative.staged_generator import GeneratorStage, StagedGenerator
 from deeprestore.inverters import InvertingNetwork
 
 __all__ = ["inverter_generator", "is_inverter_checkpoint"]
 
 
-def is_inverter_checkpoint(path: str | Path) -> bool:
-    """Whether ``path`` is an inverting-network checkpoint (its hyper-parameters name a net, layer and mode)."""
-    hp = read_checkpoint(path, "--generator").get("hyper_parameters", {})
+def is_inverter_checkpoint(path: str | Path, trusted: bool = False) -> bool:
+    """Whether ``path`` is an inverting-network checkpoint (its hyper-parameters name a net, layer
+    and mode); read as data unless ``trusted``."""
+    hp = read_checkpoint(path, "--generator", trusted=trusted, trust_option=TRUST_CHECKPOINTS).get("hyper_parameters", {})
     return {"net", "layer", "mode"} <= set(hp)
 
 
@@ -61,7 +62,7 @@ class _SizedModule(nn.Module):
         return self.module(h, self.size)
 
 
-def inverter_generator(checkpoint: str | Path, photos: Tensor) -> tuple[StagedGenerator, Tensor]:
+def inverter_generator(checkpoint: str | Path, photos: Tensor, trusted: bool = False) -> tuple[StagedGenerator, Tensor]:
     """The inverting network of ``checkpoint`` as a generator of images the size of ``photos``, and
     the photos' own latents (their standardised features: ``generator(latents)`` is the inverter's
     reconstruction of each photo, an image in its range).
@@ -70,12 +71,15 @@ def inverter_generator(checkpoint: str | Path, photos: Tensor) -> tuple[StagedGe
         checkpoint: a modular inverting-network checkpoint (``train.py``'s default model).
         photos: real images ``N×3×H×W`` in ``[0, 1]`` (at the size the inverter was trained at):
             their features at the inverted layer give the standardisation of layer 0.
+        trusted: unpickle the checkpoint whatever it holds (else read as data).
 
     Raises:
         ValueError: a generic decoder (one module: no intermediate layers for ILO).
     """
-    overrides = {"mode": "parallel", "parallel_checkpoints": None} if read_checkpoint(checkpoint, "--generator")["hyper_parameters"].get("mode") == "stacked" else {}
-    model = load_module_checkpoint(InvertingNetwork, checkpoint, "--generator", **overrides).eval()
+    read = {"trusted": trusted, "trust_option": TRUST_CHECKPOINTS}
+    stacked = read_checkpoint(checkpoint, "--generator", **read)["hyper_parameters"].get("mode") == "stacked"
+    overrides = {"mode": "parallel", "parallel_checkpoints": None} if stacked else {}
+    model = load_module_checkpoint(InvertingNetwork, checkpoint, "--generator", **read, **overrides).eval()
     chain = model.chain
     if not hasattr(chain, "ops"):
         raise ValueError(f"{checkpoint} is a generic decoder (one module); ILO needs an inverter with one module per operation "

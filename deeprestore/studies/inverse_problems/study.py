@@ -51,12 +51,13 @@ CS_OPERATORS = ("cs-gaussian", "cs-circulant")
 IN_RANGE_SEED, VALIDATION_SEED = 10**6, 2 * 10**6
 
 
-def study_generator(spec: str, image_size: int = 128) -> tuple[StagedGenerator, torch.Tensor | None]:
+def study_generator(spec: str, image_size: int = 128, trusted: bool = False) -> tuple[StagedGenerator, torch.Tensor | None]:
     """The generator of ``--generator`` and, for an inverting network, the latents of its
     reference photos (else ``None``): ``dcgan-faces`` (the installed face generator), a
     ``weights.tar`` of it, a :class:`~deeprestore.generative.VAEGeneratorModule` checkpoint, or a
     modular inverting-network checkpoint (:mod:`.inverter_generator`; its images are
-    ``image_size``², its reference photos the held-out sample photos' five crops).
+    ``image_size``², its reference photos the held-out sample photos' five crops). A checkpoint is
+    read as data unless ``trusted`` (:func:`~deeprestore.checkpoint_files.read_checkpoint`).
 
     Raises:
         FileNotFoundError: a missing file, with how to make or get it.
@@ -68,9 +69,9 @@ def study_generator(spec: str, image_size: int = 128) -> tuple[StagedGenerator, 
     if not Path(spec).is_file():
         raise FileNotFoundError(f"no generator checkpoint at {spec}; train one with `python train.py --config "
                                 f"configs/generators/vae_conv_photos.yaml`, or use --generator {FACE_GENERATOR}")
-    if is_inverter_checkpoint(spec):
-        return inverter_generator(spec, sample_photo_crops(image_size, 2 * image_size, "five")[0])
-    return load_generator(spec), None
+    if is_inverter_checkpoint(spec, trusted):
+        return inverter_generator(spec, sample_photo_crops(image_size, 2 * image_size, "five")[0], trusted)
+    return load_generator(spec, trusted=trusted), None
 
 
 def generator_samples(generator: StagedGenerator, count: int, seed: int) -> torch.Tensor:
@@ -208,7 +209,7 @@ class InverseProblemsStudy(StudyOptions):
 
     def run(self, command: str | None = None) -> list[dict]:
         self.check()
-        generator, latents = study_generator(self.generator, self.image_size)
+        generator, latents = study_generator(self.generator, self.image_size, self.trust_checkpoints)
         shape = tuple(generator.layer_shapes()[-1])
         if len(shape) != 3:
             raise ValueError(f"{self.generator}: the generator makes {shape}, not images")

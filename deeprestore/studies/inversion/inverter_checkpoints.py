@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-import torch
-
+from deeprestore.checkpoint_files import read_checkpoint
 from deeprestore.studies.inversion.methods import InverterMethod
 
 __all__ = ["checkpoint_in", "find_inverter_checkpoints"]
-
-logger = logging.getLogger(__name__)
 
 
 def checkpoint_in(folder: Path) -> Path | None:
@@ -26,16 +21,6 @@ def checkpoint_in(folder: Path) -> Path | None:
         if (folder / name).is_file():
             return folder / name
     return None
-
-
-def _read_hparams(path: Path) -> dict[str, Any]:
-    """The hyper-parameters stored in a Lightning checkpoint (empty if unreadable)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # a corrupt or foreign file must not stop the study
-        logger.warning("cannot read checkpoint %s: %s", path, error)
-        return {}
-    return dict(ckpt.get("hyper_parameters", {})) if isinstance(ckpt, dict) else {}
 
 
 def find_inverter_checkpoints(root: str | Path, net: str, weights: str = "pretrained") -> tuple[list[InverterMethod], list[str]]:
@@ -61,7 +46,11 @@ def find_inverter_checkpoints(root: str | Path, net: str, weights: str = "pretra
         path = checkpoint_in(folder)
         if path is None:
             continue
-        hp = _read_hparams(path)
+        try:  # as data, never trusted: a file the study found by itself
+            hp = dict(read_checkpoint(path, "inverter checkpoint").get("hyper_parameters", {}))
+        except ValueError as error:  # corrupt, truncated or foreign: a note, never a stop
+            notes.append(f"{error}; skipped")
+            continue
         if not {"net", "layer", "mode"} <= set(hp):
             notes.append(f"{path}: not an inverting-network checkpoint (no net/layer/mode hyper-parameters)")
         elif hp["net"] != net:

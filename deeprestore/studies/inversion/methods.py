@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint, read_checkpoint
 from deeprestore.inversion import Execution, get_preset, invert, layer_stride
 from deeprestore.inversion.presets import Preset, describe_data_weight, with_fading_priors
 from deeprestore.inverters import InvertingNetwork
@@ -144,19 +144,20 @@ class LearnedPriorMethod:
     prior_layer: str | None = None
     prior_net: str | None = None
     kind: str = "patch"
+    trusted: bool = False
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | Path, weight: float, base: str = "mv2016") -> LearnedPriorMethod:
-        """Read the prior's kind and layer from its checkpoint.
+    def from_checkpoint(cls, checkpoint: str | Path, weight: float, base: str = "mv2016", trusted: bool = False) -> LearnedPriorMethod:
+        """Read the prior's kind and layer from its checkpoint (as data unless ``trusted``).
 
         Raises:
             ValueError: not a patch-prior or DAE-prior checkpoint.
         """
-        hp = read_checkpoint(checkpoint, "--learned_priors").get("hyper_parameters", {})
+        hp = read_checkpoint(checkpoint, "--learned_priors", trusted=trusted, trust_option=TRUST_CHECKPOINTS).get("hyper_parameters", {})
         if "expert" not in hp and "sigma" not in hp:
             raise ValueError(f"{checkpoint} is not a PatchPriorModule or DAEPriorModule checkpoint (train one with configs/priors/…)")
         return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"), hp.get("net"),
-                   "dae" if "sigma" in hp else "patch")
+                   "dae" if "sigma" in hp else "patch", trusted)
 
     def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
         """Every study layer for an image prior; for a feature-map prior, those deeper than its layer."""
@@ -182,10 +183,10 @@ class LearnedPriorMethod:
             raise ValueError(f"{self.checkpoint} models {self.prior_net}'s features, the study inverts {net.name}")
         device = net.mean.device
         if self.kind == "dae":
-            module = load_dae_prior(str(self.checkpoint), "--learned_priors")
+            module = load_dae_prior(str(self.checkpoint), "--learned_priors", self.trusted)
             prior = DAEPrior(module.dae.to(device), float(module.noise_scale), *((net, self.prior_layer) if self.prior_net else ()))
         else:
-            energy = load_patch_prior(str(self.checkpoint), "--learned_priors").energy.to(device)
+            energy = load_patch_prior(str(self.checkpoint), "--learned_priors", self.trusted).energy.to(device)
             prior = FeatureMapPrior(energy, net, self.prior_layer) if self.prior_net else PatchImagePrior(energy)
         base = get_preset(self.base)
         preset = replace(base, name=self.name, priors=lambda stride, net: [*base.priors(stride, net), (prior, self.weight)])

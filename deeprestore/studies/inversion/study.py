@@ -201,7 +201,8 @@ class InversionStudy(StudyOptions):
     def methods(self, net: FeatureNetwork) -> list[Method]:
         """Presets, then learned priors, then the inverting networks found (notes printed)."""
         weights = self.learned_prior_weights or [0.1] * len(self.learned_priors)
-        learned = [LearnedPriorMethod.from_checkpoint(p, w, self.learned_prior_base) for p, w in zip(self.learned_priors, weights)]
+        learned = [LearnedPriorMethod.from_checkpoint(p, w, self.learned_prior_base, self.trust_checkpoints)
+                   for p, w in zip(self.learned_priors, weights)]
         inverters, notes = find_inverter_checkpoints(self.checkpoints, net.name, self.weights) if self.checkpoints else ([], [])
         for note in notes:
             rank_zero_only(print)(f"note: {note}")

@@ -79,7 +79,7 @@ class LPStudy(StudyOptions):
                                     seed=seed, progress=progress, workers=workers)
             folder.write_table("lp_inversion", LP_COLUMNS, rows)
         if self.generator and self.generator_trials:
-            generator = load_generator(self.generator, "--generator").double()
+            generator = load_generator(self.generator, "--generator", trusted=self.trust_checkpoints).double()
             rows += trained_generator_study(generator, trials=self.generator_trials, methods=two_methods, seed=seed, progress=progress)
             folder.write_table("lp_inversion", LP_COLUMNS, rows, json_too=True)
         figures = lp_figures(rows, folder.path / "plots")
