@@ -32,9 +32,11 @@ transparent pixel is arbitrary (often black, sometimes garbage left by an editor
 transparent images (logos, cut-outs, web graphics) are meant to be seen on a light page.
 
 16-bit *RGB* PNGs are reduced to 8 bits by Pillow itself while decoding (it keeps the high
-byte, i.e. ``v >> 8``, which differs from ``round(v/257)`` by at most one level). EXIF
-orientation is not applied (as in the usual ImageNet pipelines). Multi-frame files (GIF,
-multi-page TIFF) give their first frame.
+byte, i.e. ``v >> 8``, which differs from ``round(v/257)`` by at most one level). The EXIF
+orientation is applied (``PIL.ImageOps.exif_transpose``): a phone photo stored sideways with an
+orientation tag is read upright, as every viewer shows it, and its header size
+(:func:`probe_image`) is the upright one. Multi-frame files (GIF, multi-page TIFF) give their
+first frame.
 
 Every failure (not an image, unsupported format, corrupt, truncated, unconvertible mode)
 raises :class:`BadImageError`. Truncation is only detected while Pillow's global
@@ -51,7 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+from PIL.ExifTags import Base as ExifTags
 
 __all__ = [
     "BadImageError",
@@ -80,6 +83,9 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
 logger = logging.getLogger(__name__)
 
 _ALPHA_MODES = {"LA", "La", "PA", "RGBA", "RGBa"}
+#: the EXIF orientation tag, and its values that turn the image by a quarter (width and height swap)
+ORIENTATION = ExifTags.Orientation
+_TRANSPOSED = {5, 6, 7, 8}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 _MAX_16 = 65535
 _MAX_32 = 2**32 - 1
@@ -184,6 +190,8 @@ def probe_image(path: str | os.PathLike[str]) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             width, height = image.size
+            if image.getexif().get(ORIENTATION, 1) in _TRANSPOSED:  # turned by a quarter: upright it is H×W
+                width, height = height, width
     except Exception as error:  # Pillow raises many types: OSError, SyntaxError, ...
         raise BadImageError(path, _describe(error)) from error
     if width < 1 or height < 1:
@@ -203,7 +211,7 @@ def load_rgb(path: str | os.PathLike[str]) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
-            return to_rgb(image)
+            return to_rgb(ImageOps.exif_transpose(image))
     except Exception as error:  # Pillow raises many types: OSError, SyntaxError, ...
         raise BadImageError(path, _describe(error)) from error
 

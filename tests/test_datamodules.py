@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import skimage.data
 import torch
 from PIL import Image, ImageFile
 from torch.utils.data import DataLoader
@@ -675,3 +676,19 @@ def test_unreadable_subfolders_are_counted_not_dropped(tmp_path: Path) -> None:
     tracker.note_listing(FolderListing(root, [root / "ok.png"], [(str(root / "locked"), "Permission denied")]))
     tracker.note_listing(FolderListing(root, [root / "ok.png"], [(str(root / "locked"), "Permission denied")]))  # listed twice
     assert tracker.report() == "images: used all 1 image files, none skipped; 1 unreadable folder skipped; see the warnings above"
+
+
+@pytest.mark.parametrize("scan", ["decode", "header"])
+def test_an_exif_rotated_jpeg_gives_the_crop_of_the_upright_photo(tmp_path, scan):
+    """A phone photo stored sideways with an orientation tag is read upright (size and pixels)."""
+    from datamodules.evaluation_images import image_files
+
+    photo = skimage.data.astronaut()[100:196, 180:244]  # 64 wide, 96 high: a portrait
+    Image.fromarray(photo).save(tmp_path / "upright.jpg", quality=100)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display": stored turned a quarter counter-clockwise
+    Image.fromarray(photo).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "sideways.jpg", quality=100, exif=exif)
+    assert probe_image(tmp_path / "sideways.jpg") == (64, 96) and load_rgb(tmp_path / "sideways.jpg").size == (64, 96)
+    skips = SkipTracker()
+    upright, sideways = (image_files([tmp_path / f"{name}.jpg"], 48, skips, scan)[0]["image"] for name in ("upright", "sideways"))
+    assert (upright - sideways).abs().mean() < 2 / 255  # the same crop, up to JPEG's re-encoding of the turned blocks
