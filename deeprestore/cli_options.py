@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import yaml
 
-__all__ = ["as_list", "as_paths", "resolve_device", "writable_folder"]
+__all__ = ["as_list", "as_paths", "resolve_device", "run_folder", "writable_folder"]
 
 
 def _yaml_list(value: str) -> list[str] | None:
@@ -74,6 +74,23 @@ def resolve_device(device: str) -> torch.device:
     elif resolved.type != "cpu":
         raise ValueError(f"--device {device}: only cpu and cuda devices are supported")
     return resolved
+
+
+def run_folder(root: str | Path, name: str, option: str = "--experiment") -> Path:
+    """``<root>/<name>``: a run's output folder, which must stay under ``root`` — an absolute
+    ``name`` or one that climbs out of the root (``../x``) is refused, so an experiment name never
+    writes elsewhere on the disk.
+
+    Raises:
+        ValueError: ``name`` is empty, absolute, or leaves ``root``; the message names ``option``.
+    """
+    if not name or Path(name).is_absolute():
+        raise ValueError(f"{option} {name!r}: a run name is a folder name under {root}, not {'an empty name' if not name else 'an absolute path'}")
+    folder = Path(root) / name
+    inside = Path(os.path.abspath(folder)).is_relative_to(os.path.abspath(root))
+    if not inside or ".." in Path(name).parts:
+        raise ValueError(f"{option} {name!r}: a run name must stay under {root} (no '..')")
+    return folder
 
 
 def writable_folder(path: str | Path, option: str, *, create: bool = True) -> Path:

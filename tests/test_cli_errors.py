@@ -66,6 +66,8 @@ TRAIN_ERRORS = [
     (["--model", "nosuch.Module"], ["--model", "No module named 'nosuch'"]),
     (["--config", "/nonexistent.yaml"], ["--config", "/nonexistent.yaml"]),
     (["test", "--ckpt_path", "/nonexistent.ckpt"], ["no such checkpoint file"]),
+    (["--experiment", "../outside"], ["--experiment '../outside'", "must stay under"]),
+    (["--experiment", "/tmp/absolute"], ["--experiment '/tmp/absolute'", "not an absolute path"]),
 ]
 
 
@@ -131,6 +133,15 @@ def test_evaluate_user_errors_are_one_line(args, fragments, evaluate_errors):
     out, results = evaluate_errors
     assert_one_line_error(results[" ".join(args)], "evaluate.py", *fragments)
     assert not out.exists()  # refused before anything was written
+
+
+def test_evaluate_refuses_a_run_name_outside_the_report_root(tmp_path):
+    root = tmp_path / "reports"
+    climbing, absolute = run_all("evaluate.py", [["--report_root", str(root), "--experiment", "../outside", "--wandb", "disabled"],
+                                                 ["--report_root", str(root), "--experiment", str(tmp_path / "abs"), "--wandb", "disabled"]])
+    assert_one_line_error(climbing, "evaluate.py", "--experiment '../outside'", "must stay under")
+    assert_one_line_error(absolute, "evaluate.py", "not an absolute path")
+    assert not (tmp_path / "outside").exists() and not (tmp_path / "abs").exists()
 
 
 def test_evaluate_file_errors_are_one_line(files, tmp_path):

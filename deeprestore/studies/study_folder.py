@@ -32,7 +32,7 @@ from typing import Any, Literal
 import yaml
 
 from deeprestore.atomic_io import atomic_write
-from deeprestore.cli_options import writable_folder
+from deeprestore.cli_options import run_folder, writable_folder
 
 __all__ = ["StudyFolder", "StudyOptions", "WandbMode"]
 
@@ -99,7 +99,7 @@ class StudyFolder:
     def __init__(self, study: str, options: StudyOptions, config: Mapping[str, Any] | None = None, *, resume_keys: Sequence[str] = (),
                  writer: bool = True, command: str | None = None) -> None:
         name = options.experiment or f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.path = writable_folder(Path(options.report_root) / name, "--report_root/--experiment", create=False)
+        self.path = writable_folder(run_folder(options.report_root, name), "--report_root/--experiment", create=False)
         self.study = study
         self.name = name
         self.options = options

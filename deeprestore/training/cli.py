@@ -35,7 +35,7 @@ from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from datamodules import CropDataModule
 from deeprestore.atomic_io import atomic_write
 from deeprestore.checkpoint_files import read_checkpoint
-from deeprestore.cli_options import writable_folder
+from deeprestore.cli_options import run_folder, writable_folder
 from deeprestore.training.checkpoints import LIGHTNING_ALIASES, LastCheckpoint, best_checkpoint, check_checkpoint_fits
 from deeprestore.training.run_config import SaveRunConfig
 
@@ -107,7 +107,7 @@ class DeepRestoreCLI(LightningCLI):
 
     def run_folder(self) -> Path:
         """``<checkpoint_root>/<experiment>``, created; a clear error where it cannot be."""
-        return writable_folder(Path(self.settings.checkpoint_root) / self.experiment_name(), "--checkpoint_root/--experiment")
+        return writable_folder(run_folder(self.settings.checkpoint_root, self.experiment_name()), "--checkpoint_root/--experiment")
 
     def instantiate_classes(self) -> None:
         super().instantiate_classes()

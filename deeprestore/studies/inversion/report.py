@@ -21,6 +21,7 @@ originals and reconstructions by method and layer (:func:`wandb_study_payload`).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -59,8 +60,13 @@ SCORE_EXPLANATION = (
 
 
 def file_stem(text: str) -> str:
-    """``text`` with every character outside ``[A-Za-z0-9._-]`` replaced by ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    """``text`` as a file name: unchanged when it is made of ``[A-Za-z0-9._-]`` only; else each other
+    character replaced by ``_`` and a stable hash of ``text`` appended (``猫`` → ``_-3f2a9c1e``), so
+    two names that differ only in those characters never share a file."""
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    if slug == text:
+        return text
+    return f"{slug}-{hashlib.blake2b(text.encode(), digest_size=4).hexdigest()}"
 
 
 def ordered_layers(rows: Sequence[Row], layer_order: Sequence[str]) -> list[str]:
