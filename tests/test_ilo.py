@@ -152,3 +152,17 @@ def test_an_inverting_network_is_a_generator_with_layers_for_ilo(tmp_path):
     y = op.measure(photos, seeds=[1, 2, 3])
     result = ilo(g, op, y, layers=(0, 1, 2), steps=(5, 5, 5), radii=(0.3, 0.3), seed=[1, 2, 3])
     assert result.layer == 2 and result.images.shape == photos.shape and torch.isfinite(result.measurement_loss).all()
+
+
+def test_measurements_of_another_shape_are_refused():
+    """A grey N×1×32×32 y for an operator on 3×32×32 images once broadcast silently."""
+    from deeprestore.generative.conv_generator import conv_generator
+    from deeprestore.generative.ilo import csgm, ilo
+    from deeprestore.generative.operators import make_operator
+
+    generator = conv_generator(latent_dim=8, width=8, image_size=32)
+    op = make_operator("denoise", (3, 32, 32))
+    with pytest.raises(ValueError, match=r"expects measurements of shape N×3×32×32, got \(2, 1, 32, 32\)"):
+        csgm(generator, op, torch.rand(2, 1, 32, 32), steps=1)
+    with pytest.raises(ValueError, match="expects measurements of shape"):
+        ilo(generator, make_operator("cs-gaussian", (3, 32, 32), num_measurements=10), torch.rand(2, 11), steps=(1, 1, 1, 1))

@@ -150,7 +150,7 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
     Args:
         generator: the generator (its parameters are not changed).
         operator: the forward operator ``A``.
-        y: ``N × measurement shape`` measurements ``A(x) + noise``.
+        y: ``N × measurement shape`` measurements ``A(x) + noise`` (another shape is a ``ValueError``).
         layers: increasing layers to optimise, starting at 0 (the latent).
         steps: Adam steps at each layer.
         radii: relative l1 radius of each layer after the first (``r_k = radius · ‖c_k‖₁``).
@@ -172,6 +172,7 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
         raise ValueError(f"need one step count per layer and one radius per layer after the first; got layers {layers}, steps {steps}, radii {radii}")
     if any(s < 0 for s in steps) or any(r < 0 for r in radii) or restarts < 1:
         raise ValueError(f"steps and radii must be non-negative and restarts positive, got {steps}, {radii}, {restarts}")
+    operator.check_measurements(y)  # a y of another shape would broadcast into a wrong objective
     n = len(y)
     p = next(generator.parameters())
     y_all = y.to(p).repeat(restarts, *([1] * (y.dim() - 1)))

@@ -104,7 +104,7 @@ class ForwardOperator(nn.Module):
 
     def adjoint(self, y: Tensor) -> Tensor:
         """``Aᵀ y``: measurements ``N×measurement_shape`` → images ``N×C×H×W`` (float32 or float64)."""
-        self._check_measurements(y)
+        self.check_measurements(y)
         with torch.autocast(y.device.type, enabled=False):
             return self._adjoint(_at_least_float32(y))
 
@@ -141,7 +141,8 @@ class ForwardOperator(nn.Module):
         if x.dim() != 4 or tuple(x.shape[1:]) != self._image_shape:
             raise ValueError(f"{type(self).__name__} expects images of shape N×{'×'.join(map(str, self._image_shape))}, got {tuple(x.shape)}")
 
-    def _check_measurements(self, y: Tensor) -> None:
+    def check_measurements(self, y: Tensor) -> None:
+        """``ValueError`` unless ``y`` is ``N × measurement_shape`` (the measurements of this operator)."""
         if y.dim() != 1 + len(self.measurement_shape) or tuple(y.shape[1:]) != tuple(self.measurement_shape):
             raise ValueError(f"{type(self).__name__} expects measurements of shape N×{'×'.join(map(str, self.measurement_shape))}, got {tuple(y.shape)}")
 
