@@ -7,6 +7,8 @@ atomically (temporary file + :func:`os.replace`):
 
 * ``config.yaml`` — the resolved settings and the command; a rerun whose settings would change the
   numbers (the study's *resume keys*) is refused rather than mixed into the same results;
+* ``.lock`` — while a run writes the folder (:class:`~deeprestore.studies.folder_lock.FolderLock`):
+  a second run on the same folder refuses in one line instead of losing the first one's rows;
 * tables — ``<name>.csv`` and ``<name>.json`` of the study's rows (NaN/inf as ``null`` in JSON);
 * ``report.md`` — a title, the command, the config, then the study's sections;
 * W&B — one run in ``<folder>/wandb`` (offline by default), open while the study runs, so each
@@ -33,6 +35,7 @@ import yaml
 
 from deeprestore.atomic_io import atomic_write
 from deeprestore.cli_options import run_folder, writable_folder
+from deeprestore.studies.folder_lock import FolderLock
 
 __all__ = ["StudyFolder", "StudyOptions", "WandbMode"]
 
@@ -109,6 +112,7 @@ class StudyFolder:
         self.command = command
         self._wandb_run: Any = None
         self.warnings: list[str] = []
+        self.lock = FolderLock(self.path)
 
     # -- config -------------------------------------------------------------------------------
     def previous_config(self) -> dict[str, Any]:
@@ -127,10 +131,12 @@ class StudyFolder:
             raise ValueError(f"{self.path} holds a {self.study} study with other settings ({details}); use another --experiment")
 
     def open(self) -> StudyFolder:
-        """Check the folder can be resumed, create it and write ``config.yaml`` (writer only)."""
+        """Check the folder can be resumed, take its lock (one run at a time: :class:`FolderLock`),
+        and write ``config.yaml`` (writer only)."""
         self.check_resumable()
         if self.writer:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self.lock.acquire()
+            self.check_resumable()  # as the lock found it
             self.write_text("config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
         return self
 
@@ -202,13 +208,14 @@ class StudyFolder:
         self.log_wandb(payload)
 
     def finish(self) -> None:
-        """Close the W&B run (flushes the offline files)."""
+        """Close the W&B run (flushes the offline files) and give the folder back."""
         run, self._wandb_run = self._wandb_run, None
         if run:
             try:
                 run.finish()
             except Exception as error:  # the study is done; say so and go on
                 self.warn(f"W&B could not finish the run ({type(error).__name__}: {error})")
+        self.lock.release()
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
