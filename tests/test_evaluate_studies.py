@@ -362,6 +362,13 @@ def test_a_study_folder_refuses_another_precision_or_execution(photos, tmp_path)
         _inversion(photos, tmp_path / "run", "--execution.channels_last", "false")
     with pytest.raises(ValueError, match="studies run in 32-true or bf16-mixed"):
         _inversion(photos, tmp_path / "other", "--trainer.precision", "16-mixed")
+    config = tmp_path / "run" / "config.yaml"
+    settings = yaml.safe_load(config.read_text())
+    assert settings["versions"]["torch"] == torch.__version__
+    settings["versions"]["torch"] = "2.0.0"  # the folder of a run made with another torch
+    config.write_text(yaml.safe_dump(settings))
+    with pytest.raises(ValueError, match="versions: .*'2.0.0'.* before"):
+        _inversion(photos, tmp_path / "run")
 
 
 @pytest.mark.parametrize("net", ["torchvision/resnet50", "vgg16"])

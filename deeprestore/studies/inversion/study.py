@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+import torchvision
 from lightning.pytorch.utilities import rank_zero_only
 from tqdm.auto import tqdm
 
@@ -60,11 +61,17 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
 #: size is one: convolution kernels may round differently at another batch size, and the
 #: optimisation amplifies rounding; so are the network pass's execution (with its precision
 #: resolved against the Trainer's), the Trainer's precision and the number of processes (which
-#: shares the images out into other batches).
+#: shares the images out into other batches), and the versions of torch and torchvision (their
+#: kernels and transforms).
 RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop_size", "iterations_scale", "budget", "seed_everything",
-                                "batch_size", "random_streams", "execution", "precision", "world_size")
+                                "batch_size", "random_streams", "execution", "precision", "world_size", "versions")
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
+
+
+def package_versions() -> dict[str, str]:
+    """The versions of the packages whose kernels give the numbers (a resume key)."""
+    return {"torch": str(torch.__version__), "torchvision": str(torchvision.__version__)}
 
 
 def spread_layers(net: FeatureNetwork, count: int = 8) -> list[str]:
@@ -241,7 +248,8 @@ class InversionStudy(StudyOptions):
         trainer = self.trainer.make()
         execution = self.execution.for_trainer_precision(trainer.precision)
         config = {"layers": layers, "image_names": data.names, "random_streams": RANDOM_STREAMS, "execution": asdict(execution),
-                  "precision": trainer.precision, "world_size": trainer.world_size, "methods": [m.describe() for m in methods]}
+                  "precision": trainer.precision, "world_size": trainer.world_size, "versions": package_versions(),
+                  "methods": [m.describe() for m in methods]}
         folder = StudyFolder("inversion", self, config, resume_keys=RESUME_KEYS, writer=trainer.is_global_zero, command=command).open()
         rows = read_rows(folder.path / "metrics.csv")
         done = finished_jobs(rows, net.name, data.names)
