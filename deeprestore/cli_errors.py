@@ -22,12 +22,13 @@ import logging
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-__all__ = ["USER_ERRORS", "one_line", "run_command"]
+__all__ = ["EXPECTED_WARNINGS", "USER_ERRORS", "lightning_info_to_stdout", "one_line", "run_command"]
 
 #: Exception types that are the user's: printed as one line, exit status 2.
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, argparse.ArgumentError, MisconfigurationException)
@@ -75,6 +76,45 @@ def one_line(error: BaseException) -> str:
     return message
 
 
+class _Below(logging.Filter):
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < self.level
+
+
+def lightning_info_to_stdout() -> None:
+    """Lightning's information lines ("GPU available: …", "Seed set to 0", its tips, the DDP
+    banner) go to stdout, its warnings and errors to stderr: stderr then holds what went wrong, and
+    a user error is the one line there."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
+                logger.removeHandler(handler)
+        info = logging.StreamHandler(sys.stdout)
+        info.addFilter(_Below(logging.WARNING))
+        problems = logging.StreamHandler(sys.stderr)
+        problems.setLevel(logging.WARNING)
+        logger.handlers += [info, problems]
+        logger.propagate = False
+
+
+#: Warnings every run of this project would print, none of them a problem (message patterns):
+#: Lightning 2.6's own use of a pytree API that torch 2.14 deprecates; the run folder, which
+#: already holds the run's config.yaml and CSV log when the checkpoint callback looks at it; the
+#: frozen network, which stays in eval mode by design while the inverter trains; the model
+#: summary's size estimate under bf16-mixed.
+EXPECTED_WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    r"Checkpoint directory .* exists and is not empty",
+    r"Found \d+ module\(s\) in eval mode at the start of training",
+    r"Precision bf16-mixed is not supported by the model summary",
+)
+
+
 def run_command(main: Callable[[], Any], prog: str) -> int:
     """Run ``main()``; a user error becomes ``<prog>: error: <one line>`` on stderr and status 2.
 
@@ -83,6 +123,9 @@ def run_command(main: Callable[[], Any], prog: str) -> int:
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    lightning_info_to_stdout()
+    for pattern in EXPECTED_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
     try:
         main()
     except USER_ERRORS as error:

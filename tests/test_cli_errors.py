@@ -33,8 +33,8 @@ def run_all(script: str, commands: list[list[str]]) -> list[subprocess.Completed
 def assert_one_line_error(done: subprocess.CompletedProcess, prog: str, *fragments: str) -> str:
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     assert "Traceback" not in done.stderr, done.stderr[-2000:]
-    errors = [line for line in done.stderr.splitlines() if line.startswith(f"{prog}: error:")]
-    assert len(errors) == 1, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith(f"{prog}: error:"), done.stderr[-2000:]  # every stderr line counted
     for fragment in fragments:
         assert fragment in errors[0], errors[0]
     return errors[0]
@@ -171,3 +171,14 @@ def test_one_line_follows_jsonargparse_wrappers_to_the_cause():
             raise ValueError("--out x: cannot create the folder (Not a directory)") from inner
     except ValueError as error:
         assert one_line(error) == "--out x: cannot create the folder (Not a directory)"  # our message, not its cause
+
+
+def test_a_normal_run_prints_nothing_on_stderr(tmp_path):
+    """Lightning's information lines go to stdout and the warnings every run would give are
+    expected ones: stderr is for what went wrong."""
+    train = run("train.py", ["--data.init_args.crop_size", "64", "--data.init_args.resize", "96", "--data.init_args.train_samples_per_epoch",
+                             "16", "--data.init_args.eval_crops", "center", "--model.init_args.layer", "block1", "--model.init_args.grid_images",
+                             "0", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",
+                             "--checkpoint_root", str(tmp_path), "--wandb", "disabled"])
+    assert train.returncode == 0 and train.stderr == "", train.stderr[-2000:]
+    assert "GPU available" in train.stdout and "held-out SSIM" in train.stdout

@@ -21,4 +21,4 @@ def main(args: Sequence[str] | None = None) -> dict[str, float]:
     argv = list(sys.argv[1:] if args is None else args)
     if argv and argv[0] == "sweep":
         return run_sweep(argv[1:])
-    return run_once(argv)
+    return run_once(args)  # None: LightningCLI reads the command line itself (given both, it warns)
