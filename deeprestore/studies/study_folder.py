@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import yaml
 
-from deeprestore.atomic_io import atomic_write
+from deeprestore.atomic_io import atomic_write, remove_orphans
 from deeprestore.cli_options import run_folder, writable_folder
 from deeprestore.studies.folder_lock import FolderLock
 
@@ -137,6 +137,7 @@ class StudyFolder:
         if self.writer:
             self.lock.acquire()
             self.check_resumable()  # as the lock found it
+            remove_orphans(self.path)  # what a killed run left half-written
             self.write_text("config.yaml", yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True))
         return self
 
