@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+from functools import partial
 
 import numpy as np
 import skimage.data
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from deeprestore.nets import load_network
+
 from machine import machine_lines, markdown_table, timed
 
 
@@ -63,9 +65,11 @@ def main() -> None:
         d_grad = max(float((grads[i] - g[0]).abs().max()) for i, (_, g) in enumerate(singles))
         scale = float(grads.abs().max())
         batched, looped = [], []
+        batched_step = partial(network_step, net, x, args.layer)
+        looped_steps = partial(lambda images: [network_step(net, images[i : i + 1], args.layer) for i in range(len(images))], x)
         for _ in range(args.repeats):  # interleaved, after the warm-up above
-            batched.append(timed(lambda: network_step(net, x, args.layer), device))
-            looped.append(timed(lambda: [network_step(net, x[i : i + 1], args.layer) for i in range(len(x))], device))
+            batched.append(timed(batched_step, device))
+            looped.append(timed(looped_steps, device))
         rows.append([f"{size}²", f"{d_feat:.2e}", f"{d_grad:.2e} (of max {scale:.3g})",
                      f"{statistics.median(batched) * 1e3:.0f}", f"{statistics.median(looped) * 1e3:.0f}",
                      f"{statistics.median(looped) / statistics.median(batched):.2f}"])

@@ -27,6 +27,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 from datamodules import SamplePhotos
 from deeprestore.inversion import Execution, invert
 from deeprestore.nets import load_network
+
 from machine import machine_lines, markdown_table
 
 PARTS = ("network.forward", "engine.data_term", "engine.priors", "engine.decode", "engine.step", "engine.projection")

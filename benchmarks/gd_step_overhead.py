@@ -19,13 +19,15 @@ from __future__ import annotations
 import argparse
 import math
 import statistics
+from functools import partial
 
 import lightning  # noqa: F401  (imported for its side effect on torch's CUDA check, as in the studies)
 import torch
-from machine import machine_lines, markdown_table, timed
 
 from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
+
+from machine import machine_lines, markdown_table, timed
 
 
 def torch_optim_gd(generator, x: torch.Tensor, steps: int, lr: float, restarts: int, seed: int, final_lr_ratio: float = 1e-3) -> torch.Tensor:
@@ -58,8 +60,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     G = fully_connected_generator(args.widths, seed=0, dtype=torch.float64).requires_grad_(False)
     x = G(G.sample_latent(args.samples, torch.Generator().manual_seed(1)).double())
-    ours = lambda: invert_by_gradient_descent(G, x, steps=args.steps, restarts=args.restarts, seed=0, return_loss=True)
-    theirs = lambda: torch_optim_gd(G, x, args.steps, 0.05, args.restarts, 0)
+    ours = partial(invert_by_gradient_descent, G, x, steps=args.steps, restarts=args.restarts, seed=0, return_loss=True)
+    theirs = partial(torch_optim_gd, G, x, args.steps, 0.05, args.restarts, 0)
     # same iterates: the last iterate of every restart, ours recomputed without picking the best
     h_torch = theirs()
     loss_torch = (G(h_torch) - x.repeat(args.restarts, 1)).flatten(1).pow(2).sum(1).reshape(args.restarts, -1).min(0).values

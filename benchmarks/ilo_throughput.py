@@ -24,6 +24,7 @@ import torch
 from deeprestore.generative import csgm, ilo
 from deeprestore.generative.dcgan_faces import face_generator
 from deeprestore.generative.operators import make_operator
+
 from machine import machine_lines, markdown_table, timed
 
 

@@ -32,17 +32,19 @@ from __future__ import annotations
 import argparse
 import statistics
 import warnings
+from functools import partial
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from datamodules import SamplePhotos
+from deeprestore.host_syncs import HostSyncCounter
 from deeprestore.inversion import Execution, NormalisedFeatureLoss, Phase, minimise, mv_noise, stepper_factory
 from deeprestore.inversion.seeds import index_seeds
 from deeprestore.nets import load_network
 from deeprestore.priors import BoundedRange, TotalVariation
-from deeprestore.host_syncs import HostSyncCounter
 from deeprestore.priors.units import IMAGENET_MEAN_255, from_mv_units, mean_colour, to_mv_units
+
 from machine import machine_lines, markdown_table, timed
 
 
@@ -153,11 +155,10 @@ def throughput_rows(net, layer: str, base: torch.Tensor, priors, lr: float, args
         gflop = step_gflop(net, layer, images)
         init = mv_noise(images.shape, index_seeds(len(images), 0), device)
         eager = NormalisedFeatureLoss.from_images(net, {layer: 300.0}, images, execution=PATHS["eager"])
-        runs = {"bare": lambda: bare_loop(eager, priors, init, args.iterations, lr)}
+        runs = {"bare": partial(bare_loop, eager, priors, init, args.iterations, lr)}
         for path in args.paths:
             data = NormalisedFeatureLoss.from_images(net, {layer: 300.0}, images, execution=PATHS[path])
-            runs[path] = (lambda d: lambda: minimise(d, init, stepper_factory("mv2016"), [Phase(args.iterations, lr, 1)], priors=priors,
-                                                     progress=False))(data)
+            runs[path] = partial(minimise, data, init, stepper_factory("mv2016"), [Phase(args.iterations, lr, 1)], priors=priors, progress=False)
         for fn in runs.values():  # warm-up (and compilation)
             fn()
         times: dict[str, list[float]] = {k: [] for k in runs}

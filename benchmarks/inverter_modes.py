@@ -38,6 +38,7 @@ import warnings
 from pathlib import Path
 
 from deeprestore.training import main as train_main
+
 from machine import machine_lines, markdown_table
 
 MODES = ("parallel", "joint", "end_to_end", "stacked")  # run order: stacked needs parallel's checkpoint

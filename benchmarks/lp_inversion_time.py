@@ -28,6 +28,7 @@ import torch
 
 from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.studies.lp.experiments import invert_with
+
 from machine import machine_lines, markdown_table
 
 

@@ -24,6 +24,7 @@ import torch
 from datamodules import SamplePhotos
 from deeprestore.inversion import PRESETS, get_preset, invert
 from deeprestore.nets import load_network
+
 from machine import machine_lines, markdown_table, timed
 
 

@@ -23,6 +23,7 @@ import time
 import torch
 
 from deeprestore.priors.score_matching import naive_score_matching_objective, score_matching_objective
+
 from machine import machine_lines, markdown_table
 
 

@@ -47,6 +47,7 @@ from torch.utils.data import DataLoader
 from datamodules import SamplePhotos
 from deeprestore.inverters import InvertingNetwork
 from deeprestore.inverters.operations import IMAGE
+
 from machine import machine_lines, markdown_table
 
 TRAINABLE_MODES = ("parallel", "joint", "end_to_end")
@@ -116,7 +117,7 @@ def bare_seconds(model: InvertingNetwork, batches: list[Tensor], warmup: int, pr
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             levels, sizes = model.true_levels(x)
             losses = model.level_losses(levels, sizes)
-            loss = sum(l * (weight if k == IMAGE else 1.0) for k, l in losses.items())
+            loss = sum(value * (weight if k == IMAGE else 1.0) for k, value in losses.items())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

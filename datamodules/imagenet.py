@@ -9,8 +9,8 @@ from typing import Literal
 
 from .crop_datamodule import Split
 from .image_file_dataset import ScanMode
-from .image_folder import FileCropDataModule, describe_extensions
 from .image_files import scan_folder
+from .image_folder import FileCropDataModule, describe_extensions
 from .transforms import EvalCrops
 
 __all__ = ["ImageNet", "ImageNetSplit", "ThesisSplit", "thesis_split"]

@@ -87,14 +87,14 @@ def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
                       "diverged", "seconds", "training_run", "training_wandb_id"] == list(COLUMNS)
     assert len(rows) == 2 * 2 * 2
     assert {(r["method"], r["layer"], r["image"]) for r in rows} == {
-        (m, l, i) for m in METHODS for l in LAYERS for i in ("astronaut", "coffee")}
+        (m, layer, i) for m in METHODS for layer in LAYERS for i in ("astronaut", "coffee")}
     for r in rows:
         assert r["net"] == "efficientnet_lite0"
         assert -1 <= float(r["ssim"]) <= 1 and float(r["psnr"]) > 0 and float(r["mse"]) >= 0
         assert float(r["feature_error"]) >= 0 and r["top1_kept"] in ("True", "False") and r["diverged"] == "False"
         assert float(r["seconds"]) > 0
         assert r["label"] == r["top1_correct"] == r["training_run"] == ""  # files without labels; no trained method
-    assert sorted(result.ran) == sorted((m, l) for m in METHODS for l in LAYERS) and not result.skipped
+    assert sorted(result.ran) == sorted((m, layer) for m in METHODS for layer in LAYERS) and not result.skipped
 
 
 def test_numbers_are_those_of_the_saved_reconstructions(study, photos):
@@ -121,7 +121,7 @@ def test_numbers_are_those_of_the_saved_reconstructions(study, photos):
                 assert row["feature_error"] == pytest.approx(float(again["feature_error"][i]), rel=1e-4)
                 assert row["top1_kept"] == bool(again["top1_kept"][i])
     by_job = {(r["method"], r["layer"], r["image"]): r["ssim"] for r in rows}
-    assert all(by_job[("mv2016", l, i)] != by_job[("gd-plain", l, i)] for l in LAYERS for i in ("astronaut", "coffee"))
+    assert all(by_job[("mv2016", layer, i)] != by_job[("gd-plain", layer, i)] for layer in LAYERS for i in ("astronaut", "coffee"))
 
 
 def test_json_report_plots_grids_and_config(study):

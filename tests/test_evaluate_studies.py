@@ -4,8 +4,8 @@ held-out set, and the floors of the import graph."""
 from __future__ import annotations
 
 import ast
-import math
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -286,8 +286,8 @@ def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_pat
     """Two tiny splits, a 2 × 2 grid: with ``--ssim_fraction 0`` the chosen setting has the lowest
     mean tuning feature error (cheapest within the tolerance), and only report-split images are in
     metrics.csv."""
-    from deeprestore.studies.inversion.methods import TunedPresetMethod
     from deeprestore.studies.calibration.study import choose
+    from deeprestore.studies.inversion.methods import TunedPresetMethod
 
     files = sorted(str(p) for p in photos.glob("*.png"))
     calibration = main(["calibrate", "--tuning_images", *files[:2], "--report_images", files[2], "--crop_size", "32", "--layers", "stem",

@@ -218,8 +218,8 @@ def test_every_method_runs_on_a_graph_network(nets, tmp_path):
 
 
 def test_the_inversion_study_on_a_torchvision_network_says_where_c_comes_from(tmp_path):
-    from PIL import Image
     import skimage.data
+    from PIL import Image
 
     from deeprestore.studies.cli import main
 

@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
+from datamodules.evaluation_images import StackedImages
 from deeprestore.generative import conv_generator
 from deeprestore.generative.ilo import csgm, ilo
 from deeprestore.generative.lr_schedule import ramped_lr
 from deeprestore.generative.operators import make_operator
 from deeprestore.studies.inverse_problems.experiment import INVERSE_PROBLEM_COLUMNS, run_inverse_problems_study
-from datamodules.evaluation_images import StackedImages
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 

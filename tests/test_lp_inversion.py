@@ -12,12 +12,12 @@ from torch import nn
 from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
 from deeprestore.generative.lp_inversion import invert_layer, invert_layerwise, invert_relu_layer
+from deeprestore.generative.stage_matrix import stage_affine
+from deeprestore.generative.staged_generator import GeneratorStage, StagedGenerator
 from deeprestore.studies.cli import main as evaluate_main
 from deeprestore.studies.lp.experiments import LP_COLUMNS, dimension_study, noise_study, trained_generator_study
 from deeprestore.studies.lp.report import lp_figures, lp_report
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
-from deeprestore.generative.stage_matrix import stage_affine
-from deeprestore.generative.staged_generator import GeneratorStage, StagedGenerator
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -200,7 +200,7 @@ def test_the_threshold_search_finds_the_smallest_accepted_index_from_any_guess()
         for guess in range(1, 21):
             asked: list[int] = []
 
-            def accepted(j: int) -> bool:
+            def accepted(j: int, asked: list[int] = asked, first: int = first) -> bool:
                 asked.append(j)
                 return j >= first
 

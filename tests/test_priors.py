@@ -13,14 +13,14 @@ import pytest
 import torch
 
 from deeprestore.priors import (
-    B,
     B_PLUS,
     IMAGENET_MEAN_255,
-    V,
     AlphaNorm,
+    B,
     BoundedRange,
     ImagePrior,
     TotalVariation,
+    V,
     from_mv_units,
     mean_tensor,
     to_mv_units,

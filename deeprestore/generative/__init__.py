@@ -5,15 +5,15 @@ programs for ReLU networks (Lei et al. 2019), Intermediate Layer Optimisation wi
 projections (Daras et al. 2021) and the latent-only baseline CSGM (Bora et al. 2017).
 """
 
-from deeprestore.generative.staged_generator import ACTIVATIONS, GeneratorStage, StagedGenerator
 from deeprestore.generative.conv_generator import conv_generator, fc_image_generator
-from deeprestore.generative.vae_module import VAEGeneratorModule, load_generator
 from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
 from deeprestore.generative.ilo import InversionResult, csgm, ilo
 from deeprestore.generative.l1_ball import project_l1_ball, project_l1_ball_around
 from deeprestore.generative.lp_inversion import invert_layerwise, invert_relu_layer
 from deeprestore.generative.stage_matrix import stage_affine
+from deeprestore.generative.staged_generator import ACTIVATIONS, GeneratorStage, StagedGenerator
+from deeprestore.generative.vae_module import VAEGeneratorModule, load_generator
 
 __all__ = [
     "ACTIVATIONS",

@@ -2,14 +2,14 @@
 Inversion): data terms, parameterisations, starts, transforms, jitter, optimisers, presets and the
 batched engine."""
 
-from deeprestore.inversion.execution import Execution
 from deeprestore.inversion.engine import InversionResult, Phase, minimise
+from deeprestore.inversion.execution import Execution
 from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
 from deeprestore.inversion.invert import invert, layer_stride, run_preset
-from deeprestore.inversion.starts import mv_noise
 from deeprestore.inversion.optimizers import OPTIMIZERS, stepper_factory
 from deeprestore.inversion.presets import PRESETS, Preset, get_preset
 from deeprestore.inversion.seeds import image_seeds, index_seeds
+from deeprestore.inversion.starts import mv_noise
 from deeprestore.inversion.visualisations import UNIT_KINDS, caricature, maximise_activation, unit_activation
 
 __all__ = ["UNIT_KINDS", "caricature", "maximise_activation", "unit_activation", "Execution", "InversionResult", "NormalisedFeatureLoss", "OPTIMIZERS", "PRESETS", "Phase", "Preset", "get_preset", "image_seeds", "index_seeds", "invert", "layer_stride", "minimise", "mv_noise", "run_preset", "stepper_factory"]

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -165,6 +166,28 @@ def _resample(images: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=images.shape[-1] > size[1])
 
 
+def _decoded(param: Parameterisation, x: Tensor, small: tuple[int, int], canvas_size: tuple[int, int]) -> Tensor:
+    """The variable ``x`` (of a ``small`` canvas) as library images on the full ``canvas_size``."""
+    return _resample(param.decode(x, small), canvas_size)
+
+
+def _data_on_copies(data: DataTerm, transforms: RandomTransforms | None, copies: Sequence[int], view: Tensor) -> Tensor:
+    """The data term on ``view``, or its mean over the copies transformed with the seeds ``copies``."""
+    if not transforms:
+        return data(view)
+    return sum(data(transforms(view, torch.Generator().manual_seed(c))) for c in copies) / len(copies)
+
+
+def _step_energy(decoded: Callable[[], Tensor], seen: DataTerm, priors: Sequence[tuple[ImagePrior, float]], offset: tuple[int, int],
+                 size: tuple[int, int]) -> Tensor:
+    """One step's per-image energy: the data term on the jittered crop ``offset`` of the decoded
+    canvas, the priors on the whole canvas."""
+    with record_function("engine.decode"):
+        canvas = decoded()
+        view = crop(canvas, offset, size)
+    return energy_terms(seen, priors, canvas, view)[0]
+
+
 def minimise(
     data: DataTerm,
     init: Tensor,
@@ -220,27 +243,15 @@ def minimise(
         last_good = x.detach().clone()
         stepper = make_stepper(x, phase.lr_at(0), size[0] * size[1])
 
-        def decoded() -> Tensor:
-            return _resample(param.decode(x, small), canvas_size)
-
+        decoded = partial(_decoded, param, x, small, canvas_size)
         for it in range(phase.iterations):
             offset = draw_offset(phase.jitter, generator)
             copies = [int(torch.randint(2**62, (1,), generator=generator)) for _ in range(ensemble)] if transforms else []
             stepper.set_lr(phase.lr_at(it))
             factor = phase.prior_weight_at(it)
             weighted = [(prior, weight * factor) for prior, weight in priors]
-
-            def seen(view: Tensor) -> Tensor:  # the data term on the view, or its mean over the transformed copies
-                if not transforms:
-                    return data(view)
-                return sum(data(transforms(view, torch.Generator().manual_seed(c))) for c in copies) / ensemble
-
-            def energy() -> Tensor:
-                with record_function("engine.decode"):
-                    canvas = decoded()
-                    view = crop(canvas, offset, size)
-                return energy_terms(seen, weighted, canvas, view)[0]
-
+            seen = partial(_data_on_copies, data, transforms, copies)
+            energy = partial(_step_energy, decoded, seen, weighted, offset, size)
             with record_function("engine.step"):
                 value = stepper.step(energy)
             with torch.no_grad():

@@ -35,11 +35,11 @@ import torch
 from torch import Tensor
 
 from deeprestore.checkpoint_files import read_checkpoint
-from deeprestore.metrics import comparison_grid, feature_error, image_metrics, save_png
 from deeprestore.inverters.chain import InverterChain
 from deeprestore.inverters.generic_decoder import GenericDecoder
 from deeprestore.inverters.losses import relative_mse
 from deeprestore.inverters.operations import IMAGE, network_operations
+from deeprestore.metrics import comparison_grid, feature_error, image_metrics, save_png
 from deeprestore.nets import LayeredNetwork, load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 
@@ -169,7 +169,7 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
     def training_step(self, images: Tensor, batch_idx: int) -> Tensor:
         levels, sizes = self.true_levels(images)
         losses = self.level_losses(levels, sizes)
-        loss = sum(l * (self.hparams.image_loss_weight if k == IMAGE else 1.0) for k, l in losses.items())
+        loss = sum(value * (self.hparams.image_loss_weight if k == IMAGE else 1.0) for k, value in losses.items())
         self.log("train/loss", loss, prog_bar=True, batch_size=len(images), sync_dist=False)
         self.log_dict({f"train/loss_{k}": v for k, v in losses.items()}, batch_size=len(images))
         return loss

@@ -10,8 +10,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from deeprestore.metrics._checks import check_image_pair
 from deeprestore.atomic_io import atomic_write
+from deeprestore.metrics._checks import check_image_pair
 from deeprestore.metrics.difference_images import absolute_difference_image, signed_difference_image
 from deeprestore.metrics.grids import PANELS
 from deeprestore.metrics.scores import SSIM_WINDOW, image_metrics, psnr

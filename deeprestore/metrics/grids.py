@@ -10,8 +10,8 @@ from PIL import Image
 from torch import Tensor
 from torchvision.utils import make_grid
 
-from deeprestore.metrics._checks import check_finite, check_image_pair
 from deeprestore.atomic_io import atomic_write
+from deeprestore.metrics._checks import check_finite, check_image_pair
 from deeprestore.metrics.difference_images import absolute_difference_image, signed_difference_image
 
 __all__ = ["PANELS", "comparison_grid", "save_png"]

@@ -27,7 +27,15 @@ from torch import nn
 from torchvision import models
 
 from deeprestore.nets.graph_network import GraphNetwork
-from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD, WeightsSpec, apply_state_dict, hub_checkpoint_dir, load_state_dict, resolve_weights_file
+from deeprestore.nets.weights import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    WeightsSpec,
+    apply_state_dict,
+    hub_checkpoint_dir,
+    load_state_dict,
+    resolve_weights_file,
+)
 
 __all__ = ["TORCHVISION_PREFIX", "torchvision_classifiers", "torchvision_network"]
 

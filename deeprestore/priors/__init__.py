@@ -34,10 +34,10 @@ from deeprestore.priors.roth_foe import roth_foe
 from deeprestore.priors.score_matching import score_matching_objective
 from deeprestore.priors.total_variation import TotalVariation
 from deeprestore.priors.units import (
-    B,
     B_PLUS,
     IMAGENET_MEAN_255,
     MV_SCALE,
+    B,
     V,
     from_mv_units,
     mean_tensor,

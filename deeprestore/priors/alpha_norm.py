@@ -9,7 +9,7 @@ from torch import Tensor
 
 from deeprestore.priors._checks import check_images, compute_dtype
 from deeprestore.priors.base import ImagePrior
-from deeprestore.priors.units import B, IMAGENET_MEAN_255, mean_colour, to_mv_units
+from deeprestore.priors.units import IMAGENET_MEAN_255, B, mean_colour, to_mv_units
 
 __all__ = ["AlphaNorm"]
 

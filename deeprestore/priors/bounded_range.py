@@ -9,7 +9,7 @@ from torch import Tensor
 
 from deeprestore.priors._checks import check_images, compute_dtype
 from deeprestore.priors.base import ImagePrior
-from deeprestore.priors.units import B, B_PLUS, IMAGENET_MEAN_255, from_mv_units, mean_colour, to_mv_units
+from deeprestore.priors.units import B_PLUS, IMAGENET_MEAN_255, B, from_mv_units, mean_colour, to_mv_units
 
 __all__ = ["BoundedRange"]
 

@@ -21,8 +21,8 @@ precision ``Wᵀ diag(α) W`` — the closed-form check of score matching.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor

@@ -62,7 +62,7 @@ class Whitening(nn.Module):
         remove_dc: bool = False,
         eps: float = 1e-3,
         n_components: int | None = None,
-    ) -> "Whitening":
+    ) -> Whitening:
         """Fit on ``T×d`` patches (flattened ``C×k×k`` with ``C = channels``).
 
         ``eps`` is relative to the mean variance (so the map does not depend on the patches'

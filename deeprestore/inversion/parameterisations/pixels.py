@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from deeprestore.inversion.parameterisations.base import Parameterisation
 from deeprestore.constant_tensors import ConstantTensor
+from deeprestore.inversion.parameterisations.base import Parameterisation
 from deeprestore.priors.units import IMAGENET_MEAN_255, from_mv_units, mean_colour, to_mv_units
 
 __all__ = ["MVPixels", "ScaledPixels"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from deeprestore.inversion.engine import Phase
 from deeprestore.inversion.jitter import jitter_for_stride
 from deeprestore.inversion.presets.lucent import LUCENT_LR
-from deeprestore.inversion.presets.mahendran_vedaldi import mv2016_priors, mv2016_data_weight
+from deeprestore.inversion.presets.mahendran_vedaldi import mv2016_data_weight, mv2016_priors
 from deeprestore.inversion.presets.preset import Preset
 
 __all__ = ["MV2016_FOURIER"]

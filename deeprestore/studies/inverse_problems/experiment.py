@@ -23,12 +23,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from datamodules.evaluation_images import EvaluationImages, StackedImages
-
-from deeprestore.metrics import markdown_table, mean_std, mse, psnr, save_figure, ssim
 from deeprestore.generative.ilo import InversionResult
 from deeprestore.generative.operators import ForwardOperator
 from deeprestore.generative.staged_generator import StagedGenerator
 from deeprestore.inversion.seeds import image_seeds
+from deeprestore.metrics import markdown_table, mean_std, mse, psnr, save_figure, ssim
 from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder
 
@@ -165,9 +164,9 @@ def run_inverse_problems_study(
         if figure_images > 0 and folder.writer and kept:
             first = next(iter(kept.values()))  # observations and truths are the same for every method
             shown = sorted(first)
-            stack = lambda images, key: torch.stack([images[k][key] for k in shown])  # noqa: E731
-            fig = inverse_problems_figure(stack(first, "observation"), {m: stack(images, "reconstruction") for m, images in kept.items()},
-                                          stack(first, "truth"), [data.names[k] for k in shown],
+            fig = inverse_problems_figure(_stacked(first, shown, "observation"),
+                                          {m: _stacked(images, shown, "reconstruction") for m, images in kept.items()},
+                                          _stacked(first, shown, "truth"), [data.names[k] for k in shown],
                                           title=f"{op_name} ({operator.num_measurements} measurements)")
             save_figure(fig, folder.path / "plots" / f"{op_name.replace(AT, '_m')}.png")
     bar.close()
@@ -176,6 +175,11 @@ def run_inverse_problems_study(
         if any(AT in key for key in operators):
             save_figure(mse_by_measurements(rows), folder.path / "plots" / "mse_by_measurements.png")
     return rows
+
+
+def _stacked(kept: Mapping[int, Mapping[str, Tensor]], indices: Sequence[int], key: str) -> Tensor:
+    """The kept tensors ``key`` of the images ``indices``, stacked."""
+    return torch.stack([kept[k][key] for k in indices])
 
 
 def inverse_problems_figure(observation: Tensor, reconstructions: Mapping[str, Tensor], truth: Tensor,

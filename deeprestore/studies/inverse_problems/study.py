@@ -35,8 +35,15 @@ from deeprestore.generative.operators import OPERATOR_NAMES, ForwardOperator, ma
 from deeprestore.generative.staged_generator import StagedGenerator
 from deeprestore.generative.vae_module import load_generator
 from deeprestore.metrics import markdown_table, mean_std
-from deeprestore.studies.inverse_problems.experiment import (AT, INVERSE_PROBLEM_COLUMNS, InverseProblemJob, Method, inverse_problems_table,
-                                                             operator_name, run_inverse_problems_study)
+from deeprestore.studies.inverse_problems.experiment import (
+    AT,
+    INVERSE_PROBLEM_COLUMNS,
+    InverseProblemJob,
+    Method,
+    inverse_problems_table,
+    operator_name,
+    run_inverse_problems_study,
+)
 from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions

@@ -10,7 +10,6 @@ scores are float32.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Sequence
 
 import torch

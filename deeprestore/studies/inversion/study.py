@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -40,7 +41,14 @@ from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
 from deeprestore.studies.inversion.job import InversionJob
 from deeprestore.studies.inversion.methods import LearnedPriorMethod, Method, PresetMethod
-from deeprestore.studies.inversion.report import ORIGINALS_FILE, file_stem, report_sections, ssim_summary_table, wandb_job_payload, wandb_study_payload
+from deeprestore.studies.inversion.report import (
+    ORIGINALS_FILE,
+    file_stem,
+    report_sections,
+    ssim_summary_table,
+    wandb_job_payload,
+    wandb_study_payload,
+)
 from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
@@ -276,7 +284,7 @@ class InversionStudy(StudyOptions):
             if folder.writer:
                 self._save_job(folder, module, originals)
                 folder.write_table("metrics", COLUMNS, result.rows)
-                folder.log_wandb(lambda wandb: wandb_job_payload(wandb, folder.path, module.rows, method.name, layer))
+                folder.log_wandb(partial(wandb_job_payload, folder=folder.path, rows=module.rows, method=method.name, layer=layer))
         bar.close()
         if folder.writer:
             folder.write_table("metrics", COLUMNS, result.rows, json_too=True)
