@@ -70,11 +70,21 @@ def main() -> None:
         for _ in range(args.repeats):  # interleaved, after the warm-up above
             batched.append(timed(batched_step, device))
             looped.append(timed(looped_steps, device))
-        rows.append([f"{size}²", f"{d_feat:.2e}", f"{d_grad:.2e} (of max {scale:.3g})",
-                     f"{statistics.median(batched) * 1e3:.0f}", f"{statistics.median(looped) * 1e3:.0f}",
-                     f"{statistics.median(looped) / statistics.median(batched):.2f}"])
-    print(markdown_table(["crop", "max |Δ features|", "max |Δ input gradient|", "batch of 8 (ms)", "8 × batch of 1 (ms)",
-                          "per-image / batched"], rows))
+        rows.append(
+            [
+                f"{size}²",
+                f"{d_feat:.2e}",
+                f"{d_grad:.2e} (of max {scale:.3g})",
+                f"{statistics.median(batched) * 1e3:.0f}",
+                f"{statistics.median(looped) * 1e3:.0f}",
+                f"{statistics.median(looped) / statistics.median(batched):.2f}",
+            ]
+        )
+    print(
+        markdown_table(
+            ["crop", "max |Δ features|", "max |Δ input gradient|", "batch of 8 (ms)", "8 × batch of 1 (ms)", "per-image / batched"], rows
+        )
+    )
     print()
     print("\n".join(machine_lines()))
 

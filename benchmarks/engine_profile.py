@@ -99,8 +99,10 @@ def main() -> None:
     parts["bookkeeping, Python, set-up (rest of the run / steps)"] = setup_and_loop - iteration
     rows = [[name, f"{ms:.2f}", f"{100 * ms / setup_and_loop:.1f}"] for name, ms in parts.items()]
     rows.append(["**one iteration, all in**", f"**{setup_and_loop:.2f}**", "100"])
-    print(f"{args.net} → {args.layer}, {args.preset}, {args.size}², batch {args.batch}, {steps} steps, "
-          f"{execution.describe(net, device)}; {args.batch * steps / wall:.1f} image·it/s under the profiler\n")
+    print(
+        f"{args.net} → {args.layer}, {args.preset}, {args.size}², batch {args.batch}, {steps} steps, "
+        f"{execution.describe(net, device)}; {args.batch * steps / wall:.1f} image·it/s under the profiler\n"
+    )
     print(markdown_table(["part of a step", "ms per step", "%"], rows))
     print()
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.top, max_name_column_width=48)

@@ -30,7 +30,9 @@ from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
 from machine import machine_lines, markdown_table, timed
 
 
-def torch_optim_gd(generator, x: torch.Tensor, steps: int, lr: float, restarts: int, seed: int, final_lr_ratio: float = 1e-3) -> torch.Tensor:
+def torch_optim_gd(
+    generator, x: torch.Tensor, steps: int, lr: float, restarts: int, seed: int, final_lr_ratio: float = 1e-3
+) -> torch.Tensor:
     """invert_by_gradient_descent's maths with ``torch.optim.Adam`` and ``LambdaLR``; all restarts."""
     target = x.repeat(restarts, 1)
     h = torch.randn(restarts * len(x), *generator.latent_shape, generator=torch.Generator().manual_seed(seed), dtype=x.dtype)
@@ -71,11 +73,20 @@ def main() -> None:
         for name, fn in (("PlainAdam (the code)", ours), ("torch.optim.Adam + LambdaLR", theirs)):
             times[name].append(timed(fn, torch.device("cpu")))
     base = statistics.median(times["torch.optim.Adam + LambdaLR"])
-    rows = [[name, f"{statistics.median(t) / args.samples:.3f}", f"{1e6 * statistics.median(t) / args.steps:.0f}",
-             f"{base / statistics.median(t):.2f}×"] for name, t in times.items()]
+    rows = [
+        [
+            name,
+            f"{statistics.median(t) / args.samples:.3f}",
+            f"{1e6 * statistics.median(t) / args.steps:.0f}",
+            f"{base / statistics.median(t):.2f}×",
+        ]
+        for name, t in times.items()
+    ]
     print(markdown_table(["loop", "s/sample", "µs/step", "speed-up"], rows))
-    print(f"\nwidths {'-'.join(map(str, args.widths))}, {args.samples} samples × {args.restarts} restarts, {args.steps} steps, "
-          f"median of {args.repeats}; best losses bit-identical: {identical}")
+    print(
+        f"\nwidths {'-'.join(map(str, args.widths))}, {args.samples} samples × {args.restarts} restarts, {args.steps} steps, "
+        f"median of {args.repeats}; best losses bit-identical: {identical}"
+    )
     print("\n".join(machine_lines()))
 
 

@@ -42,7 +42,9 @@ def bare_csgm(generator, operator, y: torch.Tensor, steps: int, lr: float) -> to
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, nargs=4, default=[50, 50, 25, 25], help="ILO's steps on layers 0–3; CSGM and the bare loop get their sum")
+    p.add_argument(
+        "--steps", type=int, nargs=4, default=[50, 50, 25, 25], help="ILO's steps on layers 0–3; CSGM and the bare loop get their sum"
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
@@ -67,8 +69,10 @@ def main() -> None:
     rate = {name: args.batch * budget / statistics.median(t) for name, t in times.items()}
     bare = rate["bare loop (CSGM's maths)"]
     print(markdown_table(["method", "image·steps/s", "× bare loop"], [[n, f"{v:.0f}", f"{v / bare:.2f}"] for n, v in rate.items()]))
-    print(f"\nDCGAN face generator (64², z = 100), inpainting (20 % of the pixels), batch {args.batch}, {budget} steps, "
-          f"median of {args.repeats} interleaved repeats, {device}.")
+    print(
+        f"\nDCGAN face generator (64², z = 100), inpainting (20 % of the pixels), batch {args.batch}, {budget} steps, "
+        f"median of {args.repeats} interleaved repeats, {device}."
+    )
     print("\n".join(machine_lines()))
 
 

@@ -118,8 +118,12 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=30)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--peak-dtype", default="float32", choices=("float32", "bfloat16"),
-                   help="dtype of the matmul whose GFLOP/s is the peak (bfloat16 for a GPU's bf16 rows)")
+    p.add_argument(
+        "--peak-dtype",
+        default="float32",
+        choices=("float32", "bfloat16"),
+        help="dtype of the matmul whose GFLOP/s is the peak (bfloat16 for a GPU's bf16 rows)",
+    )
     p.add_argument("--peak-size", type=int, default=2048, help="side of that matmul (8192 fills a large GPU)")
     p.add_argument("--sync-debug", action="store_true", help="on CUDA, count the synchronisations torch.cuda.set_sync_debug_mode reports")
     args = p.parse_args()
@@ -139,10 +143,28 @@ def main() -> None:
             net = load_network(name, source).to(device)
             for row in throughput_rows(net, layer, base, priors, lr, args, device, peak):
                 rows.append([f"{name} {layer} ({source})", f"{size}²", *row])
-    print(markdown_table(["network, layer (weights)", "size", "batch", "path", "engine image·it/s", "bare loop image·it/s",
-                          "ratio", "GFLOP/s", "% of matmul peak", "host waits per run", "CUDA syncs per run"], rows))
-    print(f"\n{args.iterations} iterations, median of {args.repeats} interleaved repeats, {device}; "
-          f"{args.peak_dtype} {args.peak_size}² matmul peak {peak:.0f} GFLOP/s measured in this run.")
+    print(
+        markdown_table(
+            [
+                "network, layer (weights)",
+                "size",
+                "batch",
+                "path",
+                "engine image·it/s",
+                "bare loop image·it/s",
+                "ratio",
+                "GFLOP/s",
+                "% of matmul peak",
+                "host waits per run",
+                "CUDA syncs per run",
+            ],
+            rows,
+        )
+    )
+    print(
+        f"\n{args.iterations} iterations, median of {args.repeats} interleaved repeats, {device}; "
+        f"{args.peak_dtype} {args.peak_size}² matmul peak {peak:.0f} GFLOP/s measured in this run."
+    )
     print("\n".join(machine_lines()))
 
 
@@ -158,21 +180,33 @@ def throughput_rows(net, layer: str, base: torch.Tensor, priors, lr: float, args
         runs = {"bare": partial(bare_loop, eager, priors, init, args.iterations, lr)}
         for path in args.paths:
             data = NormalisedFeatureLoss.from_images(net, {layer: 300.0}, images, execution=PATHS[path])
-            runs[path] = partial(minimise, data, init, stepper_factory("mv2016"), [Phase(args.iterations, lr, 1)], priors=priors, progress=False)
+            runs[path] = partial(
+                minimise, data, init, stepper_factory("mv2016"), [Phase(args.iterations, lr, 1)], priors=priors, progress=False
+            )
         for fn in runs.values():  # warm-up (and compilation)
             fn()
         times: dict[str, list[float]] = {k: [] for k in runs}
         for r in range(args.repeats):
-            for name in (list(runs) if r % 2 == 0 else list(runs)[::-1]):
+            for name in list(runs) if r % 2 == 0 else list(runs)[::-1]:
                 times[name].append(timed(runs[name], device))
         rate = {k: n * args.iterations / statistics.median(v) for k, v in times.items()}
         for path in args.paths:
             with HostSyncCounter() as waits:
                 runs[path]()
             cuda_syncs = str(cuda_synchronisations(runs[path])) if args.sync_debug and device.type == "cuda" else "–"
-            rows.append([str(n), path, f"{rate[path]:.1f}", f"{rate['bare']:.1f}", f"{rate[path] / rate['bare']:.2f}",
-                         f"{rate[path] * gflop:.1f}", f"{100 * rate[path] * gflop / peak:.1f}", str(waits.total),
-                         cuda_syncs])
+            rows.append(
+                [
+                    str(n),
+                    path,
+                    f"{rate[path]:.1f}",
+                    f"{rate['bare']:.1f}",
+                    f"{rate[path] / rate['bare']:.2f}",
+                    f"{rate[path] * gflop:.1f}",
+                    f"{100 * rate[path] * gflop / peak:.1f}",
+                    str(waits.total),
+                    cuda_syncs,
+                ]
+            )
     return rows
 
 

@@ -47,11 +47,20 @@ METRICS = ("ssim", "psnr", "mse", "feature_error")
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False,
-                                epilog="Any other argument is passed through to train.py's main().",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        allow_abbrev=False,
+        epilog="Any other argument is passed through to train.py's main().",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--layers", nargs="+", default=["block1", "block3"], help="EfficientNet-Lite0 layers to invert")
-    p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="modes to run (always in the order parallel, joint, end_to_end, stacked)")
+    p.add_argument(
+        "--modes",
+        nargs="+",
+        default=list(MODES),
+        choices=MODES,
+        help="modes to run (always in the order parallel, joint, end_to_end, stacked)",
+    )
     p.add_argument("--epochs", type=int, default=30, help="training epochs of every trained mode")
     p.add_argument("--out", type=Path, default=Path("reports/inverter_modes"), help="folder for the CSV and the checkpoints")
     return p.parse_known_args(argv)
@@ -81,9 +90,22 @@ def run_one(layer: str, mode: str, epochs: int, checkpoints: Path, extra: list[s
     if run_dir.exists():
         print(f"removing the unfinished attempt {run_dir}")
         shutil.rmtree(run_dir)
-    args = ["--experiment", experiment, "--checkpoint_root", str(checkpoints), "--wandb", "disabled",
-            "--model.init_args.layer", layer, "--model.init_args.mode", mode,
-            "--trainer.max_epochs", str(epochs), "--trainer.enable_progress_bar", "false"]
+    args = [
+        "--experiment",
+        experiment,
+        "--checkpoint_root",
+        str(checkpoints),
+        "--wandb",
+        "disabled",
+        "--model.init_args.layer",
+        layer,
+        "--model.init_args.mode",
+        mode,
+        "--trainer.max_epochs",
+        str(epochs),
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     if mode == "stacked":
         best = sorted((checkpoints / f"modes_{layer}_parallel").glob("best-*.ckpt"))
         parallel = best[-1] if best else checkpoints / f"modes_{layer}_parallel" / "last.ckpt"
@@ -123,13 +145,26 @@ def main(argv: list[str] | None = None) -> None:
     order = {m: i for i, m in enumerate(MODES)}
     layers = {layer: i for i, layer in enumerate(args.layers)}
     rows.sort(key=lambda r: (layers.get(r["layer"], len(layers)), r["layer"], order.get(r["mode"], len(MODES))))
-    table = [[r["layer"], r["mode"], r["epochs"], f"{float(r['ssim']):.4f}", f"{float(r['psnr']):.2f}",
-              f"{float(r['mse']):.5f}", f"{float(r['feature_error']):.4f}", f"{float(r['seconds']):.0f}"] for r in rows]
+    table = [
+        [
+            r["layer"],
+            r["mode"],
+            r["epochs"],
+            f"{float(r['ssim']):.4f}",
+            f"{float(r['psnr']):.2f}",
+            f"{float(r['mse']):.5f}",
+            f"{float(r['feature_error']):.4f}",
+            f"{float(r['seconds']):.0f}",
+        ]
+        for r in rows
+    ]
     print()
     print(markdown_table(["layer", "mode", "epochs", "SSIM ↑", "PSNR (dB) ↑", "MSE ↓", "feature error ↓", "seconds"], table))
     print()
-    print(f"EfficientNet-Lite0, held-out test split of configs/default.yaml{' with ' + ' '.join(extra) if extra else ''}; "
-          f"stacked = the parallel modules chained, assembled from the parallel run's best checkpoint. CSV: {csv_path}")
+    print(
+        f"EfficientNet-Lite0, held-out test split of configs/default.yaml{' with ' + ' '.join(extra) if extra else ''}; "
+        f"stacked = the parallel modules chained, assembled from the parallel run's best checkpoint. CSV: {csv_path}"
+    )
     print()
     print("\n".join(machine_lines()))
 

@@ -64,7 +64,9 @@ def main() -> None:
             slow = median_seconds(partial(loop_projection, v, radius), args.repeats)
             rows.append([str(batch), str(dim), f"{batch / fast:,.0f}", f"{batch / slow:,.0f}", f"{slow / fast:.1f}×"])
     print(markdown_table(["N", "d", "batched rows/s", "loop rows/s", "speed-up"], rows))
-    print(f"- dtype {args.dtype}, median of {args.repeats} runs after one warm-up, radius 0.1·d ≈ ⅛ of a row’s l1 norm (all rows projected)")
+    print(
+        f"- dtype {args.dtype}, median of {args.repeats} runs after one warm-up, radius 0.1·d ≈ ⅛ of a row’s l1 norm (all rows projected)"
+    )
     print("\n".join(machine_lines()))
 
 

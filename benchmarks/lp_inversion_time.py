@@ -57,8 +57,17 @@ def main() -> None:
                 seconds[method] += sec
                 success[method] += int(((z_hat - z).norm() / z.norm()).item() < 1e-6)
         lp, gd = statistics.median(seconds["lp"]), statistics.median(seconds["gd"])
-        rows.append(["-".join(map(str, widths)), f"{c:g}×", f"{lp:.4f}", f"{gd:.4f}", f"{gd / lp:.1f}×",
-                     f"{success['lp']}/{args.samples}", f"{success['gd']}/{args.samples}"])
+        rows.append(
+            [
+                "-".join(map(str, widths)),
+                f"{c:g}×",
+                f"{lp:.4f}",
+                f"{gd:.4f}",
+                f"{gd / lp:.1f}×",
+                f"{success['lp']}/{args.samples}",
+                f"{success['gd']}/{args.samples}",
+            ]
+        )
     print(markdown_table(["widths", "expansion", "LP s/sample", "Adam s/sample", "Adam / LP", "LP recovered", "Adam recovered"], rows))
     print(f"\n- Adam: {args.gd_steps} steps × {args.restarts} restarts (batched); LP: HiGHS, one layer at a time")
     print("\n".join(machine_lines()))

@@ -69,9 +69,12 @@ with open(stats_path, "w") as f:
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False,
-                                epilog="Any other argument is passed through to train.py.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        allow_abbrev=False,
+        epilog="Any other argument is passed through to train.py.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--net", default="efficientnet_lite0", help="network of the baseline process")
     p.add_argument("--batch-size", type=int, default=8, help="baseline forward batch (configs/default.yaml)")
     p.add_argument("--crop", type=int, default=128, help="baseline forward crop side (configs/default.yaml)")
@@ -104,11 +107,18 @@ def main(argv: list[str] | None = None) -> None:
         train_args = ["--wandb", "disabled", "--checkpoint_root", str(tmp_dir / "checkpoints"), *extra]
         children = [
             ("python + `import torch`", [sys.executable, "-c", "import torch"], tmp_dir / "torch.log", None),
-            (f"baseline: torch + frozen `{args.net}` + 1 forward ({args.batch_size}×3×{args.crop}×{args.crop})",
-             [sys.executable, "-c", BASELINE, str(tmp_dir / "baseline.json"), args.net, str(args.batch_size), str(args.crop)],
-             tmp_dir / "baseline.log", tmp_dir / "baseline.json"),
-            (f"`python train.py {' '.join(train_args[:2] + ['--checkpoint_root', '<tmp>'] + extra)}`",
-             [sys.executable, "-c", TRAIN, str(tmp_dir / "train.json"), *train_args], train_log, tmp_dir / "train.json"),
+            (
+                f"baseline: torch + frozen `{args.net}` + 1 forward ({args.batch_size}×3×{args.crop}×{args.crop})",
+                [sys.executable, "-c", BASELINE, str(tmp_dir / "baseline.json"), args.net, str(args.batch_size), str(args.crop)],
+                tmp_dir / "baseline.log",
+                tmp_dir / "baseline.json",
+            ),
+            (
+                f"`python train.py {' '.join(train_args[:2] + ['--checkpoint_root', '<tmp>'] + extra)}`",
+                [sys.executable, "-c", TRAIN, str(tmp_dir / "train.json"), *train_args],
+                train_log,
+                tmp_dir / "train.json",
+            ),
         ]
         peaks = []
         for label, cmd, log, stats_path in children:
@@ -125,8 +135,10 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print(markdown_table(["process", "peak RSS (MiB)", "torch.cuda.max_memory_allocated (MiB)", "wall (s)"], rows))
     print()
-    print(f"Training above the framework+model baseline: {peaks[2] - peaks[1]:+.0f} MiB peak RSS. "
-          "Peak RSS is each child's ru_maxrss (os.wait4); wall time includes interpreter start-up and imports.")
+    print(
+        f"Training above the framework+model baseline: {peaks[2] - peaks[1]:+.0f} MiB peak RSS. "
+        "Peak RSS is each child's ru_maxrss (os.wait4); wall time includes interpreter start-up and imports."
+    )
     if summary:
         print(f"train.py reported: {summary[-1]}")
     print()

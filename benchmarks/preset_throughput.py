@@ -32,8 +32,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--net", default="efficientnet_lite0")
     p.add_argument("--layer", default="block4")
-    p.add_argument("--presets", nargs="+", default=["mv2016", "gd-plain", "deepinversion", "lucent", "plugin", "mv2016+bn", "mv2016-fourier"],
-                   help=f"presets to time (of {', '.join(PRESETS)}); mv2016 is always the reference")
+    p.add_argument(
+        "--presets",
+        nargs="+",
+        default=["mv2016", "gd-plain", "deepinversion", "lucent", "plugin", "mv2016+bn", "mv2016-fourier"],
+        help=f"presets to time (of {', '.join(PRESETS)}); mv2016 is always the reference",
+    )
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--iterations", type=int, default=40)
@@ -60,8 +64,10 @@ def main() -> None:
     rate = {name: args.batch * args.iterations / statistics.median(t) for name, t in times.items()}
     rows = [[name, f"{rate[name]:.1f}", f"{rate[name] / rate['mv2016']:.2f}", get_preset(name).ensemble] for name in presets]
     print(markdown_table(["preset", "image·it/s", "× mv2016", "network passes per iteration"], rows))
-    print(f"\n{args.net} {args.layer}, {args.size}², batch {args.batch}, {args.iterations} iterations, median of {args.repeats} "
-          f"interleaved repeats, {device}.")
+    print(
+        f"\n{args.net} {args.layer}, {args.size}², batch {args.batch}, {args.iterations} iterations, median of {args.repeats} "
+        f"interleaved repeats, {device}."
+    )
     print("\n".join(machine_lines()))
 
 

@@ -41,7 +41,9 @@ def step_seconds(objective, patches: torch.Tensor, filters: torch.Tensor, log_al
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dims", type=int, nargs="+", default=[24, 189], help="patch dimensions d (24 = 5×5 grey, 189 = 8×8 colour minus DC)")
+    parser.add_argument(
+        "--dims", type=int, nargs="+", default=[24, 189], help="patch dimensions d (24 = 5×5 grey, 189 = 8×8 colour minus DC)"
+    )
     parser.add_argument("--filters", type=int, default=512)
     parser.add_argument("--patches", type=int, default=2048)
     parser.add_argument("--expert", default="ica")
@@ -55,7 +57,16 @@ def main() -> None:
         log_alphas = torch.zeros(args.filters, requires_grad=True)
         fast = step_seconds(score_matching_objective, patches, filters, log_alphas, args.expert, args.repeats)
         slow = step_seconds(naive_score_matching_objective, patches, filters, log_alphas, args.expert, args.repeats)
-        rows.append([str(dim), str(args.filters), str(args.patches), f"{args.patches / fast:,.0f}", f"{args.patches / slow:,.0f}", f"{slow / fast:.1f}×"])
+        rows.append(
+            [
+                str(dim),
+                str(args.filters),
+                str(args.patches),
+                f"{args.patches / fast:,.0f}",
+                f"{args.patches / slow:,.0f}",
+                f"{slow / fast:.1f}×",
+            ]
+        )
     print(markdown_table(["d", "filters", "patches", "closed form patches/s", "naive autograd patches/s", "speed-up"], rows))
     print("\n".join(machine_lines()))
 

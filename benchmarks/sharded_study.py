@@ -46,10 +46,40 @@ from deeprestore.studies.inversion.scoring import score  # noqa: E402
 def study_seconds(args: argparse.Namespace, files: list[str], out: Path, devices: int, *extra: str) -> float:
     threads = max(1, (os.cpu_count() or 1) // devices) if args.accelerator == "cpu" else None
     env = {**os.environ, "WANDB_MODE": "disabled", **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
-    command = [sys.executable, "evaluate.py", "inversion", "--images", *files, "--crop_size", str(args.crop_size), "--layers", args.layer,
-               "--presets", args.preset, "--iterations_scale", str(args.iterations_scale), "--checkpoints", "", "--batch_size",
-               str(args.batch_size), "--grid_images", "0", "--wandb", "disabled", "--progress", "false", "--report_root", str(out.parent),
-               "--experiment", out.name, "--trainer.accelerator", args.accelerator, "--trainer.devices", str(devices), *extra]
+    command = [
+        sys.executable,
+        "evaluate.py",
+        "inversion",
+        "--images",
+        *files,
+        "--crop_size",
+        str(args.crop_size),
+        "--layers",
+        args.layer,
+        "--presets",
+        args.preset,
+        "--iterations_scale",
+        str(args.iterations_scale),
+        "--checkpoints",
+        "",
+        "--batch_size",
+        str(args.batch_size),
+        "--grid_images",
+        "0",
+        "--wandb",
+        "disabled",
+        "--progress",
+        "false",
+        "--report_root",
+        str(out.parent),
+        "--experiment",
+        out.name,
+        "--trainer.accelerator",
+        args.accelerator,
+        "--trainer.devices",
+        str(devices),
+        *extra,
+    ]
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
     return time.perf_counter() - start
@@ -85,13 +115,24 @@ def main() -> None:
         one = study_seconds(args, files, Path(tmp) / "one", 1)
         many = study_seconds(args, files, Path(tmp) / "many", args.devices, "--trainer.strategy", "ddp")
     n = len(data)
-    rows = [["bare loop (this process)", f"{bare:.1f}", f"{n / bare:.2f}", "1.00"],
-            ["start-up (`evaluate.py inversion --print_config`)", f"{startup:.1f}", "–", "–"]]
+    rows = [
+        ["bare loop (this process)", f"{bare:.1f}", f"{n / bare:.2f}", "1.00"],
+        ["start-up (`evaluate.py inversion --print_config`)", f"{startup:.1f}", "–", "–"],
+    ]
     for label, seconds in (("study, 1 process", one), (f"study, {args.devices} processes (ddp)", many)):
         rows.append([label, f"{seconds:.1f}", f"{n / seconds:.2f}", f"{bare / seconds:.2f}"])
-        rows.append([f"{label}, start-up removed", f"{seconds - startup:.1f}", f"{n / (seconds - startup):.2f}", f"{bare / (seconds - startup):.2f}"])
-    print(f"{n} images, {args.crop_size}², {args.preset} at {args.layer}, iterations ×{args.iterations_scale}, batch {args.batch_size}, "
-          f"accelerator {args.accelerator}\n")
+        rows.append(
+            [
+                f"{label}, start-up removed",
+                f"{seconds - startup:.1f}",
+                f"{n / (seconds - startup):.2f}",
+                f"{bare / (seconds - startup):.2f}",
+            ]
+        )
+    print(
+        f"{n} images, {args.crop_size}², {args.preset} at {args.layer}, iterations ×{args.iterations_scale}, batch {args.batch_size}, "
+        f"accelerator {args.accelerator}\n"
+    )
     print(markdown_table(["run", "seconds", "images/s", "speed vs bare loop"], rows))
     print("\n" + "\n".join(machine_lines()))
 

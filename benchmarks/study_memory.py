@@ -91,13 +91,43 @@ def main(argv: list[str] | None = None) -> int:
             peaks = {}
             for label, chosen in (("1 (deepest)", layers[-1:]), (str(len(layers)), layers)):
                 name = f"{net_name.replace('/', '_')}_{len(chosen)}"
-                study = ["inversion", "--net", net_name, "--weights", weights, "--layers", *chosen, "--images", str(photos),
-                         "--crop_size", str(args.crop), "--presets", "mv2016", "--iterations_scale", str(args.iterations_scale),
-                         "--checkpoints", "", "--batch_size", "2", "--wandb", "disabled", "--progress", "false",
-                         "--report_root", str(tmp_dir / "reports"), "--experiment", name, "--trainer.accelerator", args.device,
-                         "--trainer.precision", args.precision]
+                study = [
+                    "inversion",
+                    "--net",
+                    net_name,
+                    "--weights",
+                    weights,
+                    "--layers",
+                    *chosen,
+                    "--images",
+                    str(photos),
+                    "--crop_size",
+                    str(args.crop),
+                    "--presets",
+                    "mv2016",
+                    "--iterations_scale",
+                    str(args.iterations_scale),
+                    "--checkpoints",
+                    "",
+                    "--batch_size",
+                    "2",
+                    "--wandb",
+                    "disabled",
+                    "--progress",
+                    "false",
+                    "--report_root",
+                    str(tmp_dir / "reports"),
+                    "--experiment",
+                    name,
+                    "--trainer.accelerator",
+                    args.device,
+                    "--trainer.precision",
+                    args.precision,
+                ]
                 print(f"running: {net_name} at {len(chosen)} layer(s) ...", flush=True)
-                peak, seconds, code = run_child([sys.executable, "-c", CHILD, str(tmp_dir / f"{name}.json"), *study], tmp_dir / f"{name}.log")
+                peak, seconds, code = run_child(
+                    [sys.executable, "-c", CHILD, str(tmp_dir / f"{name}.json"), *study], tmp_dir / f"{name}.log"
+                )
                 if code != 0:
                     print((tmp_dir / f"{name}.log").read_text()[-4000:], file=sys.stderr)
                     raise SystemExit(f"{net_name} at {len(chosen)} layer(s) failed with exit code {code} (output above)")
@@ -112,11 +142,16 @@ def main(argv: list[str] | None = None) -> int:
             rows[-1].append(f"{growth:+.1%}")
             rows[-2].append("")
     print()
-    print(markdown_table(["network", "layers", "peak RSS (MiB)", "torch.cuda.max_memory_allocated (MiB)", "wall (s)",
-                         "growth over one layer"], rows))
+    print(
+        markdown_table(
+            ["network", "layers", "peak RSS (MiB)", "torch.cuda.max_memory_allocated (MiB)", "wall (s)", "growth over one layer"], rows
+        )
+    )
     print()
-    print(f"Each row one `evaluate.py inversion` process: 2 crops of {args.crop}², mv2016 × {args.iterations_scale}, "
-          f"--trainer.precision {args.precision} on {args.device}. Worst growth {worst:+.1%} (limit {args.limit:+.0%}).")
+    print(
+        f"Each row one `evaluate.py inversion` process: 2 crops of {args.crop}², mv2016 × {args.iterations_scale}, "
+        f"--trainer.precision {args.precision} on {args.device}. Worst growth {worst:+.1%} (limit {args.limit:+.0%})."
+    )
     print()
     print("\n".join(machine_lines()))
     return 0 if worst <= args.limit else 1

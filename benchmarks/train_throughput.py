@@ -95,8 +95,13 @@ def build_model(args: argparse.Namespace, mode: str) -> InvertingNetwork:
 
 def materialise_batches(args: argparse.Namespace, device: torch.device) -> list[Tensor]:
     """``--steps`` batches from SamplePhotos' train dataloader, on ``device``."""
-    data = SamplePhotos(crop_size=args.crop, resize=max(256, args.crop), batch_size=args.batch_size,
-                        train_samples_per_epoch=args.batch_size * args.steps, seed=args.seed)
+    data = SamplePhotos(
+        crop_size=args.crop,
+        resize=max(256, args.crop),
+        batch_size=args.batch_size,
+        train_samples_per_epoch=args.batch_size * args.steps,
+        seed=args.seed,
+    )
     data.setup("fit")
     batches = [b.to(device) for b in data.train_dataloader()]
     assert len(batches) == args.steps and all(len(b) == args.batch_size for b in batches)
@@ -148,9 +153,17 @@ def lightning_seconds(model: InvertingNetwork, batches: list[Tensor], warmup: in
     device = batches[0].device
     timer = StepTimer(warmup, len(batches) - 1, device)
     trainer = L.Trainer(
-        accelerator=device.type, devices=1, precision="bf16-mixed" if precision == "bf16" else "32-true",
-        max_steps=len(batches), limit_val_batches=0, num_sanity_val_steps=0, logger=False,
-        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+        accelerator=device.type,
+        devices=1,
+        precision="bf16-mixed" if precision == "bf16" else "32-true",
+        max_steps=len(batches),
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
     )
     trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None, shuffle=False))
     if trainer.global_step != len(batches):
@@ -183,8 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # no "GPU available ..." lines per fit
     # expected here: no workers (batches are pre-materialised), no val loop, the frozen network in eval mode
-    warnings.filterwarnings("ignore", message=r".*(does not have many workers|smaller than the logging interval"
-                            r"|but have no `val_dataloader`|module\(s\) in eval mode|LeafSpec).*")
+    warnings.filterwarnings(
+        "ignore",
+        message=r".*(does not have many workers|smaller than the logging interval"
+        r"|but have no `val_dataloader`|module\(s\) in eval mode|LeafSpec).*",
+    )
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -195,21 +211,25 @@ def main(argv: list[str] | None = None) -> None:
         lit_med, bare_med = statistics.median(lit), statistics.median(bare)
         ratio = lit_med / bare_med
         setting = f"{args.net} {args.layer} {mode}, batch {args.batch_size}, crop {args.crop}, {'fp32' if args.precision == '32' else 'bf16-mixed'}, {args.device}"
-        rows.append([
-            setting,
-            f"{lit_med:.1f} ({min(lit):.1f}–{max(lit):.1f})",
-            f"{bare_med:.1f} ({min(bare):.1f}–{max(bare):.1f})",
-            f"{ratio:.3f}",
-            "≥ 0.9× " + ("✓" if ratio >= 0.9 else "✗"),
-        ])
+        rows.append(
+            [
+                setting,
+                f"{lit_med:.1f} ({min(lit):.1f}–{max(lit):.1f})",
+                f"{bare_med:.1f} ({min(bare):.1f}–{max(bare):.1f})",
+                f"{ratio:.3f}",
+                "≥ 0.9× " + ("✓" if ratio >= 0.9 else "✗"),
+            ]
+        )
     timed = args.steps - args.warmup_steps
     print()
     print(markdown_table(["setting", "Lightning img/s", "bare loop img/s", "ratio (Lightning/bare)", "target"], rows))
     print()
-    print(f"Medians (min–max) over {args.repeats} interleaved repetitions of each side, after one untimed warm-up round; "
-          f"each repetition times steps {args.warmup_steps + 1}–{args.steps} of {args.steps} ({timed} steps × {args.batch_size} images). "
-          f"Both sides train from the same {args.steps} batches, materialised once from SamplePhotos' train dataloader "
-          f"onto {args.device}: data loading and host-to-device copies are excluded from both.")
+    print(
+        f"Medians (min–max) over {args.repeats} interleaved repetitions of each side, after one untimed warm-up round; "
+        f"each repetition times steps {args.warmup_steps + 1}–{args.steps} of {args.steps} ({timed} steps × {args.batch_size} images). "
+        f"Both sides train from the same {args.steps} batches, materialised once from SamplePhotos' train dataloader "
+        f"onto {args.device}: data loading and host-to-device copies are excluded from both."
+    )
     print()
     print("\n".join(machine_lines()))
 

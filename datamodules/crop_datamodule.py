@@ -76,9 +76,7 @@ class CropDataModule(L.LightningDataModule):
         if num_workers < 0:
             raise ValueError(f"num_workers must be >= 0, got {num_workers}")
         if train_samples_per_epoch is not None and train_samples_per_epoch < 1:
-            raise ValueError(
-                f"train_samples_per_epoch must be positive or None, got {train_samples_per_epoch}"
-            )
+            raise ValueError(f"train_samples_per_epoch must be positive or None, got {train_samples_per_epoch}")
         transform_resize = resize if resize_in_transform else None
         TrainTransform(crop_size, resize)  # clear ValueErrors for a bad crop_size or resize
         self.train_transform = TrainTransform(crop_size, transform_resize, hue_jitter)
@@ -114,9 +112,7 @@ class CropDataModule(L.LightningDataModule):
                 raise ValueError(self._missing[split])
             if split not in self._splits:
                 stage = {"train": "fit", "val": "fit", "test": "test"}[split]
-                raise RuntimeError(
-                    f"the {split} split is not set up: call setup({stage!r}) first"
-                )
+                raise RuntimeError(f"the {split} split is not set up: call setup({stage!r}) first")
             images, ids = self._splits[split]
             if split == "train":
                 self._datasets[split] = RandomCropDataset(
@@ -128,9 +124,7 @@ class CropDataModule(L.LightningDataModule):
                     ids,
                 )
             else:
-                self._datasets[split] = FixedCropDataset(
-                    images, self.eval_transform, self.skips, ids
-                )
+                self._datasets[split] = FixedCropDataset(images, self.eval_transform, self.skips, ids)
         return self._datasets[split]
 
     def split_size(self, split: Split) -> int:
@@ -141,9 +135,7 @@ class CropDataModule(L.LightningDataModule):
 
     def _loader(self, split: Split) -> DataLoader[torch.Tensor]:
         dataset = self.dataset(split)
-        sampler = (
-            EpochSampler(len(dataset), seed=self.seed, shuffle=True) if split == "train" else None
-        )
+        sampler = EpochSampler(len(dataset), seed=self.seed, shuffle=True) if split == "train" else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,

@@ -74,8 +74,7 @@ class _SkipSafe(Dataset[torch.Tensor]):
             except ImageTooSmallError as error:
                 self.skips.record(image_id, SkipReason.TOO_SMALL, str(error))
         raise RuntimeError(
-            f"all {count} images of this dataset were skipped (see the warnings logged by "
-            f"{SkipTracker.__module__}); nothing left to return"
+            f"all {count} images of this dataset were skipped (see the warnings logged by {SkipTracker.__module__}); nothing left to return"
         )
 
 

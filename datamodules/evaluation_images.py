@@ -157,8 +157,9 @@ def foolbox_imagenet_files() -> list[Path]:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the held-out ImageNet photos ship in the PyPI package foolbox: pip install foolbox")
     folder = Path(list(spec.submodule_search_locations)[0]) / "data"
-    files = sorted((p for p in folder.glob("imagenet_*.jpg") if FOOLBOX_NAME.match(p.name)),
-                   key=lambda p: int(FOOLBOX_NAME.match(p.name).group(1)))  # type: ignore[union-attr]
+    files = sorted(
+        (p for p in folder.glob("imagenet_*.jpg") if FOOLBOX_NAME.match(p.name)), key=lambda p: int(FOOLBOX_NAME.match(p.name).group(1))
+    )  # type: ignore[union-attr]
     if not files:
         raise FileNotFoundError(f"no imagenet_<k>_<label>.jpg photos in {folder}; reinstall foolbox")
     return files
@@ -172,8 +173,10 @@ def imagenet_resize(crop_size: int) -> int:
 def held_out_images(crop_size: int = 128) -> EvaluationImages:
     """The embedded held-out set: chelsea, coffee and foolbox's 20 ImageNet photos (22, labelled)."""
     photos = [EvalImage(name, f"sample:{name}", 2 * crop_size, HELD_OUT_LABELS[name]) for name in SamplePhotos.split_names("test")]
-    imagenet = [EvalImage(path.stem, str(path), imagenet_resize(crop_size), int(FOOLBOX_NAME.match(path.name).group(2)))  # type: ignore[union-attr]
-                for path in foolbox_imagenet_files()]
+    imagenet = [
+        EvalImage(path.stem, str(path), imagenet_resize(crop_size), int(FOOLBOX_NAME.match(path.name).group(2)))  # type: ignore[union-attr]
+        for path in foolbox_imagenet_files()
+    ]
     return EvaluationImages(photos + imagenet, crop_size)
 
 
@@ -188,8 +191,9 @@ def held_out_split(crop_size: int = 128) -> tuple[EvaluationImages, EvaluationIm
     return EvaluationImages(tuning, crop_size), EvaluationImages(report, crop_size)
 
 
-def image_files(paths: Sequence[str | os.PathLike[str]], crop_size: int, skips: SkipTracker,
-                scan: Literal["header", "decode"] = "decode") -> EvaluationImages:
+def image_files(
+    paths: Sequence[str | os.PathLike[str]], crop_size: int, skips: SkipTracker, scan: Literal["header", "decode"] = "decode"
+) -> EvaluationImages:
     """Image files and folders (recursively), each shrunk to the crop (shorter side) and centre-cropped.
 
     Every file is checked first (``scan="decode"``: fully decoded, so the set is exact; ``"header"``:
@@ -250,7 +254,11 @@ def grey_test_photos(crop_size: int) -> tuple[list[torch.Tensor], list[str]]:
     import skimage.data
     from skimage.color import rgb2gray
 
-    photos = {"camera": skimage.data.camera() / 255.0, "chelsea": rgb2gray(skimage.data.chelsea()), "coffee": rgb2gray(skimage.data.coffee())}
+    photos = {
+        "camera": skimage.data.camera() / 255.0,
+        "chelsea": rgb2gray(skimage.data.chelsea()),
+        "coffee": rgb2gray(skimage.data.coffee()),
+    }
     crops = []
     for name, image in photos.items():
         h, w = image.shape

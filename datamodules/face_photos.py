@@ -45,7 +45,9 @@ def astronaut_faces(size: int = 64) -> tuple[torch.Tensor, list[str]]:
     photo = skimage.data.astronaut()
     images, names = [], []
     for name, (top, bottom, left, right) in ASTRONAUT_BOXES.items():
-        crop = Image.fromarray(np.ascontiguousarray(photo[top:bottom, left:right])).resize((size, size), Image.Resampling.BICUBIC, reducing_gap=None)
+        crop = Image.fromarray(np.ascontiguousarray(photo[top:bottom, left:right])).resize(
+            (size, size), Image.Resampling.BICUBIC, reducing_gap=None
+        )
         face = torch.from_numpy(np.asarray(crop, dtype=np.float32) / 255.0).permute(2, 0, 1)
         images += [face, face.flip(-1)]
         names += [f"astronaut_{name}", f"astronaut_{name}_mirror"]

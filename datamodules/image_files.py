@@ -171,9 +171,7 @@ def scan_folder(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_
     return listing
 
 
-def list_image_files(
-    root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS
-) -> list[Path]:
+def list_image_files(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """The image files of :func:`scan_folder` (unreadable sub-folders are logged there)."""
     return scan_folder(root, extensions).files
 
@@ -244,10 +242,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         if not np.isfinite(values).all():
             raise ValueError("mode F image with non-finite values")
         if values.size and (values.min() < 0.0 or values.max() > 1.0):
-            raise ValueError(
-                f"mode F image with values in [{values.min():g}, {values.max():g}], "
-                "expected [0, 1]"
-            )
+            raise ValueError(f"mode F image with values in [{values.min():g}, {values.max():g}], expected [0, 1]")
         return _grey_to_rgb(_scale_to_8bit(values, 1.0))
     return image.convert("RGB")
 

@@ -97,9 +97,7 @@ class FileCropDataModule(CropDataModule):
             key, files = found
             if key not in self._groups:
                 ids = list(self.skips.register([str(f) for f in files]))
-                good = scan_image_files(
-                    files, self.skips, ids, self.crop_size, self.resize, self.scan
-                )
+                good = scan_image_files(files, self.skips, ids, self.crop_size, self.resize, self.scan)
                 self._groups[key] = (files, ids, good)
             files, ids, good = self._groups[key]
             if not good:
@@ -107,9 +105,7 @@ class FileCropDataModule(CropDataModule):
                     f"none of the {len(files)} image files of the {split} split can be used "
                     f"(all skipped: see the warnings logged above); first file: {files[0]}"
                 )
-            self._set_split(
-                split, ImageFileDataset([files[g] for g in good]), [ids[g] for g in good]
-            )
+            self._set_split(split, ImageFileDataset([files[g] for g in good]), [ids[g] for g in good])
 
 
 class ImageFolder(FileCropDataModule):
@@ -190,10 +186,7 @@ class ImageFolder(FileCropDataModule):
         folder = self._folder(split)
         if folder is None:
             return None
-        expected = (
-            f"expected a folder of {split} images ({describe_extensions()}, searched "
-            f"recursively) at {folder}"
-        )
+        expected = f"expected a folder of {split} images ({describe_extensions()}, searched recursively) at {folder}"
         if not folder.is_dir():
             raise FileNotFoundError(f"{expected}, but it does not exist or is not a folder")
         listing = scan_folder(folder)
@@ -206,7 +199,4 @@ class ImageFolder(FileCropDataModule):
     def _no_split_message(self, split: Split) -> str:
         if split == "train":
             return "no train folder given: ImageFolder(train=...) is needed for training"
-        return (
-            f"no {split} folder given (neither val nor test): set the Trainer's "
-            "limit_val_batches=0 to train without validation"
-        )
+        return f"no {split} folder given (neither val nor test): set the Trainer's limit_val_batches=0 to train without validation"

@@ -46,9 +46,7 @@ def thesis_split(files: list[Path], train_images: int, val_from_train: int = 0) 
     if train_images < 1:
         raise ValueError(f"train_images must be positive, got {train_images}")
     if not 0 <= val_from_train < train_images:
-        raise ValueError(
-            f"val_from_train must be in [0, train_images={train_images}), got {val_from_train}"
-        )
+        raise ValueError(f"val_from_train must be in [0, train_images={train_images}), got {val_from_train}")
     if len(files) <= train_images:
         raise ValueError(
             f"{len(files)} images are too few for the thesis split: the first "
@@ -145,10 +143,7 @@ class ImageNet(FileCropDataModule):
         if thesis_train_images < 1 or thesis_expected_images < 1:
             raise ValueError("thesis_train_images and thesis_expected_images must be positive")
         if not 0 <= val_from_train < thesis_train_images:
-            raise ValueError(
-                f"val_from_train must be in [0, thesis_train_images={thesis_train_images}), "
-                f"got {val_from_train}"
-            )
+            raise ValueError(f"val_from_train must be in [0, thesis_train_images={thesis_train_images}), got {val_from_train}")
         self.root = Path(root)
         self.split = split
         self.thesis_train_images = thesis_train_images
@@ -163,10 +158,7 @@ class ImageNet(FileCropDataModule):
         )
         if self.split == "thesis":
             return f"expected ImageNet under {self.root}: {val} (split='thesis' uses only these)"
-        return (
-            f"expected ImageNet under {self.root}: {self.root / 'train'} with the ILSVRC2012 "
-            f"training images in class folders, and {val}"
-        )
+        return f"expected ImageNet under {self.root}: {self.root / 'train'} with the ILSVRC2012 training images in class folders, and {val}"
 
     def _list(self, folder: Path) -> list[Path]:
         if not self.root.is_dir():
@@ -177,10 +169,7 @@ class ImageNet(FileCropDataModule):
         self.skips.note_listing(listing)
         files = listing.files
         if not files:
-            raise ValueError(
-                f"{self._expected()}; but {folder} holds no image files "
-                f"({describe_extensions()}, searched recursively)"
-            )
+            raise ValueError(f"{self._expected()}; but {folder} holds no image files ({describe_extensions()}, searched recursively)")
         return files
 
     def thesis_files(self) -> ThesisSplit:

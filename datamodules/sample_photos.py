@@ -151,9 +151,7 @@ class SamplePhotos(CropDataModule):
     def setup(self, stage: str | None = None) -> None:
         """Decode and resize the photos of the splits this stage needs (once)."""
         if not self._photo_ids:
-            self._photo_ids = dict(
-                zip(SAMPLE_PHOTOS, self.skips.register(list(SAMPLE_PHOTOS)), strict=True)
-            )
+            self._photo_ids = dict(zip(SAMPLE_PHOTOS, self.skips.register(list(SAMPLE_PHOTOS)), strict=True))
         for split in stage_splits(stage):
             if self._has_split(split):
                 continue

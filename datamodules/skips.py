@@ -122,9 +122,7 @@ class SkipTracker:
             return False
         flags[offset] = int(reason)
         self._details[image_id] = detail
-        logger.warning(
-            "skipped image %s (%s): %s", self._names[image_id], reason.name.lower(), detail
-        )
+        logger.warning("skipped image %s (%s): %s", self._names[image_id], reason.name.lower(), detail)
         return True
 
     @property

@@ -54,9 +54,7 @@ def to_uint8_tensor(image: Image.Image | torch.Tensor) -> torch.Tensor:
     else:
         tensor = image
     if tensor.dtype != torch.uint8 or tensor.ndim != 3 or tensor.shape[0] != 3:
-        raise ValueError(
-            f"expected a uint8 tensor 3xHxW, got {tuple(tensor.shape)} {tensor.dtype}"
-        )
+        raise ValueError(f"expected a uint8 tensor 3xHxW, got {tuple(tensor.shape)} {tensor.dtype}")
     return tensor.as_subclass(torch.Tensor)
 
 
@@ -136,9 +134,7 @@ class TrainTransform:
         self.resize = resize
         self.hue_jitter = hue_jitter
 
-    def __call__(
-        self, image: Image.Image | torch.Tensor, generator: torch.Generator
-    ) -> torch.Tensor:
+    def __call__(self, image: Image.Image | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         tensor = resize_shorter_side(to_uint8_tensor(image), self.resize)
         _check_size(tensor, self.crop_size)
         height, width = tensor.shape[-2:]
@@ -166,9 +162,7 @@ class EvalTransform:
     To crop one image several times, resize once with :meth:`prepare` and use :meth:`crop`.
     """
 
-    def __init__(
-        self, crop_size: int, resize: int | None = None, crops: EvalCrops = "center"
-    ) -> None:
+    def __init__(self, crop_size: int, resize: int | None = None, crops: EvalCrops = "center") -> None:
         _check_sizes(crop_size, resize)
         if crops not in ("center", "five"):
             raise ValueError(f'crops must be "center" or "five", got {crops!r}')
@@ -211,7 +205,4 @@ class EvalTransform:
         return self.crop(self.prepare(image), index)
 
     def __repr__(self) -> str:
-        return (
-            f"EvalTransform(crop_size={self.crop_size}, resize={self.resize}, "
-            f"crops={self.crops!r})"
-        )
+        return f"EvalTransform(crop_size={self.crop_size}, resize={self.resize}, crops={self.crops!r})"

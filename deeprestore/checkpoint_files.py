@@ -43,7 +43,9 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[0] if text else 'no details'}"
 
 
-def read_checkpoint(path: str | Path, option: str = "checkpoint", *, trusted: bool = False, trust_option: str | None = None) -> dict[str, Any]:
+def read_checkpoint(
+    path: str | Path, option: str = "checkpoint", *, trusted: bool = False, trust_option: str | None = None
+) -> dict[str, Any]:
     """Load a Lightning checkpoint file on the CPU, as data (see the module docstring).
 
     Args:
@@ -91,8 +93,15 @@ def _unsafe_globals(path: Path) -> list[str]:
     return [name for name in names if name not in allowed]
 
 
-def load_module_checkpoint(cls: type[ModuleT], path: str | Path, option: str = "checkpoint", *, trusted: bool = False,
-                           trust_option: str | None = None, **kwargs: Any) -> ModuleT:
+def load_module_checkpoint(
+    cls: type[ModuleT],
+    path: str | Path,
+    option: str = "checkpoint",
+    *,
+    trusted: bool = False,
+    trust_option: str | None = None,
+    **kwargs: Any,
+) -> ModuleT:
     """``cls.load_from_checkpoint(path, map_location="cpu", **kwargs)``, as data (``weights_only``
     unless ``trusted``; see :func:`read_checkpoint`), with clear errors.
 

@@ -85,7 +85,9 @@ def run_folder(root: str | Path, name: str, option: str = "--experiment") -> Pat
         ValueError: ``name`` is empty, absolute, or leaves ``root``; the message names ``option``.
     """
     if not name or Path(name).is_absolute():
-        raise ValueError(f"{option} {name!r}: a run name is a folder name under {root}, not {'an empty name' if not name else 'an absolute path'}")
+        raise ValueError(
+            f"{option} {name!r}: a run name is a folder name under {root}, not {'an empty name' if not name else 'an absolute path'}"
+        )
     folder = Path(root) / name
     inside = Path(os.path.abspath(folder)).is_relative_to(os.path.abspath(root))
     if not inside or ".." in Path(name).parts:

@@ -35,8 +35,14 @@ aten = torch.ops.aten
 #: operations that read a value back to the host
 _READS = {aten._local_scalar_dense.default}
 #: operations whose output shape depends on the data
-_DATA_SHAPED = {aten.nonzero.default, aten.masked_select.default, aten._unique2.default, aten.unique_consecutive.default,
-                aten.unique_dim.default, aten.repeat_interleave.Tensor}
+_DATA_SHAPED = {
+    aten.nonzero.default,
+    aten.masked_select.default,
+    aten._unique2.default,
+    aten.unique_consecutive.default,
+    aten.unique_dim.default,
+    aten.repeat_interleave.Tensor,
+}
 #: operations that make a tensor from Python values
 _FROM_PYTHON = {aten.lift_fresh.default}
 #: tensor methods that copy the whole tensor to Python or numpy (not dispatched to aten)
@@ -53,7 +59,9 @@ class _Dispatch(TorchDispatchMode):
         out = func(*args, **kwargs)
         tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
         generator = kwargs.get("generator")
-        host = (isinstance(generator, torch.Generator) and generator.device.type == "cpu") or (bool(tensors) and all(self.owner.is_host(t) for t in tensors))
+        host = (isinstance(generator, torch.Generator) and generator.device.type == "cpu") or (
+            bool(tensors) and all(self.owner.is_host(t) for t in tensors)
+        )
         if host:
             for t in tree_leaves(out):
                 if isinstance(t, torch.Tensor):

@@ -70,8 +70,9 @@ def check_images(
     if not isinstance(images, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor N×3×H×W in [0, 1], got {type(images).__name__}")
     if not images.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor with values in [0, 1], got dtype {images.dtype} "
-                         "(convert uint8 images with `.float() / 255`)")
+        raise ValueError(
+            f"{name} must be a float tensor with values in [0, 1], got dtype {images.dtype} (convert uint8 images with `.float() / 255`)"
+        )
     if images.ndim != 4:
         hint = " (add the batch dimension: images[None])" if images.ndim == 3 else ""
         raise ValueError(f"{name} must be a 4-D N×C×H×W tensor, got shape {tuple(images.shape)}{hint}")
@@ -86,6 +87,8 @@ def check_images(
         raise ValueError(f"{name} contains {int((~finite).sum())} non-finite value(s) (NaN or inf)")
     lowest, highest = float(images.min()), float(images.max())
     if lowest < low - tolerance or highest > high + tolerance:
-        raise ValueError(f"{name} must have values in [{low:g}, {high:g}], got values in [{lowest:.4g}, {highest:.4g}]"
-                         + _scale_hint(lowest, highest, low, high))
+        raise ValueError(
+            f"{name} must have values in [{low:g}, {high:g}], got values in [{lowest:.4g}, {highest:.4g}]"
+            + _scale_hint(lowest, highest, low, high)
+        )
     return images

@@ -24,8 +24,10 @@ def small_disk(tmp_path):
     """A 60 KiB tmpfs (needs the right to mount, as root in a container; skipped without it)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    if shutil.which("mount") is None or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=60k", "tmpfs", str(mount)],
-                                                       capture_output=True).returncode != 0:
+    if (
+        shutil.which("mount") is None
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=60k", "tmpfs", str(mount)], capture_output=True).returncode != 0
+    ):
         pytest.skip("cannot mount a small tmpfs here")
     yield mount
     subprocess.run(["umount", str(mount)], capture_output=True)
@@ -41,10 +43,41 @@ def test_a_study_on_a_full_disk_is_one_line(small_disk, tmp_path):
     for name in ("astronaut", "coffee"):
         Image.fromarray(getattr(skimage.data, name)()[100:140, 150:190]).save(tmp_path / f"{name}.png")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    done = subprocess.run([sys.executable, "evaluate.py", "inversion", "--images", str(tmp_path / "astronaut.png"), str(tmp_path / "coffee.png"),
-                           "--crop_size", "40", "--layers", "stem", "--presets", "mv2016", "--iterations_scale", "0.02", "--checkpoints", "",
-                           "--wandb", "disabled", "--progress", "false", "--report_root", str(small_disk), "--experiment", "full",
-                           "--trainer.accelerator", "cpu"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "evaluate.py",
+            "inversion",
+            "--images",
+            str(tmp_path / "astronaut.png"),
+            str(tmp_path / "coffee.png"),
+            "--crop_size",
+            "40",
+            "--layers",
+            "stem",
+            "--presets",
+            "mv2016",
+            "--iterations_scale",
+            "0.02",
+            "--checkpoints",
+            "",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--report_root",
+            str(small_disk),
+            "--experiment",
+            "full",
+            "--trainer.accelerator",
+            "cpu",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]
     assert lines[0].startswith("evaluate.py: error: cannot write") and "no space left on the device" in lines[0]

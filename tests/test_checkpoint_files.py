@@ -58,12 +58,16 @@ def test_a_malicious_checkpoint_is_refused_by_name_and_never_runs(evil):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("study", [
-    ["inverse-problems", "--generator", "{path}"],
-    ["lp", "--generator", "{path}", "--trials", "1", "--dimension_trials", "1", "--latent_dims", "3", "--expansions", "2"],
-    ["inversion", "--learned_priors", "{path}", "--checkpoints", ""],
-    ["denoise", "--priors", "{path}"],
-], ids=["inverse-problems", "lp", "inversion", "denoise"])
+@pytest.mark.parametrize(
+    "study",
+    [
+        ["inverse-problems", "--generator", "{path}"],
+        ["lp", "--generator", "{path}", "--trials", "1", "--dimension_trials", "1", "--latent_dims", "3", "--expansions", "2"],
+        ["inversion", "--learned_priors", "{path}", "--checkpoints", ""],
+        ["denoise", "--priors", "{path}"],
+    ],
+    ids=["inverse-problems", "lp", "inversion", "denoise"],
+)
 def test_every_evaluate_option_naming_a_checkpoint_refuses_it(study, evil, tmp_path):
     path, marker = evil
     args = [a.replace("{path}", str(path)) for a in study]
@@ -77,9 +81,35 @@ def test_a_checkpoint_the_study_finds_by_itself_is_skipped_with_a_note(evil, tmp
     path, marker = evil
     image = tmp_path / "photo.png"
     Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype("uint8")).save(image)
-    evaluate(["inversion", "--checkpoints", str(path.parents[1]), "--images", str(image), "--crop_size", "32", "--layers", "stem",
-              "--presets", "gd-plain", "--iterations_scale", "0.01", "--report_root", str(tmp_path), "--experiment", "found",
-              "--wandb", "disabled", "--progress", "false", "--trainer.accelerator", "cpu", "--trust_checkpoints", "true"])
+    evaluate(
+        [
+            "inversion",
+            "--checkpoints",
+            str(path.parents[1]),
+            "--images",
+            str(image),
+            "--crop_size",
+            "32",
+            "--layers",
+            "stem",
+            "--presets",
+            "gd-plain",
+            "--iterations_scale",
+            "0.01",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "found",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--trainer.accelerator",
+            "cpu",
+            "--trust_checkpoints",
+            "true",
+        ]
+    )
     assert "refused: unpickling it could run code" in capsys.readouterr().out and not marker.exists()
 
 
@@ -95,15 +125,30 @@ def test_the_stacked_mode_reads_its_parallel_checkpoints_as_data(evil):
 def test_trusting_a_named_checkpoint_unpickles_it(evil, tmp_path):
     path, marker = evil
     with pytest.raises(ValueError):  # it runs, then is not a generator checkpoint
-        evaluate(["inverse-problems", "--generator", str(path), "--trust_checkpoints", "true", "--report_root", str(tmp_path),
-                  "--wandb", "disabled", "--progress", "false"])
+        evaluate(
+            [
+                "inverse-problems",
+                "--generator",
+                str(path),
+                "--trust_checkpoints",
+                "true",
+                "--report_root",
+                str(tmp_path),
+                "--wandb",
+                "disabled",
+                "--progress",
+                "false",
+            ]
+        )
     assert marker.exists()
 
 
 def test_train_py_refuses_a_malicious_ckpt_path_in_one_line(evil):
     path, marker = evil
     env = os.environ | {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, "train.py", "--ckpt_path", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    done = subprocess.run(
+        [sys.executable, "train.py", "--ckpt_path", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
+    )
     assert done.returncode == 2 and not marker.exists()
     errors = [line for line in done.stderr.splitlines() if line.startswith("train.py: error:")]
     assert len(errors) == 1 and "refused: unpickling it could run code" in errors[0] and "--weights_only false" in errors[0], done.stderr

@@ -82,13 +82,16 @@ def test_train_user_errors_are_one_line(args, fragments, train_errors):
 
 
 def test_train_file_errors_are_one_line(files):
-    garbage, weights, other, folder_file, empty = run_all("train.py", [
-        ["--ckpt_path", str(files["garbage.ckpt"])],
-        ["--model.init_args.weights", str(files["weights.pth"])],
-        ["--model.init_args.weights", str(files["other_net.pth"])],
-        ["--checkpoint_root", str(files["a_file"])],
-        ["--data", "datamodules.ImageFolder", "--data.init_args.train", str(files["empty"])],
-    ])
+    garbage, weights, other, folder_file, empty = run_all(
+        "train.py",
+        [
+            ["--ckpt_path", str(files["garbage.ckpt"])],
+            ["--model.init_args.weights", str(files["weights.pth"])],
+            ["--model.init_args.weights", str(files["other_net.pth"])],
+            ["--checkpoint_root", str(files["a_file"])],
+            ["--data", "datamodules.ImageFolder", "--data.init_args.train", str(files["empty"])],
+        ],
+    )
     assert_one_line_error(garbage, "train.py", "not a readable checkpoint")
     assert_one_line_error(weights, "train.py", "is not a readable state dict")
     assert_one_line_error(other, "train.py", "does not fit efficientnet_lite0", "weights missing")
@@ -98,14 +101,32 @@ def test_train_file_errors_are_one_line(files):
 
 def test_a_checkpoint_of_another_model_is_refused_before_training(tmp_path):
     """A block1 inverter's checkpoint does not fit a block2 model: one line, before anything trains."""
-    tiny = ["--data.init_args.crop_size", "64", "--data.init_args.resize", "96", "--data.init_args.train_samples_per_epoch", "8",
-            "--model.init_args.grid_images", "0", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false",
-            "--wandb", "disabled", "--checkpoint_root", str(tmp_path)]
+    tiny = [
+        "--data.init_args.crop_size",
+        "64",
+        "--data.init_args.resize",
+        "96",
+        "--data.init_args.train_samples_per_epoch",
+        "8",
+        "--model.init_args.grid_images",
+        "0",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--wandb",
+        "disabled",
+        "--checkpoint_root",
+        str(tmp_path),
+    ]
     done = run("train.py", ["fit", *tiny, "--model.init_args.layer", "block1", "--experiment", "b1"])
     assert done.returncode == 0, done.stderr[-2000:]
     ckpt = tmp_path / "b1" / "last.ckpt"
-    line = assert_one_line_error(run("train.py", [*tiny, "--model.init_args.layer", "block2", "--experiment", "b2", "--ckpt_path", str(ckpt)]),
-                                 "train.py", "does not fit the model of this config")
+    line = assert_one_line_error(
+        run("train.py", [*tiny, "--model.init_args.layer", "block2", "--experiment", "b2", "--ckpt_path", str(ckpt)]),
+        "train.py",
+        "does not fit the model of this config",
+    )
     assert "weights missing" in line or "another shape" in line
     assert not (tmp_path / "b2" / "last.ckpt").exists()
 
@@ -137,19 +158,27 @@ def test_evaluate_user_errors_are_one_line(args, fragments, evaluate_errors):
 
 def test_evaluate_refuses_a_run_name_outside_the_report_root(tmp_path):
     root = tmp_path / "reports"
-    climbing, absolute = run_all("evaluate.py", [["--report_root", str(root), "--experiment", "../outside", "--wandb", "disabled"],
-                                                 ["--report_root", str(root), "--experiment", str(tmp_path / "abs"), "--wandb", "disabled"]])
+    climbing, absolute = run_all(
+        "evaluate.py",
+        [
+            ["--report_root", str(root), "--experiment", "../outside", "--wandb", "disabled"],
+            ["--report_root", str(root), "--experiment", str(tmp_path / "abs"), "--wandb", "disabled"],
+        ],
+    )
     assert_one_line_error(climbing, "evaluate.py", "--experiment '../outside'", "must stay under")
     assert_one_line_error(absolute, "evaluate.py", "not an absolute path")
     assert not (tmp_path / "outside").exists() and not (tmp_path / "abs").exists()
 
 
 def test_evaluate_file_errors_are_one_line(files, tmp_path):
-    folder_file, prior, generator = run_all("evaluate.py", [
-        ["--report_root", str(files["a_file"].parent), "--experiment", files["a_file"].name],
-        ["--learned_priors", str(files["garbage.ckpt"]), "--report_root", str(tmp_path), "--experiment", "o"],
-        ["inverse-problems", "--generator", str(files["garbage.ckpt"]), "--report_root", str(tmp_path), "--experiment", "o"],
-    ])
+    folder_file, prior, generator = run_all(
+        "evaluate.py",
+        [
+            ["--report_root", str(files["a_file"].parent), "--experiment", files["a_file"].name],
+            ["--learned_priors", str(files["garbage.ckpt"]), "--report_root", str(tmp_path), "--experiment", "o"],
+            ["inverse-problems", "--generator", str(files["garbage.ckpt"]), "--report_root", str(tmp_path), "--experiment", "o"],
+        ],
+    )
     assert_one_line_error(folder_file, "evaluate.py", "is a file, not a folder")
     assert_one_line_error(prior, "evaluate.py", "--learned_priors", "not a readable checkpoint")
     assert_one_line_error(generator, "evaluate.py", "--generator", "not a readable checkpoint")
@@ -160,8 +189,10 @@ def test_one_line_follows_jsonargparse_wrappers_to_the_cause():
         try:
             raise ValueError("mode must be one of ('a', 'b'), got 'c'")
         except ValueError as inner:
-            raise ValueError("Does not validate against any of the Union subtypes\nSubtypes: [...]\nErrors:\n  - mode must …\n"
-                             "Given value: Namespace(class_path='pkg.Model', init_args=Namespace(mode='c'))") from inner
+            raise ValueError(
+                "Does not validate against any of the Union subtypes\nSubtypes: [...]\nErrors:\n  - mode must …\n"
+                "Given value: Namespace(class_path='pkg.Model', init_args=Namespace(mode='c'))"
+            ) from inner
     except ValueError as error:
         assert one_line(error) == "pkg.Model: mode must be one of ('a', 'b'), got 'c'"
     try:
@@ -176,9 +207,32 @@ def test_one_line_follows_jsonargparse_wrappers_to_the_cause():
 def test_a_normal_run_prints_nothing_on_stderr(tmp_path):
     """Lightning's information lines go to stdout and the warnings every run would give are
     expected ones: stderr is for what went wrong."""
-    train = run("train.py", ["--data.init_args.crop_size", "64", "--data.init_args.resize", "96", "--data.init_args.train_samples_per_epoch",
-                             "16", "--data.init_args.eval_crops", "center", "--model.init_args.layer", "block1", "--model.init_args.grid_images",
-                             "0", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",
-                             "--checkpoint_root", str(tmp_path), "--wandb", "disabled"])
+    train = run(
+        "train.py",
+        [
+            "--data.init_args.crop_size",
+            "64",
+            "--data.init_args.resize",
+            "96",
+            "--data.init_args.train_samples_per_epoch",
+            "16",
+            "--data.init_args.eval_crops",
+            "center",
+            "--model.init_args.layer",
+            "block1",
+            "--model.init_args.grid_images",
+            "0",
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.log_every_n_steps",
+            "1",
+            "--checkpoint_root",
+            str(tmp_path),
+            "--wandb",
+            "disabled",
+        ],
+    )
     assert train.returncode == 0 and train.stderr == "", train.stderr[-2000:]
     assert "GPU available" in train.stdout and "held-out SSIM" in train.stdout

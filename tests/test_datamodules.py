@@ -42,9 +42,7 @@ def solid_png(path: Path, colour: tuple[int, int, int], size: int = 12) -> Path:
 def noisy_jpeg_bytes(size: int = 64, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     buffer = io.BytesIO()
-    Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
-        buffer, format="JPEG", quality=95
-    )
+    Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(buffer, format="JPEG", quality=95)
     return buffer.getvalue()
 
 
@@ -303,9 +301,7 @@ def messy_folder(tmp_path: Path) -> tuple[Path, dict, dict]:
     return root, odd, bad
 
 
-def test_image_folder_skips_bad_files_converts_odd_ones(
-    messy_folder: tuple[Path, dict, dict], caplog: pytest.LogCaptureFixture
-) -> None:
+def test_image_folder_skips_bad_files_converts_odd_ones(messy_folder: tuple[Path, dict, dict], caplog: pytest.LogCaptureFixture) -> None:
     root, good, bad = messy_folder
     data = ImageFolder(val=str(root), crop_size=CROP, resize=None, batch_size=4, num_workers=0)
     with caplog.at_level(logging.WARNING, logger=SKIP_LOGGER):
@@ -386,9 +382,7 @@ def file_names(data: ImageNet, split: str) -> list[str]:
     return [Path(f).name for f in data.dataset(split).images.files]  # type: ignore[attr-defined]
 
 
-def test_imagenet_thesis_split_by_sorted_file_name(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_imagenet_thesis_split_by_sorted_file_name(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     names = make_imagenet_val(tmp_path)
     data = ImageNet(str(tmp_path), thesis_train_images=9, crop_size=CROP, resize=None, num_workers=0)
     with caplog.at_level(logging.WARNING):
@@ -403,8 +397,13 @@ def test_imagenet_thesis_split_by_sorted_file_name(
     assert [round(float(x[0, 0, 0]) * 255) for x in batch] == [180, 200, 220]  # files 10..12
 
     carved = ImageNet(
-        str(tmp_path), thesis_train_images=9, thesis_expected_images=12, val_from_train=2,
-        crop_size=CROP, resize=None, num_workers=0,
+        str(tmp_path),
+        thesis_train_images=9,
+        thesis_expected_images=12,
+        val_from_train=2,
+        crop_size=CROP,
+        resize=None,
+        num_workers=0,
     )
     carved.setup()
     assert file_names(carved, "train") == names[:7]
@@ -557,8 +556,13 @@ def test_sample_photos_under_a_lightning_trainer() -> None:
         first_pixels.clear()
         data = SamplePhotos(crop_size=32, resize=64, batch_size=4, train_samples_per_epoch=8)
         trainer = L.Trainer(
-            max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+            max_epochs=2,
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
         )
         trainer.fit(Probe(), data)
         return list(first_pixels)
@@ -606,13 +610,14 @@ def test_resize_only_shrinks_and_tiny_files_are_skipped_not_upsampled(tmp_path: 
         solid_png(tmp_path / "photos" / f"good{i}.png", colour, size=40)
     solid_png(tmp_path / "photos" / "one_pixel.png", (0, 0, 0), size=1)
     solid_png(tmp_path / "photos" / "ten_pixels.png", (0, 0, 0), size=10)
-    data = ImageFolder(train=str(tmp_path / "photos"), test=str(tmp_path / "photos"), crop_size=16, resize=32,
-                       batch_size=8, num_workers=0)
+    data = ImageFolder(train=str(tmp_path / "photos"), test=str(tmp_path / "photos"), crop_size=16, resize=32, batch_size=8, num_workers=0)
     data.setup("fit")
     data.setup("test")
     assert data.split_size("train") == data.split_size("test") == 2
-    assert {Path(s.name).name: s.reason for s in data.skipped()} == {"one_pixel.png": SkipReason.TOO_SMALL,
-                                                                     "ten_pixels.png": SkipReason.TOO_SMALL}
+    assert {Path(s.name).name: s.reason for s in data.skipped()} == {
+        "one_pixel.png": SkipReason.TOO_SMALL,
+        "ten_pixels.png": SkipReason.TOO_SMALL,
+    }
     batch = next(iter(data.test_dataloader()))
     assert sorted(round(uniform_colour(c)[0]) for c in batch) == [10, 250]  # only the two good photos
     assert data.skip_report() == "images: skipped 2 of 4 image files (2 too small); see the warnings above"
@@ -654,13 +659,20 @@ def test_unreadable_subfolders_are_counted_not_dropped(tmp_path: Path) -> None:
     solid_png(root / "ok.png", (0, 0, 0))
     solid_png(root / "locked" / "hidden.png", (0, 0, 0))
     os.chmod(root / "locked", 0)
-    script = ("import json, sys; from datamodules.image_files import scan_folder; "
-              "l = scan_folder(sys.argv[1]); "
-              "print(json.dumps([[p.name for p in l.files], [f for f, _ in l.unreadable_folders]]))")
+    script = (
+        "import json, sys; from datamodules.image_files import scan_folder; "
+        "l = scan_folder(sys.argv[1]); "
+        "print(json.dumps([[p.name for p in l.files], [f for f, _ in l.unreadable_folders]]))"
+    )
     try:
-        done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, timeout=120,
-                              cwd=Path(__file__).resolve().parents[1],
-                              preexec_fn=without_dac_override if os.geteuid() == 0 else None)
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(root)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[1],
+            preexec_fn=without_dac_override if os.geteuid() == 0 else None,
+        )
     except subprocess.SubprocessError as error:
         pytest.skip(f"cannot drop root's file-permission override here: {error}")
     finally:

@@ -62,9 +62,27 @@ def out_args(out: Path) -> list[str]:
 
 
 def study_args(photos: Path, out: Path, *extra: str) -> list[str]:
-    return ["inversion", "--images", as_list(str(photos / "astronaut.png"), str(photos / "coffee.png")), "--crop_size", "48",
-            "--layers", as_list(*LAYERS), "--presets", as_list(*METHODS), "--iterations_scale", "0.05", "--checkpoints", "",
-            "--wandb", "disabled", "--progress", "false", *out_args(out), *extra]
+    return [
+        "inversion",
+        "--images",
+        as_list(str(photos / "astronaut.png"), str(photos / "coffee.png")),
+        "--crop_size",
+        "48",
+        "--layers",
+        as_list(*LAYERS),
+        "--presets",
+        as_list(*METHODS),
+        "--iterations_scale",
+        "0.05",
+        "--checkpoints",
+        "",
+        "--wandb",
+        "disabled",
+        "--progress",
+        "false",
+        *out_args(out),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +101,31 @@ def csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
     out, result = study
     header, rows = csv_rows(out / "metrics.csv")
-    assert header == ["method", "net", "layer", "image", "label", "mse", "psnr", "ssim", "feature_error", "top1_kept", "top1_correct",
-                      "diverged", "seconds", "training_run", "training_wandb_id"] == list(COLUMNS)
+    assert (
+        header
+        == [
+            "method",
+            "net",
+            "layer",
+            "image",
+            "label",
+            "mse",
+            "psnr",
+            "ssim",
+            "feature_error",
+            "top1_kept",
+            "top1_correct",
+            "diverged",
+            "seconds",
+            "training_run",
+            "training_wandb_id",
+        ]
+        == list(COLUMNS)
+    )
     assert len(rows) == 2 * 2 * 2
     assert {(r["method"], r["layer"], r["image"]) for r in rows} == {
-        (m, layer, i) for m in METHODS for layer in LAYERS for i in ("astronaut", "coffee")}
+        (m, layer, i) for m in METHODS for layer in LAYERS for i in ("astronaut", "coffee")
+    }
     for r in rows:
         assert r["net"] == "efficientnet_lite0"
         assert -1 <= float(r["ssim"]) <= 1 and float(r["psnr"]) > 0 and float(r["mse"]) >= 0
@@ -108,16 +146,21 @@ def test_numbers_are_those_of_the_saved_reconstructions(study, photos):
             saved = torch.load(out / "reconstructions" / f"{method}_{layer}.pt")
             assert saved["images"] == ["astronaut", "coffee"]
             recon = saved["reconstructions"].clamp(0, 1)
-            originals = torch.stack([torch.from_numpy(np.asarray(Image.open(photos / f"{n}.png"))).permute(2, 0, 1).float() / 255
-                                     for n in saved["images"]])
+            originals = torch.stack(
+                [torch.from_numpy(np.asarray(Image.open(photos / f"{n}.png"))).permute(2, 0, 1).float() / 255 for n in saved["images"]]
+            )
             again = score(net, layer, originals, recon, [None, None])
             for i, name in enumerate(saved["images"]):
                 (row,) = [r for r in rows if (r["method"], r["layer"], r["image"]) == (method, layer, name)]
                 a = recon[i].permute(1, 2, 0).double().numpy()
                 b = originals[i].permute(1, 2, 0).double().numpy()
                 assert row["mse"] == pytest.approx(mean_squared_error(a, b), rel=1e-4)
-                assert row["ssim"] == pytest.approx(structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                                                          data_range=1.0, channel_axis=-1), abs=1e-4)
+                assert row["ssim"] == pytest.approx(
+                    structural_similarity(
+                        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1
+                    ),
+                    abs=1e-4,
+                )
                 assert row["feature_error"] == pytest.approx(float(again["feature_error"][i]), rel=1e-4)
                 assert row["top1_kept"] == bool(again["top1_kept"][i])
     by_job = {(r["method"], r["layer"], r["image"]): r["ssim"] for r in rows}
@@ -134,7 +177,10 @@ def test_json_report_plots_grids_and_config(study):
         assert "| method | images | MSE | PSNR (dB) | SSIM | feature error | top-1 kept | top-1 correct | diverged |" in section
         assert all(f"| {m} | 2 |" in section for m in METHODS)
         assert all(f"(grids/{m}_{layer}.png)" in section for m in METHODS)
-        assert "| method | worst feature error (image) | worst SSIM (image) | feature error ≤ 0.15 | feature error ≤ 0.25 | SSIM > gd-plain's |" in section
+        assert (
+            "| method | worst feature error (image) | worst SSIM (image) | feature error ≤ 0.15 | feature error ≤ 0.25 | SSIM > gd-plain's |"
+            in section
+        )
     summary = report.split("## Summary: mean SSIM\n")[1].split("\n## ")[0]
     assert "| layer | mv2016 | gd-plain |" in summary and summary.index("| stem |") < summary.index("| block1 |")
     for metric in ("mse", "psnr", "ssim", "feature_error", "top1_kept"):
@@ -234,9 +280,30 @@ def test_trained_inverter_is_evaluated_at_its_layer(photos, tmp_path, capsys):
     from deeprestore.training import main as train
 
     root = tmp_path / "checkpoints"
-    train(["--checkpoint_root", str(root), "--experiment", "tiny", "--wandb", "offline", "--model.init_args.layer", "block1",
-           "--data.init_args.crop_size", "48", "--data.init_args.resize", "64", "--data.init_args.train_samples_per_epoch", "8",
-           "--data.init_args.eval_crops", "center", "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"])
+    train(
+        [
+            "--checkpoint_root",
+            str(root),
+            "--experiment",
+            "tiny",
+            "--wandb",
+            "offline",
+            "--model.init_args.layer",
+            "block1",
+            "--data.init_args.crop_size",
+            "48",
+            "--data.init_args.resize",
+            "64",
+            "--data.init_args.train_samples_per_epoch",
+            "8",
+            "--data.init_args.eval_crops",
+            "center",
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.enable_progress_bar",
+            "false",
+        ]
+    )
     out = tmp_path / "study"
     result = main(study_args(photos, out, "--presets", "[]", "--checkpoints", str(root), "--wandb", "offline"))
     assert result.ran == [("inverter-joint", "block1")]  # its own layer only, not the study's stem
@@ -246,9 +313,18 @@ def test_trained_inverter_is_evaluated_at_its_layer(photos, tmp_path, capsys):
     config = yaml.safe_load((out / "config.yaml").read_text())
     (train_run,) = (root / "tiny" / "wandb").glob("offline-run-*")
     run_id = train_run.name.rsplit("-", 1)[-1]
-    assert config["methods"] == [{"name": "inverter-joint", "kind": "inverter", "checkpoint": str(root / "tiny" / "last.ckpt"),
-                                  "experiment": "tiny", "mode": "joint", "layer": "block1", "training_run": str(root / "tiny"),
-                                  "training_wandb_id": run_id}]
+    assert config["methods"] == [
+        {
+            "name": "inverter-joint",
+            "kind": "inverter",
+            "checkpoint": str(root / "tiny" / "last.ckpt"),
+            "experiment": "tiny",
+            "mode": "joint",
+            "layer": "block1",
+            "training_run": str(root / "tiny"),
+            "training_wandb_id": run_id,
+        }
+    ]
     assert {(r["training_run"], r["training_wandb_id"]) for r in rows} == {(str(root / "tiny"), run_id)}
     assert (out / "grids" / "inverter-joint_block1.png").is_file() and "| inverter-joint | 2 |" in (out / "report.md").read_text()
 
@@ -268,11 +344,17 @@ def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
     """An image prior runs at every layer, a feature-map prior only deeper than its own layer."""
     from tests.tiny_checkpoints import dae_prior, patch_prior
 
-    paths = [patch_prior(tmp_path / "img" / "last.ckpt"), patch_prior(tmp_path / "fmap" / "last.ckpt", net="efficientnet_lite0", layer="stem"),
-             dae_prior(tmp_path / "dae" / "last.ckpt")]
+    paths = [
+        patch_prior(tmp_path / "img" / "last.ckpt"),
+        patch_prior(tmp_path / "fmap" / "last.ckpt", net="efficientnet_lite0", layer="stem"),
+        dae_prior(tmp_path / "dae" / "last.ckpt"),
+    ]
     out = tmp_path / "study"
-    result = main(study_args(photos, out, "--presets", as_list("mv2016"), "--learned_priors", as_list(*paths),
-                             "--learned_prior_weights", "[0.1,0.1,10]"))
+    result = main(
+        study_args(
+            photos, out, "--presets", as_list("mv2016"), "--learned_priors", as_list(*paths), "--learned_prior_weights", "[0.1,0.1,10]"
+        )
+    )
     jobs = {(r["method"], r["layer"]) for r in result.rows}
     assert {("mv2016+img", layer) for layer in LAYERS} <= jobs and {("mv2016+dae", layer) for layer in LAYERS} <= jobs
     assert ("mv2016+fmap", "block1") in jobs and ("mv2016+fmap", "stem") not in jobs
@@ -282,11 +364,28 @@ def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
 
 
 def test_denoise_study_through_evaluate_on_a_folder(photos, tmp_path):
-    rows = main(["denoise", "--images", as_list(str(photos)), "--crop_size", "48", "--sigmas", "[25]",
-                 *out_args(tmp_path / "den"), "--progress", "false", "--wandb", "disabled"])
+    rows = main(
+        [
+            "denoise",
+            "--images",
+            as_list(str(photos)),
+            "--crop_size",
+            "48",
+            "--sigmas",
+            "[25]",
+            *out_args(tmp_path / "den"),
+            "--progress",
+            "false",
+            "--wandb",
+            "disabled",
+        ]
+    )
     header, saved = csv_rows(tmp_path / "den" / "denoise.csv")
     assert header[:5] == ["method", "sigma", "image", "psnr", "ssim"]
-    assert {r["method"] for r in saved} == {"foe-roth", "tv-chambolle", "nl-means"} and {r["image"] for r in saved} == {"astronaut", "coffee"}
+    assert {r["method"] for r in saved} == {"foe-roth", "tv-chambolle", "nl-means"} and {r["image"] for r in saved} == {
+        "astronaut",
+        "coffee",
+    }
     assert all(15 < float(r["psnr"]) < 60 and 0 < float(r["ssim"]) <= 1 for r in saved) and len(rows) == len(saved) == 6
     report = (tmp_path / "den" / "report.md").read_text()
     assert "| foe-roth |" in report and "σ = 25" in report
@@ -302,9 +401,30 @@ def test_batch_1_and_batch_8_give_the_same_rows(tmp_path):
         Image.fromarray(getattr(skimage.data, name)()[top : top + 128, left : left + 128]).save(folder / f"{name}.png")
     rows = {}
     for batch in (1, 8):
-        args = ["inversion", "--images", as_list(str(folder)), "--crop_size", "128", "--layers", "[block2]", "--presets", "[mv2016]",
-                "--iterations_scale", "0.03", "--checkpoints", "", "--wandb", "disabled", "--progress", "false",
-                "--grid_images", "0", "--batch_size", str(batch), *out_args(tmp_path / f"b{batch}")]
+        args = [
+            "inversion",
+            "--images",
+            as_list(str(folder)),
+            "--crop_size",
+            "128",
+            "--layers",
+            "[block2]",
+            "--presets",
+            "[mv2016]",
+            "--iterations_scale",
+            "0.03",
+            "--checkpoints",
+            "",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--grid_images",
+            "0",
+            "--batch_size",
+            str(batch),
+            *out_args(tmp_path / f"b{batch}"),
+        ]
         rows[batch] = {r["image"]: r for r in main(args).rows}
     assert sorted(rows[1]) == ["astronaut", "chelsea", "coffee"]
     for image, row in rows[1].items():
@@ -321,18 +441,49 @@ def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
     Image.fromarray(skimage.data.coffee()[:10, :10]).save(folder / "tiny.png")
     Image.fromarray(skimage.data.coffee()[:1, :1]).save(folder / "dot.png")
     (folder / "notes.txt").write_text("not an image")
-    common = ["--crop_size", "32", "--layers", "[stem]", "--presets", "[gd-plain]", "--iterations_scale", "0.01",
-              "--checkpoints", "", "--wandb", "disabled", "--progress", "false", "--grid_images", "0"]
+    common = [
+        "--crop_size",
+        "32",
+        "--layers",
+        "[stem]",
+        "--presets",
+        "[gd-plain]",
+        "--iterations_scale",
+        "0.01",
+        "--checkpoints",
+        "",
+        "--wandb",
+        "disabled",
+        "--progress",
+        "false",
+        "--grid_images",
+        "0",
+    ]
     env = {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    named = subprocess.run([sys.executable, "evaluate.py", "inversion", "--images", f'["{folder / "face,crop.png"}"]', *common, *out_args(tmp_path / "a")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    named = subprocess.run(
+        [sys.executable, "evaluate.py", "inversion", "--images", f'["{folder / "face,crop.png"}"]', *common, *out_args(tmp_path / "a")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert named.returncode == 0, named.stderr[-2000:]
     assert [r["image"] for r in read_rows(tmp_path / "a" / "metrics.csv")] == ["face,crop"]
-    found = subprocess.run([sys.executable, "evaluate.py", "inversion", "--images", f'["{folder}"]', *common, *out_args(tmp_path / "b")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    found = subprocess.run(
+        [sys.executable, "evaluate.py", "inversion", "--images", f'["{folder}"]', *common, *out_args(tmp_path / "b")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert found.returncode == 0, found.stderr[-2000:]
     assert [r["image"] for r in read_rows(tmp_path / "b" / "metrics.csv")] == ["face,crop"]
-    assert "images: skipped 2 of 3 image files (2 too small); 1 other files ignored (.txt); see the warnings above" in found.stdout.splitlines()
+    assert (
+        "images: skipped 2 of 3 image files (2 too small); 1 other files ignored (.txt); see the warnings above"
+        in found.stdout.splitlines()
+    )
     assert "dot.png" in found.stderr and "tiny.png" in found.stderr
     with pytest.raises(ValueError, match="tiny.png: 10x10 pixels is smaller than the 32-pixel crop.*never enlarged"):
         main(["inversion", "--images", f'["{folder / "tiny.png"}"]', *common, *out_args(tmp_path / "c")])
@@ -344,10 +495,19 @@ def test_the_evidence_table_counts_images_against_the_thresholds_and_gd_plain():
     def row(method, image, fe, ssim):
         return {"method": method, "layer": "stem", "image": image, "feature_error": fe, "ssim": ssim}
 
-    rows = [row("mv2016", "a", 0.10, 0.9), row("mv2016", "b", 0.20, 0.5), row("mv2016", "c", 0.30, 0.7),
-            row("gd-plain", "a", 0.40, 0.8), row("gd-plain", "b", 0.15, 0.6), row("gd-plain", "c", 0.50, 0.1)]
+    rows = [
+        row("mv2016", "a", 0.10, 0.9),
+        row("mv2016", "b", 0.20, 0.5),
+        row("mv2016", "c", 0.30, 0.7),
+        row("gd-plain", "a", 0.40, 0.8),
+        row("gd-plain", "b", 0.15, 0.6),
+        row("gd-plain", "c", 0.50, 0.1),
+    ]
     table = evidence_table(rows, "stem", ["mv2016", "gd-plain"]).splitlines()
-    assert table[0] == "| method | worst feature error (image) | worst SSIM (image) | feature error ≤ 0.15 | feature error ≤ 0.25 | SSIM > gd-plain's |"
+    assert (
+        table[0]
+        == "| method | worst feature error (image) | worst SSIM (image) | feature error ≤ 0.15 | feature error ≤ 0.25 | SSIM > gd-plain's |"
+    )
     assert table[2] == "| mv2016 | 0.300 (c) | 0.500 (b) | 33% (1/3) | 67% (2/3) | 67% (2/3) |"
     assert table[3] == "| gd-plain | 0.500 (c) | 0.100 (c) | 33% (1/3) | 33% (1/3) | – |"
 

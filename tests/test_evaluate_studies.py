@@ -23,10 +23,20 @@ from tests.tiny_checkpoints import dae_prior, generator, patch_prior
 
 ROOT = Path(__file__).resolve().parents[1]
 #: every file of configs/evaluate and the study it configures
-CONFIG_STUDIES = {"default.yaml": "inversion", "quick.yaml": "inversion", "full.yaml": "inversion", "learned_priors.yaml": "inversion",
-                  "denoise.yaml": "denoise", "inverse_problems.yaml": "inverse-problems", "lp_inversion.yaml": "lp",
-                  "calibrate.yaml": "calibrate", "networks.yaml": "networks", "newer_priors.yaml": "inversion", "visualise.yaml": "visualise",
-                  "faces.yaml": "inverse-problems"}
+CONFIG_STUDIES = {
+    "default.yaml": "inversion",
+    "quick.yaml": "inversion",
+    "full.yaml": "inversion",
+    "learned_priors.yaml": "inversion",
+    "denoise.yaml": "denoise",
+    "inverse_problems.yaml": "inverse-problems",
+    "lp_inversion.yaml": "lp",
+    "calibrate.yaml": "calibrate",
+    "networks.yaml": "networks",
+    "newer_priors.yaml": "inversion",
+    "visualise.yaml": "visualise",
+    "faces.yaml": "inverse-problems",
+}
 #: configs whose smoke run takes two of their layers only (every method at 8 layers would be 80 jobs)
 SMOKE_LAYERS = {"newer_priors.yaml": ["stem", "block4"]}
 
@@ -43,10 +53,12 @@ def photos(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ckpt")
-    return {"dae": dae_prior(root / "prior_dae_image" / "last.ckpt"),
-            "ica": patch_prior(root / "prior_ica_block1" / "last.ckpt", net="efficientnet_lite0", layer="block1"),
-            "foe": patch_prior(root / "prior_foe_grey" / "last.ckpt", grey=True),
-            "generator": generator(root / "generator_vae_conv" / "last.ckpt")}
+    return {
+        "dae": dae_prior(root / "prior_dae_image" / "last.ckpt"),
+        "ica": patch_prior(root / "prior_ica_block1" / "last.ckpt", net="efficientnet_lite0", layer="block1"),
+        "foe": patch_prior(root / "prior_foe_grey" / "last.ckpt", grey=True),
+        "generator": generator(root / "generator_vae_conv" / "last.ckpt"),
+    }
 
 
 def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]:
@@ -57,18 +69,61 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
     if study == "denoise":
         return ["--images", *files, "--crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
     if study == "inverse-problems":
-        return ["--generator", ckpt["generator"], "--ilo_steps", "2", "2", "1", "1", "--in_range", "0", "--measurements", "[]",
-                "--radius_scales", "1", "--restarts", "1"]
+        return [
+            "--generator",
+            ckpt["generator"],
+            "--ilo_steps",
+            "2",
+            "2",
+            "1",
+            "1",
+            "--in_range",
+            "0",
+            "--measurements",
+            "[]",
+            "--radius_scales",
+            "1",
+            "--restarts",
+            "1",
+        ]
     if study == "calibrate":
         others = [str(p) for p in sorted(photos.glob("*.png"))[2:]]
-        return ["--tuning_images", *files, "--report_images", *others, "--crop_size", "32", "--layers", "stem", "--data_weights", "30", "300",
-                "--prior_finals", "1", "0", "--iterations_scales", "0.02"]
+        return [
+            "--tuning_images",
+            *files,
+            "--report_images",
+            *others,
+            "--crop_size",
+            "32",
+            "--layers",
+            "stem",
+            "--data_weights",
+            "30",
+            "300",
+            "--prior_finals",
+            "1",
+            "0",
+            "--iterations_scales",
+            "0.02",
+        ]
     if study == "networks":
         return ["--images", *files, "--crop_size", "32", "--iterations_scale", "0.005", "--checkpoints", "", "--positions", "1", "5"]
     if study == "visualise":
         return ["--classes", "1", "--budget", "3", "--size", "32"]
-    return ["--trials", "1", "--dimension_trials", "1", "--latent_dims", "3", "--expansions", "2", "--generator", ckpt["generator"],
-            "--generator_trials", "1"]
+    return [
+        "--trials",
+        "1",
+        "--dimension_trials",
+        "1",
+        "--latent_dims",
+        "3",
+        "--expansions",
+        "2",
+        "--generator",
+        ckpt["generator"],
+        "--generator_trials",
+        "1",
+    ]
 
 
 def test_every_config_of_evaluate_is_listed():
@@ -78,12 +133,29 @@ def test_every_config_of_evaluate_is_listed():
 @pytest.mark.parametrize("config", sorted(CONFIG_STUDIES))
 def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_path):
     study = CONFIG_STUDIES[config]
-    extra = {"learned_priors.yaml": ["--learned_priors", checkpoints["dae"], checkpoints["ica"]],
-             "newer_priors.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"]]}.get(config, [])
+    extra = {
+        "learned_priors.yaml": ["--learned_priors", checkpoints["dae"], checkpoints["ica"]],
+        "newer_priors.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"]],
+    }.get(config, [])
     if config in SMOKE_LAYERS:
         extra += ["--layers", *SMOKE_LAYERS[config]]
-    result = main([study, "--config", str(ROOT / "configs" / "evaluate" / config), *smoke_overrides(study, photos, checkpoints), *extra,
-                   "--report_root", str(tmp_path), "--experiment", "smoke", "--wandb", "disabled", "--progress", "false"])
+    result = main(
+        [
+            study,
+            "--config",
+            str(ROOT / "configs" / "evaluate" / config),
+            *smoke_overrides(study, photos, checkpoints),
+            *extra,
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "smoke",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+        ]
+    )
     folder = tmp_path / "smoke"
     settings = yaml.safe_load((folder / "config.yaml").read_text())
     assert settings["study"] == study and (folder / "report.md").stat().st_size > 200
@@ -92,8 +164,13 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         return
     if study == "networks":
         assert sorted({(r["net"], r["layer"], r["position"]) for r in result}) == [
-            ("efficientnet_lite0", "block1", 1), ("efficientnet_lite0", "block8", 5), ("efficientnet_lite1", "block1", 1),
-            ("efficientnet_lite1", "block11", 5), ("efficientnet_lite2", "block1", 1), ("efficientnet_lite2", "block11", 5)]
+            ("efficientnet_lite0", "block1", 1),
+            ("efficientnet_lite0", "block8", 5),
+            ("efficientnet_lite1", "block1", 1),
+            ("efficientnet_lite1", "block11", 5),
+            ("efficientnet_lite2", "block1", 1),
+            ("efficientnet_lite2", "block11", 5),
+        ]
         assert (folder / "networks.csv").is_file() and (folder / "plots" / "ssim.png").is_file()
         assert (folder / "efficientnet_lite1" / "metrics.csv").is_file()  # each network's own study, resumable
         return
@@ -109,9 +186,37 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
 
 def run_study(photos: Path, out: Path, *extra: str) -> list[dict[str, str]]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    args = [sys.executable, "evaluate.py", "inversion", "--images", str(photos), "--crop_size", "40", "--layers", "stem", "block2",
-            "--presets", "mv2016", "--iterations_scale", "0.02", "--checkpoints", "", "--batch_size", "2", "--wandb", "disabled",
-            "--progress", "false", "--report_root", str(out.parent), "--experiment", out.name, "--trainer.accelerator", "cpu", *extra]
+    args = [
+        sys.executable,
+        "evaluate.py",
+        "inversion",
+        "--images",
+        str(photos),
+        "--crop_size",
+        "40",
+        "--layers",
+        "stem",
+        "block2",
+        "--presets",
+        "mv2016",
+        "--iterations_scale",
+        "0.02",
+        "--checkpoints",
+        "",
+        "--batch_size",
+        "2",
+        "--wandb",
+        "disabled",
+        "--progress",
+        "false",
+        "--report_root",
+        str(out.parent),
+        "--experiment",
+        out.name,
+        "--trainer.accelerator",
+        "cpu",
+        *extra,
+    ]
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     with (out / "metrics.csv").open(newline="") as f:
@@ -145,11 +250,23 @@ def test_the_held_out_set_is_22_labelled_photos():
 
 # -- the floors ---------------------------------------------------------------------------------
 FLOORS = {  # package → the floor it is on (a module imports only its own floor or lower ones)
-    "deeprestore": 0, "deeprestore.metrics": 0, "deeprestore.nets": 0, "deeprestore.atomic_io": 0, "deeprestore.image_checks": 0,
-    "deeprestore.cli_options": 0, "deeprestore.cli_errors": 0, "deeprestore.checkpoint_files": 0, "datamodules": 0,
-    "deeprestore.priors": 1, "deeprestore.restoration": 1,
-    "deeprestore.inversion": 2, "deeprestore.inverters": 2, "deeprestore.generative": 2, "deeprestore.stats": 2,
-    "deeprestore.training": 3, "deeprestore.studies": 3,
+    "deeprestore": 0,
+    "deeprestore.metrics": 0,
+    "deeprestore.nets": 0,
+    "deeprestore.atomic_io": 0,
+    "deeprestore.image_checks": 0,
+    "deeprestore.cli_options": 0,
+    "deeprestore.cli_errors": 0,
+    "deeprestore.checkpoint_files": 0,
+    "datamodules": 0,
+    "deeprestore.priors": 1,
+    "deeprestore.restoration": 1,
+    "deeprestore.inversion": 2,
+    "deeprestore.inverters": 2,
+    "deeprestore.generative": 2,
+    "deeprestore.stats": 2,
+    "deeprestore.training": 3,
+    "deeprestore.studies": 3,
 }
 
 
@@ -174,8 +291,14 @@ def _imports(path: Path) -> set[str]:
 
 
 def _floor(module: str) -> int | None:
-    return next((floor for prefix, floor in sorted(FLOORS.items(), key=lambda kv: -len(kv[0]))
-                 if module == prefix or module.startswith(prefix + ".")), None)
+    return next(
+        (
+            floor
+            for prefix, floor in sorted(FLOORS.items(), key=lambda kv: -len(kv[0]))
+            if module == prefix or module.startswith(prefix + ".")
+        ),
+        None,
+    )
 
 
 def test_each_module_imports_only_its_floor_or_lower_ones():
@@ -204,7 +327,7 @@ def test_no_import_cycle_between_modules():
         state[node] = 1
         for nxt in graph[node]:
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " → ".join(path[path.index(nxt):] + [nxt]) if nxt in path else nxt)
+                raise AssertionError("import cycle: " + " → ".join(path[path.index(nxt) :] + [nxt]) if nxt in path else nxt)
             if nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = 2
@@ -237,9 +360,35 @@ def test_a_study_killed_mid_run_resumes_at_job_granularity(photos, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
 
     def command(out: Path) -> list[str]:
-        return [sys.executable, "evaluate.py", "inversion", "--images", str(photos), "--crop_size", "32", "--layers", "stem", "block4",
-                "--presets", "gd-plain", "mv2016", "--iterations_scale", "0.3", "--checkpoints", "", "--wandb", "disabled",
-                "--progress", "false", "--report_root", str(out.parent), "--experiment", out.name, "--trainer.accelerator", "cpu"]
+        return [
+            sys.executable,
+            "evaluate.py",
+            "inversion",
+            "--images",
+            str(photos),
+            "--crop_size",
+            "32",
+            "--layers",
+            "stem",
+            "block4",
+            "--presets",
+            "gd-plain",
+            "mv2016",
+            "--iterations_scale",
+            "0.3",
+            "--checkpoints",
+            "",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--report_root",
+            str(out.parent),
+            "--experiment",
+            out.name,
+            "--trainer.accelerator",
+            "cpu",
+        ]
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(command(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -269,10 +418,38 @@ def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoint
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
     read = {}
     for name, extra in (("one", []), ("two", ["--trainer.devices", "2", "--trainer.strategy", "ddp"])):
-        args = [sys.executable, "evaluate.py", "inverse-problems", "--generator", checkpoints["generator"], "--images", str(photos),
-                "--operators", "inpaint-pixels", "denoise", "--noise_std", "0.05", "--ilo_steps", "4", "4", "2", "2", "--batch_size", "2",
-                "--wandb", "disabled", "--progress", "false", "--report_root", str(tmp_path), "--experiment", name,
-                "--trainer.accelerator", "cpu", *extra]
+        args = [
+            sys.executable,
+            "evaluate.py",
+            "inverse-problems",
+            "--generator",
+            checkpoints["generator"],
+            "--images",
+            str(photos),
+            "--operators",
+            "inpaint-pixels",
+            "denoise",
+            "--noise_std",
+            "0.05",
+            "--ilo_steps",
+            "4",
+            "4",
+            "2",
+            "2",
+            "--batch_size",
+            "2",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            name,
+            "--trainer.accelerator",
+            "cpu",
+            *extra,
+        ]
         done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         with (tmp_path / name / "inverse_problems.csv").open(newline="") as f:
@@ -290,9 +467,37 @@ def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_pat
     from deeprestore.studies.inversion.methods import TunedPresetMethod
 
     files = sorted(str(p) for p in photos.glob("*.png"))
-    calibration = main(["calibrate", "--tuning_images", *files[:2], "--report_images", files[2], "--crop_size", "32", "--layers", "stem",
-                        "--data_weights", "30", "3000", "--prior_finals", "1", "0", "--iterations_scales", "0.02", "--ssim_fraction", "0",
-                        "--report_root", str(tmp_path), "--experiment", "cal", "--wandb", "disabled", "--progress", "false"])
+    calibration = main(
+        [
+            "calibrate",
+            "--tuning_images",
+            *files[:2],
+            "--report_images",
+            files[2],
+            "--crop_size",
+            "32",
+            "--layers",
+            "stem",
+            "--data_weights",
+            "30",
+            "3000",
+            "--prior_finals",
+            "1",
+            "0",
+            "--iterations_scales",
+            "0.02",
+            "--ssim_fraction",
+            "0",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "cal",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+        ]
+    )
     folder = tmp_path / "cal"
     with (folder / "tuning.csv").open(newline="") as f:
         tuning = list(csv.DictReader(f))
@@ -313,10 +518,26 @@ def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_pat
     rows = lambda e, s=0.5: [{"feature_error": e, "ssim": s}]  # noqa: E731
     assert choose({cheap: rows(0.105), dear: rows(0.100)}, 0.01) == cheap and choose({cheap: rows(0.2), dear: rows(0.1)}, 0.01) == dear
     faded = TunedPresetMethod("stem", 1.0, 0.0, 1.0)  # the lowest feature error, but half the SSIM: not natural enough
-    assert choose({cheap: rows(0.2, 0.8), faded: rows(0.1, 0.4)}, 0.01) == cheap and choose({cheap: rows(0.2, 0.8), faded: rows(0.1, 0.4)}, 0.01, 0.0) == faded
+    assert (
+        choose({cheap: rows(0.2, 0.8), faded: rows(0.1, 0.4)}, 0.01) == cheap
+        and choose({cheap: rows(0.2, 0.8), faded: rows(0.1, 0.4)}, 0.01, 0.0) == faded
+    )
     with pytest.raises(ValueError, match="tuning and report images must differ"):
-        main(["calibrate", "--tuning_images", files[0], "--report_images", files[0], "--crop_size", "32", "--report_root", str(tmp_path),
-              "--experiment", "bad"])
+        main(
+            [
+                "calibrate",
+                "--tuning_images",
+                files[0],
+                "--report_images",
+                files[0],
+                "--crop_size",
+                "32",
+                "--report_root",
+                str(tmp_path),
+                "--experiment",
+                "bad",
+            ]
+        )
 
 
 def test_calibration_plumbing_on_alexnet_with_random_weights(tmp_path):
@@ -325,10 +546,38 @@ def test_calibration_plumbing_on_alexnet_with_random_weights(tmp_path):
         (tmp_path / split).mkdir()
         for name in names:
             Image.fromarray(getattr(skimage.data, name)()[:64, :64]).save(tmp_path / split / f"{name}.png")
-    calibration = main(["calibrate", "--net", "alexnet", "--weights", "random", "--tuning_images", str(tmp_path / "t"),
-                        "--report_images", str(tmp_path / "r"), "--crop_size", "64", "--layers", "relu1", "--data_weights", "300",
-                        "--prior_finals", "1", "0", "--iterations_scales", "0.01", "--report_root", str(tmp_path), "--experiment", "alex",
-                        "--wandb", "disabled", "--progress", "false"])
+    calibration = main(
+        [
+            "calibrate",
+            "--net",
+            "alexnet",
+            "--weights",
+            "random",
+            "--tuning_images",
+            str(tmp_path / "t"),
+            "--report_images",
+            str(tmp_path / "r"),
+            "--crop_size",
+            "64",
+            "--layers",
+            "relu1",
+            "--data_weights",
+            "300",
+            "--prior_finals",
+            "1",
+            "0",
+            "--iterations_scales",
+            "0.01",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "alex",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+        ]
+    )
     assert set(calibration) == {"relu1"} and calibration["relu1"]["data_weight"] == 300.0
     assert yaml.safe_load((tmp_path / "alex" / "calibration.yaml").read_text())["net"] == "alexnet"
 
@@ -336,9 +585,37 @@ def test_calibration_plumbing_on_alexnet_with_random_weights(tmp_path):
 # -- at the user's scale: bf16-mixed, big networks, many layers ----------------------------------
 def _inversion(photos: Path, out: Path, *extra: str) -> tuple[list[dict], dict]:
     files = [str(p) for p in sorted(photos.glob("*.png"))[:2]]
-    result = main(["inversion", "--images", *files, "--crop_size", "32", "--layers", "stem", "block2", "--presets", "mv2016",
-                   "--iterations_scale", "0.02", "--checkpoints", "", "--grid_images", "0", "--report_root", str(out.parent),
-                   "--experiment", out.name, "--wandb", "disabled", "--progress", "false", "--trainer.accelerator", "cpu", *extra])
+    result = main(
+        [
+            "inversion",
+            "--images",
+            *files,
+            "--crop_size",
+            "32",
+            "--layers",
+            "stem",
+            "block2",
+            "--presets",
+            "mv2016",
+            "--iterations_scale",
+            "0.02",
+            "--checkpoints",
+            "",
+            "--grid_images",
+            "0",
+            "--report_root",
+            str(out.parent),
+            "--experiment",
+            out.name,
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--trainer.accelerator",
+            "cpu",
+            *extra,
+        ]
+    )
     return result.rows, yaml.safe_load((out / "config.yaml").read_text())
 
 
@@ -378,10 +655,37 @@ def test_eight_layers_of_a_big_random_network_under_bf16_mixed(net, tmp_path):
     image, config = tmp_path / "astronaut.png", tmp_path / "big.yaml"
     Image.fromarray(skimage.data.astronaut()[100:132, 150:182]).save(image)
     config.write_text(yaml.safe_dump({"net": net, "weights": "random", "layers": None}))  # the network's own eight layers
-    result = main(["inversion", "--config", str(config), "--images", str(image), "--crop_size", "32", "--presets", "mv2016",
-                   "--iterations_scale", "0.005", "--checkpoints", "", "--grid_images", "0", "--report_root", str(tmp_path),
-                   "--experiment", "big", "--wandb", "disabled", "--progress", "false", "--trainer.accelerator", "cpu",
-                   "--trainer.precision", "bf16-mixed"])
+    result = main(
+        [
+            "inversion",
+            "--config",
+            str(config),
+            "--images",
+            str(image),
+            "--crop_size",
+            "32",
+            "--presets",
+            "mv2016",
+            "--iterations_scale",
+            "0.005",
+            "--checkpoints",
+            "",
+            "--grid_images",
+            "0",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "big",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.precision",
+            "bf16-mixed",
+        ]
+    )
     assert len({r["layer"] for r in result.rows}) == len(result.rows) == 8
     assert all(torch.isfinite(torch.tensor(float(r["feature_error"]))) for r in result.rows)
 
@@ -391,9 +695,40 @@ def test_the_inverse_problems_study_runs_every_operator_under_bf16_mixed(checkpo
     variables and the scores in float32."""
     from deeprestore.generative.operators import OPERATOR_NAMES
 
-    rows = main(["inverse-problems", "--generator", checkpoints["generator"], "--operators", *OPERATOR_NAMES, "--ilo_steps", "2", "2", "1", "1",
-                 "--in_range", "2", "--images", "[]", "--radius_scales", "0.5", "1", "--validation_samples", "2",
-                 "--report_root", str(tmp_path), "--experiment", "bf16", "--wandb", "disabled", "--progress", "false",
-                 "--trainer.accelerator", "cpu", "--trainer.precision", "bf16-mixed"])
+    rows = main(
+        [
+            "inverse-problems",
+            "--generator",
+            checkpoints["generator"],
+            "--operators",
+            *OPERATOR_NAMES,
+            "--ilo_steps",
+            "2",
+            "2",
+            "1",
+            "1",
+            "--in_range",
+            "2",
+            "--images",
+            "[]",
+            "--radius_scales",
+            "0.5",
+            "1",
+            "--validation_samples",
+            "2",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "bf16",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.precision",
+            "bf16-mixed",
+        ]
+    )
     assert {r["operator"] for r in rows} == set(OPERATOR_NAMES) and len(rows) == len(OPERATOR_NAMES) * 2 * 2
     assert all(math.isfinite(r["mse"]) and math.isfinite(r["measurement_mse"]) for r in rows)

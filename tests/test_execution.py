@@ -101,10 +101,14 @@ def test_folding_removes_every_batchnorm_of_lite0_and_leaves_the_network_alone()
     probe = _images(2, 64)
     folded = fold_batchnorm(net, probe, ["block16"])
     assert folded is not net
-    kept = [n for n, m in folded.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and net.index(n.split(".")[1]) <= net.index("block16")]
+    kept = [
+        n for n, m in folded.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and net.index(n.split(".")[1]) <= net.index("block16")
+    ]
     assert kept == []
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) > 40  # the original is untouched
-    torch.testing.assert_close(folded.features(probe, "block16")["block16"], net.features(probe, "block16")["block16"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(
+        folded.features(probe, "block16")["block16"], net.features(probe, "block16")["block16"], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_a_batchnorm_whose_input_is_not_a_convolution_stays():

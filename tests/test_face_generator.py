@@ -68,9 +68,35 @@ def test_ilo_with_every_radius_zero_is_csgm_on_the_face_generator(faces):
 def test_every_operator_runs_through_the_study_in_and_out_of_range(tmp_path):
     from deeprestore.studies.cli import main as evaluate
 
-    rows = evaluate(["inverse-problems", "--generator", "dcgan-faces", "--in_range", "1", "--measurements", "50", "200", "--ilo_steps", "2", "2", "1", "1",
-                     "--batch_size", "8", "--report_root", str(tmp_path), "--experiment", "faces", "--wandb", "disabled", "--progress", "false",
-                     "--trainer.accelerator", "cpu"])
+    rows = evaluate(
+        [
+            "inverse-problems",
+            "--generator",
+            "dcgan-faces",
+            "--in_range",
+            "1",
+            "--measurements",
+            "50",
+            "200",
+            "--ilo_steps",
+            "2",
+            "2",
+            "1",
+            "1",
+            "--batch_size",
+            "8",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "faces",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--trainer.accelerator",
+            "cpu",
+        ]
+    )
     ops = {(r["operator"], r["measurements"]) for r in rows}
     assert {o for o, _ in ops} == {"inpaint-pixels", "inpaint-box", "denoise", "super-resolution", "cs-gaussian", "cs-circulant"}
     assert {m for o, m in ops if o == "cs-gaussian"} == {50, 200}

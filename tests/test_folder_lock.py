@@ -53,10 +53,35 @@ def test_two_runs_on_one_folder_never_lose_rows(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
 
     def command(preset: str) -> list[str]:
-        return [sys.executable, "evaluate.py", "inversion", "--images", str(tmp_path / "astronaut.png"), str(tmp_path / "coffee.png"),
-                "--crop_size", "32", "--layers", "stem", "block2", "--presets", preset, "--iterations_scale", "10", "--checkpoints", "",
-                "--wandb", "disabled", "--progress", "false", "--report_root", str(tmp_path), "--experiment", "shared",
-                "--trainer.accelerator", "cpu"]
+        return [
+            sys.executable,
+            "evaluate.py",
+            "inversion",
+            "--images",
+            str(tmp_path / "astronaut.png"),
+            str(tmp_path / "coffee.png"),
+            "--crop_size",
+            "32",
+            "--layers",
+            "stem",
+            "block2",
+            "--presets",
+            preset,
+            "--iterations_scale",
+            "10",
+            "--checkpoints",
+            "",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "shared",
+            "--trainer.accelerator",
+            "cpu",
+        ]
 
     first = subprocess.Popen(command("mv2016"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lock, table = tmp_path / "shared" / ".lock", tmp_path / "shared" / "metrics.csv"
@@ -78,5 +103,6 @@ def test_two_runs_on_one_folder_never_lose_rows(tmp_path):
     with table.open(newline="") as f:
         after = list(csv.DictReader(f))
     assert [r for r in after if r["method"] == "mv2016"] == before  # the first run's rows are kept
-    assert {(r["layer"], r["image"]) for r in after if r["method"] == "gd-plain"} == {(layer, image) for layer in ("stem", "block2")
-                                                                                      for image in ("astronaut", "coffee")}
+    assert {(r["layer"], r["image"]) for r in after if r["method"] == "gd-plain"} == {
+        (layer, image) for layer in ("stem", "block2") for image in ("astronaut", "coffee")
+    }

@@ -119,7 +119,9 @@ def test_super_resolution_values() -> None:
     x = torch.arange(16.0).view(1, 1, 4, 4)
     torch.testing.assert_close(SuperResolution((1, 4, 4), 2)(x), torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
     constant = torch.full((2, 3, 16, 16), 0.7, dtype=torch.float64)
-    torch.testing.assert_close(SuperResolution((3, 16, 16), 4, mode="bicubic")(constant), torch.full((2, 3, 4, 4), 0.7, dtype=torch.float64))
+    torch.testing.assert_close(
+        SuperResolution((3, 16, 16), 4, mode="bicubic")(constant), torch.full((2, 3, 4, 4), 0.7, dtype=torch.float64)
+    )
 
 
 def test_partial_circulant_matches_dense_matrix() -> None:

@@ -17,10 +17,34 @@ def _train_losses(run) -> list[float]:
 def test_a_generator_trains_and_the_inverse_problems_study_runs_on_it(tmp_path):
     from deeprestore.training import main
 
-    args = ["--config", "configs/generators/vae_conv_photos.yaml", "--checkpoint_root", str(tmp_path), "--experiment", "vae",
-            "--wandb", "disabled", "--trainer.max_epochs", "6", "--trainer.log_every_n_steps", "1", "--trainer.check_val_every_n_epoch", "2",
-            "--trainer.enable_progress_bar", "false", "--model.init_args.width", "32", "--model.init_args.image_size", "16",
-            "--data.init_args.crop_size", "16", "--data.init_args.resize", "32", "--data.init_args.train_samples_per_epoch", "128"]
+    args = [
+        "--config",
+        "configs/generators/vae_conv_photos.yaml",
+        "--checkpoint_root",
+        str(tmp_path),
+        "--experiment",
+        "vae",
+        "--wandb",
+        "disabled",
+        "--trainer.max_epochs",
+        "6",
+        "--trainer.log_every_n_steps",
+        "1",
+        "--trainer.check_val_every_n_epoch",
+        "2",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--model.init_args.width",
+        "32",
+        "--model.init_args.image_size",
+        "16",
+        "--data.init_args.crop_size",
+        "16",
+        "--data.init_args.resize",
+        "32",
+        "--data.init_args.train_samples_per_epoch",
+        "128",
+    ]
     metrics = main(args)
     run = tmp_path / "vae"
     losses = _train_losses(run)
@@ -32,9 +56,35 @@ def test_a_generator_trains_and_the_inverse_problems_study_runs_on_it(tmp_path):
     assert samples.min() >= 0 and samples.max() <= 1
 
     out = tmp_path / "study"
-    rows = evaluate_main(["inverse-problems", "--generator", str(run / "last.ckpt"), "--operators", "inpaint-pixels", "cs-circulant",
-                          "--ilo_layers", "0", "1", "2", "--ilo_steps", "20", "10", "10", "--ilo_radii", "0.1", "0.2",
-                          "--report_root", str(tmp_path), "--experiment", "study", "--wandb", "offline", "--progress", "false"])
+    rows = evaluate_main(
+        [
+            "inverse-problems",
+            "--generator",
+            str(run / "last.ckpt"),
+            "--operators",
+            "inpaint-pixels",
+            "cs-circulant",
+            "--ilo_layers",
+            "0",
+            "1",
+            "2",
+            "--ilo_steps",
+            "20",
+            "10",
+            "10",
+            "--ilo_radii",
+            "0.1",
+            "0.2",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "study",
+            "--wandb",
+            "offline",
+            "--progress",
+            "false",
+        ]
+    )
     with open(out / "inverse_problems.csv") as f:
         read = list(csv.DictReader(f))
     assert len(read) == len(rows) == 2 * 2 * 10  # operators × methods × held-out crops
@@ -58,9 +108,36 @@ def test_cluster_generator_config_runs_on_cpu(tmp_path):
         (tmp_path / split).mkdir()
         for i in range(count):
             Image.fromarray(np.ascontiguousarray(photo[40 * i : 40 * i + 100, 50 * i : 50 * i + 90])).save(tmp_path / split / f"{i}.jpg")
-    metrics = main(["--config", "configs/generators/vae_conv_celeba_ddp.yaml", "--trainer.accelerator", "cpu", "--trainer.devices", "1",
-                    "--trainer.strategy", "auto", "--trainer.precision", "32-true", "--trainer.max_steps", "2",
-                    "--trainer.enable_progress_bar", "false", "--wandb", "disabled", "--data.init_args.train", str(tmp_path / "train"),
-                    "--data.init_args.val", str(tmp_path / "val"), "--data.init_args.batch_size", "4", "--data.init_args.num_workers", "0",
-                    "--model.init_args.width", "32", "--checkpoint_root", str(tmp_path / "ckpt")])
+    metrics = main(
+        [
+            "--config",
+            "configs/generators/vae_conv_celeba_ddp.yaml",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.devices",
+            "1",
+            "--trainer.strategy",
+            "auto",
+            "--trainer.precision",
+            "32-true",
+            "--trainer.max_steps",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--wandb",
+            "disabled",
+            "--data.init_args.train",
+            str(tmp_path / "train"),
+            "--data.init_args.val",
+            str(tmp_path / "val"),
+            "--data.init_args.batch_size",
+            "4",
+            "--data.init_args.num_workers",
+            "0",
+            "--model.init_args.width",
+            "32",
+            "--checkpoint_root",
+            str(tmp_path / "ckpt"),
+        ]
+    )
     assert metrics["test/psnr"] > 0 and (tmp_path / "ckpt" / "generator_vae_conv_celeba" / "last.ckpt").is_file()

@@ -20,8 +20,11 @@ from deeprestore.nets.tokens import patch_grid, tokens_to_grid
 HOOKED = [
     ("torchvision/resnet18", ["layer1.0", "layer2", "layer3.1.conv2"], ["layer1.0", "layer2", "layer3.1.conv2"]),
     ("torchvision/convnext_tiny", ["features.1", "features.4"], ["features.1", "features.4"]),
-    ("torchvision/vit_b_16", ["encoder.layers.encoder_layer_2", "encoder.layers.encoder_layer_5"],
-     ["encoder.layers.encoder_layer_2", "encoder.layers.encoder_layer_5"]),
+    (
+        "torchvision/vit_b_16",
+        ["encoder.layers.encoder_layer_2", "encoder.layers.encoder_layer_5"],
+        ["encoder.layers.encoder_layer_2", "encoder.layers.encoder_layer_5"],
+    ),
 ]
 
 
@@ -57,8 +60,9 @@ def test_vit_tokens_come_back_on_their_grid_or_as_tokens(nets):
     x = torch.rand(1, 3, 224, 224)
     grid = net.features(x, "encoder.layers.encoder_layer_0")["encoder.layers.encoder_layer_0"]
     assert grid.shape == (1, 768, 14, 14)
-    raw = GraphNetwork("vit", net.model, net.mean.flatten().tolist(), net.std.flatten().tolist(), "random",
-                       token_layout="tokens", input_size=(224, 224))
+    raw = GraphNetwork(
+        "vit", net.model, net.mean.flatten().tolist(), net.std.flatten().tolist(), "random", token_layout="tokens", input_size=(224, 224)
+    )
     tokens = raw.features(x, "encoder.layers.encoder_layer_0")["encoder.layers.encoder_layer_0"]
     assert tokens.shape == (1, 197, 768)
     torch.testing.assert_close(grid[0, :, 2, 5], tokens[0, 1 + 14 * 2 + 5])  # class token dropped, patch (i, j) = token 1 + 14 i + j
@@ -144,7 +148,9 @@ def test_a_custom_module_by_object_and_by_name(tmp_path):
         net.check_layer("nope")
     torch.save(model.state_dict(), tmp_path / "tiny.pth")
     by_name = load_network("tests.test_graph_networks:tiny_net", str(tmp_path / "tiny.pth"))
-    torch.testing.assert_close(by_name(x), model((x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)))
+    torch.testing.assert_close(
+        by_name(x), model((x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+    )
     with pytest.raises(ValueError, match="cannot import 'nope'"):
         load_network("tests.test_graph_networks:nope")
 
@@ -206,8 +212,27 @@ def test_every_method_runs_on_a_graph_network(nets, tmp_path):
     assert maximised.history[-1, 0] < maximised.history[0, 0]
     images = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(5))
     assert caricature(net, images, "layer3", iterations_scale=0.02, progress=False).images.shape == (1, 3, 48, 48)
-    run = stats_main(["--net", "torchvision/resnet18", "--weights", "random", "--layers", "layer2", "layer3.1.conv1",
-                      "--images", "2", "--crop_size", "48", "--out", str(tmp_path / "stats"), "--progress", "false", "--dpi", "30"])
+    run = stats_main(
+        [
+            "--net",
+            "torchvision/resnet18",
+            "--weights",
+            "random",
+            "--layers",
+            "layer2",
+            "layer3.1.conv1",
+            "--images",
+            "2",
+            "--crop_size",
+            "48",
+            "--out",
+            str(tmp_path / "stats"),
+            "--progress",
+            "false",
+            "--dpi",
+            "30",
+        ]
+    )
     assert run.results["layer3.1.conv1"].images == 2 and (tmp_path / "stats" / "stats_layer2.json").is_file()
     module = PatchPriorModule(net="torchvision/resnet18", weights="random", layer="layer1", patch_size=3, n_filters=8)
     assert module.maps(images).shape == (1, 64, 12, 12)
@@ -224,17 +249,45 @@ def test_the_inversion_study_on_a_torchvision_network_says_where_c_comes_from(tm
     from deeprestore.studies.cli import main
 
     Image.fromarray(skimage.data.coffee()[120:168, 260:308]).save(tmp_path / "coffee.png")
-    result = main(["inversion", "--net", "torchvision/resnet18", "--weights", "random", "--images", str(tmp_path / "coffee.png"),
-                   "--crop_size", "48", "--layers", "[]", "--presets", "mv2016", "--iterations_scale", "0.01", "--checkpoints", "",
-                   "--wandb", "disabled", "--progress", "false", "--report_root", str(tmp_path), "--experiment", "r18"])
+    result = main(
+        [
+            "inversion",
+            "--net",
+            "torchvision/resnet18",
+            "--weights",
+            "random",
+            "--images",
+            str(tmp_path / "coffee.png"),
+            "--crop_size",
+            "48",
+            "--layers",
+            "[]",
+            "--presets",
+            "mv2016",
+            "--iterations_scale",
+            "0.01",
+            "--checkpoints",
+            "",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "r18",
+        ]
+    )
     layers = ["conv1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4.0", "avgpool"]  # spread over the module layers
     assert [r["layer"] for r in result.rows] == layers
     report = (tmp_path / "r18" / "report.md").read_text()
     assert "mv2016, layer2: C = 100 (stride 8; M&V's AlexNet/VGG ladder by stride: no calibrated table for torchvision/resnet18)" in report
 
 
-@pytest.mark.parametrize("name,layer,size", [("torchvision/resnet18", "layer2", 64), ("torchvision/resnet18", "avgpool", 64),
-                                             ("tests.test_graph_networks:tiny_net", "add", 32)])
+@pytest.mark.parametrize(
+    "name,layer,size",
+    [("torchvision/resnet18", "layer2", 64), ("torchvision/resnet18", "avgpool", 64), ("tests.test_graph_networks:tiny_net", "add", 32)],
+)
 def test_a_generic_decoder_trains_through_the_trainer_and_its_loss_falls(photo_crops, name, layer, size):
     """Map, vector and custom-module layers: the decoder is built from the feature shape alone."""
     import lightning as L
@@ -255,8 +308,9 @@ def test_a_generic_decoder_trains_through_the_trainer_and_its_loss_falls(photo_c
 
     before = image_loss()
     torch.manual_seed(0)
-    trainer = L.Trainer(max_steps=25, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
+    trainer = L.Trainer(
+        max_steps=25, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
     trainer.fit(model, DataLoader(crops, batch_size=4, shuffle=True))
     after = image_loss()
     assert after < 0.8 * before

@@ -96,17 +96,30 @@ def test_inverse_problems_study_writes_csv_and_figures(generator, tmp_path):
     images = generator(torch.randn(3, 8, generator=torch.Generator().manual_seed(9), dtype=torch.float64)).float()
     g = generator.float()
     operators = {name: make_operator(name, images.shape[1:], seed=0, noise_std=0.05) for name in ("inpaint-pixels", "super-resolution")}
-    methods = {"csgm": lambda gen, op, y, seed: csgm(gen, op, y, steps=20, seed=seed),
-               "ilo": lambda gen, op, y, seed: ilo(gen, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=seed)}
+    methods = {
+        "csgm": lambda gen, op, y, seed: csgm(gen, op, y, steps=20, seed=seed),
+        "ilo": lambda gen, op, y, seed: ilo(gen, op, y, layers=(0, 1), steps=(10, 10), radii=(0.2,), seed=seed),
+    }
     folder = StudyFolder("inverse-problems", StudyOptions(experiment=tmp_path.name, report_root=str(tmp_path.parent)), {}).open()
     data = StackedImages(images, ["a", "b", "c"])
     rows = run_inverse_problems_study(g, data, operators, methods, folder, TrainerOptions(accelerator="cpu").make(), progress=False)
     by_batch = {}
     for batch_size in (1, 3):  # per-image noise and starts: an image's row does not depend on its batch
-        again = run_inverse_problems_study(g, data, operators, methods, folder, TrainerOptions(accelerator="cpu").make(),
-                                           batch_size=batch_size, figure_images=0, progress=False)
+        again = run_inverse_problems_study(
+            g,
+            data,
+            operators,
+            methods,
+            folder,
+            TrainerOptions(accelerator="cpu").make(),
+            batch_size=batch_size,
+            figure_images=0,
+            progress=False,
+        )
         by_batch[batch_size] = {(r["method"], r["operator"], r["image"]): r["mse"] for r in again}
-    assert by_batch[1] == pytest.approx(by_batch[3], rel=1e-4) and by_batch[3] == pytest.approx({(r["method"], r["operator"], r["image"]): r["mse"] for r in rows})
+    assert by_batch[1] == pytest.approx(by_batch[3], rel=1e-4) and by_batch[3] == pytest.approx(
+        {(r["method"], r["operator"], r["image"]): r["mse"] for r in rows}
+    )
     generator.double()
     with open(tmp_path / "inverse_problems.csv") as f:
         read = list(csv.DictReader(f))

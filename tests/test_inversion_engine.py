@@ -61,7 +61,9 @@ def test_a_diverging_image_stops_alone_and_the_others_are_untouched():
     assert result.diverged == [1] and result.diverged_at[1] is not None
     assert torch.isfinite(result.images).all()
     assert torch.isnan(result.history[-1, 1]) and torch.isfinite(result.history[-1, [0, 2]]).all()
-    alone = minimise(lambda im: (im - targets[[0, 2]]).flatten(1).pow(2).sum(1), init[[0, 2]], stepper_factory("adam"), phases, progress=False)
+    alone = minimise(
+        lambda im: (im - targets[[0, 2]]).flatten(1).pow(2).sum(1), init[[0, 2]], stepper_factory("adam"), phases, progress=False
+    )
     torch.testing.assert_close(result.images[[0, 2]], alone.images)
 
 
@@ -184,8 +186,9 @@ def test_an_image_reconstruction_does_not_depend_on_its_batch(lite0):
     import numpy as np
     import skimage.data
 
-    photos = [torch.from_numpy(np.ascontiguousarray(getattr(skimage.data, n)())).permute(2, 0, 1).float() / 255
-              for n in ("astronaut", "coffee")]
+    photos = [
+        torch.from_numpy(np.ascontiguousarray(getattr(skimage.data, n)())).permute(2, 0, 1).float() / 255 for n in ("astronaut", "coffee")
+    ]
     x = torch.stack([p[:, t : t + 128, t : t + 128] for p in photos for t in (0, 150)])
     batch = invert(lite0, x, ["block4"], "mv2016", iterations_scale=0.05, progress=False).images
     for i in range(len(x)):
@@ -236,8 +239,15 @@ def test_the_calibrated_preset_takes_the_shipped_setting_of_its_layer(lite0, pho
     assert setting is not None and calibrated_setting("efficientnet_lite0", "no-such-layer") is None
     images = photo_crops[:1, :, :32, :32]
     calibrated = invert(lite0, images, ["stem"], "mv2016-calibrated", iterations_scale=0.02, progress=False)
-    by_hand = invert(lite0, images, ["stem"], with_fading_priors(get_preset("mv2016"), setting.prior_final),
-                     layer_weights={"stem": setting.data_weight}, iterations_scale=0.02 * setting.iterations_scale, progress=False)
+    by_hand = invert(
+        lite0,
+        images,
+        ["stem"],
+        with_fading_priors(get_preset("mv2016"), setting.prior_final),
+        layer_weights={"stem": setting.data_weight},
+        iterations_scale=0.02 * setting.iterations_scale,
+        progress=False,
+    )
     torch.testing.assert_close(calibrated.images, by_hand.images)
     two_layers = invert(lite0, images, ["stem", "block1"], "mv2016-calibrated", iterations_scale=0.02, progress=False)
     plain = invert(lite0, images, ["stem", "block1"], "mv2016", iterations_scale=0.02, progress=False)

@@ -12,8 +12,15 @@ from deeprestore.nets import load_network
 
 
 def trainer(tmp_path, **kwargs) -> L.Trainer:
-    defaults = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                    default_root_dir=str(tmp_path), accelerator="cpu", devices=1)
+    defaults = dict(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+        accelerator="cpu",
+        devices=1,
+    )
     return L.Trainer(**(defaults | kwargs))
 
 
@@ -113,8 +120,13 @@ def test_resume_from_checkpoint_continues_at_the_right_step(photo_crops, tmp_pat
 
     data = DataLoader(photo_crops, batch_size=8)  # 4 steps per epoch
     model = InvertingNetwork(layer="block1", mode="joint", grid_images=0)
-    t = trainer(tmp_path, max_epochs=2, limit_val_batches=0, enable_checkpointing=True,
-                callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)])
+    t = trainer(
+        tmp_path,
+        max_epochs=2,
+        limit_val_batches=0,
+        enable_checkpointing=True,
+        callbacks=[ModelCheckpoint(dirpath=tmp_path, save_last=True)],
+    )
     t.fit(model, data)
     weights = {k: v.clone() for k, v in model.chain.state_dict().items()}
 
@@ -142,8 +154,12 @@ def test_local_response_normalisation_gets_its_own_inverse_module():
 
     from deeprestore.nets.layered_network import LayeredNetwork
 
-    stages = OrderedDict(conv1=nn.Conv2d(3, 8, 5, stride=2, padding=2), relu1=nn.ReLU(), norm1=nn.LocalResponseNorm(5), pool1=nn.MaxPool2d(2))
-    net = LayeredNetwork("caffe_like", stages, {"conv1": "conv", "relu1": "relu", "norm1": "lrn", "pool1": "pool"}, (0.5,) * 3, (0.25,) * 3, "random")
+    stages = OrderedDict(
+        conv1=nn.Conv2d(3, 8, 5, stride=2, padding=2), relu1=nn.ReLU(), norm1=nn.LocalResponseNorm(5), pool1=nn.MaxPool2d(2)
+    )
+    net = LayeredNetwork(
+        "caffe_like", stages, {"conv1": "conv", "relu1": "relu", "norm1": "lrn", "pool1": "pool"}, (0.5,) * 3, (0.25,) * 3, "random"
+    )
     ops = network_operations(net, "pool1", 32)
     assert [(op.name, op.kind) for op in ops] == [("relu1", "conv"), ("norm1", "lrn"), ("pool1", "pool")]
     chain = InverterChain(ops)

@@ -21,13 +21,19 @@ def test_expert_derivatives_match_finite_differences(name):
     h = 1e-5
     assert torch.allclose(expert.g(s), (expert.G(s + h) - expert.G(s - h)) / (2 * h), atol=1e-7)
     assert torch.allclose(expert.g_prime(s), (expert.g(s + h) - expert.g(s - h)) / (2 * h), atol=1e-7)
-    assert torch.allclose(EXPERTS["ica"].G(torch.tensor([0.3], dtype=torch.float64)), -torch.log(torch.cosh(torch.tensor([0.3], dtype=torch.float64))))
+    assert torch.allclose(
+        EXPERTS["ica"].G(torch.tensor([0.3], dtype=torch.float64)), -torch.log(torch.cosh(torch.tensor([0.3], dtype=torch.float64)))
+    )
 
 
 @pytest.mark.parametrize("name", ["ica", "foe", "gauss"])
 def test_closed_form_objective_equals_the_autograd_one(name):
     g = torch.Generator().manual_seed(0)
-    x, w, a = torch.randn(40, 6, generator=g, dtype=torch.float64), torch.randn(9, 6, generator=g, dtype=torch.float64), torch.rand(9, generator=g, dtype=torch.float64) + 0.5
+    x, w, a = (
+        torch.randn(40, 6, generator=g, dtype=torch.float64),
+        torch.randn(9, 6, generator=g, dtype=torch.float64),
+        torch.rand(9, generator=g, dtype=torch.float64) + 0.5,
+    )
     w.requires_grad_(True)
     fast, slow = score_matching_objective(x, w, a, name), naive_score_matching_objective(x, w, a, name)
     assert torch.allclose(fast, slow, rtol=1e-10)
@@ -153,9 +159,28 @@ def test_an_image_prior_trains_through_the_trainer_and_its_loss_falls(tmp_path, 
     from deeprestore.priors import load_patch_prior
     from deeprestore.training import main
 
-    args = ["--config", "configs/priors/ica_image.yaml", "--checkpoint_root", str(tmp_path), "--experiment", "ica",
-            "--wandb", "disabled", "--trainer.max_epochs", "6", "--trainer.log_every_n_steps", "1", "--trainer.enable_progress_bar", "false",
-            "--model.init_args.n_filters", "64", "--model.init_args.whitening_patches", "5000", "--data.init_args.train_samples_per_epoch", "32"]
+    args = [
+        "--config",
+        "configs/priors/ica_image.yaml",
+        "--checkpoint_root",
+        str(tmp_path),
+        "--experiment",
+        "ica",
+        "--wandb",
+        "disabled",
+        "--trainer.max_epochs",
+        "6",
+        "--trainer.log_every_n_steps",
+        "1",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--model.init_args.n_filters",
+        "64",
+        "--model.init_args.whitening_patches",
+        "5000",
+        "--data.init_args.train_samples_per_epoch",
+        "32",
+    ]
     metrics = main(args)
     run = tmp_path / "ica"
     losses = _train_losses(run)
@@ -258,9 +283,26 @@ def test_a_dae_prior_trains_through_the_trainer(tmp_path):
     from deeprestore.priors import load_dae_prior
     from deeprestore.training import main
 
-    metrics = main(["--config", "configs/priors/dae_image.yaml", "--checkpoint_root", str(tmp_path), "--experiment", "dae",
-                    "--wandb", "disabled", "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false",
-                    "--data.init_args.train_samples_per_epoch", "64", "--model.init_args.width", "8"])
+    metrics = main(
+        [
+            "--config",
+            "configs/priors/dae_image.yaml",
+            "--checkpoint_root",
+            str(tmp_path),
+            "--experiment",
+            "dae",
+            "--wandb",
+            "disabled",
+            "--trainer.max_epochs",
+            "2",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--data.init_args.train_samples_per_epoch",
+            "64",
+            "--model.init_args.width",
+            "8",
+        ]
+    )
     assert metrics["test/psnr_gain"] > 0  # the denoiser removes some noise from held-out photos
     module = load_dae_prior(str(tmp_path / "dae" / "last.ckpt"))
     assert module.dae.channels == 3 and abs(float(module.noise_scale) - 0.1) < 1e-6

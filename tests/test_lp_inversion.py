@@ -119,11 +119,14 @@ def test_gradient_descent_baseline_reduces_error_and_recovers_small_net():
 
 def _conv_generator() -> StagedGenerator:
     torch.manual_seed(0)
-    return StagedGenerator([
-        GeneratorStage(nn.Sequential(nn.Linear(8, 64), nn.Unflatten(1, (16, 2, 2))), "relu"),
-        GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(16, 16, 3, padding=1)), "relu"),
-        GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(16, 4, 3, padding=1)), "sigmoid"),
-    ], (8,))
+    return StagedGenerator(
+        [
+            GeneratorStage(nn.Sequential(nn.Linear(8, 64), nn.Unflatten(1, (16, 2, 2))), "relu"),
+            GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(16, 16, 3, padding=1)), "relu"),
+            GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(16, 4, 3, padding=1)), "sigmoid"),
+        ],
+        (8,),
+    )
 
 
 def test_trained_generator_study_conv_sigmoid_and_non_expanding():
@@ -136,8 +139,9 @@ def test_trained_generator_study_conv_sigmoid_and_non_expanding():
 
 
 def test_noise_study_rows_and_csv_columns(tmp_path):
-    rows = noise_study(widths=(8, 24, 72), noise_levels=(0, 1e-2), trials=1, methods=("lp", "lp-linf", "gd"),
-                       gd_options={"steps": 200}, progress=False)
+    rows = noise_study(
+        widths=(8, 24, 72), noise_levels=(0, 1e-2), trials=1, methods=("lp", "lp-linf", "gd"), gd_options={"steps": 200}, progress=False
+    )
     assert len(rows) == 6 and all(tuple(r) == LP_COLUMNS for r in rows)
     lp0 = next(r for r in rows if r["method"] == "lp" and r["noise"] == 0)
     assert lp0["success"] and lp0["latent_rel_error"] < 1e-6 and lp0["widths"] == "8-24-72"
@@ -152,8 +156,11 @@ def test_noise_study_rows_and_csv_columns(tmp_path):
 def test_lp_figures_write_pngs(tmp_path):
     rows = dimension_study(latent_dims=(3, 4), expansions=(3,), trials=1, methods=("lp",), progress=False)
     assert [r["widths"] for r in rows] == ["3-9-27", "4-12-36"]
-    noisy = [dict(method=m, widths="20-100-500", noise=s, trial=0, latent_rel_error=s * f, seconds=0.1, success=True)
-             for m, f in (("lp-linf", 0.7), ("gd", 0.5)) for s in (1e-3, 1e-2)]
+    noisy = [
+        dict(method=m, widths="20-100-500", noise=s, trial=0, latent_rel_error=s * f, seconds=0.1, success=True)
+        for m, f in (("lp-linf", 0.7), ("gd", 0.5))
+        for s in (1e-3, 1e-2)
+    ]
     paths = lp_figures(rows + noisy, tmp_path / "fig")
     assert sorted(p.name for p in paths) == ["lp_error_vs_noise.png", "lp_success_vs_latent_dim.png", "lp_time_vs_latent_dim.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
@@ -171,9 +178,37 @@ def test_evaluate_runs_the_lp_study(tmp_path):
     import csv as _csv
 
     out = tmp_path / "lp"
-    rows = evaluate_main(["lp", "--widths", "5", "25", "125", "--trials", "3", "--noise_levels", "0", "0.01",
-                          "--methods", "lp", "gd", "--latent_dims", "4", "--expansions", "3", "--dimension_trials", "2",
-                          "--report_root", str(tmp_path), "--experiment", "lp", "--wandb", "disabled", "--progress", "false"])
+    rows = evaluate_main(
+        [
+            "lp",
+            "--widths",
+            "5",
+            "25",
+            "125",
+            "--trials",
+            "3",
+            "--noise_levels",
+            "0",
+            "0.01",
+            "--methods",
+            "lp",
+            "gd",
+            "--latent_dims",
+            "4",
+            "--expansions",
+            "3",
+            "--dimension_trials",
+            "2",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "lp",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+        ]
+    )
     with open(out / "lp_inversion.csv") as f:
         read = list(_csv.DictReader(f))
     assert tuple(read[0]) == LP_COLUMNS and len(read) == len(rows) == 2 * 2 * 3 + 2 * 2
@@ -224,7 +259,8 @@ def test_l1_lp_through_its_dual_equals_the_primal_lp(bounds):
     on = rng.random(m) < 0.6
     eye = np.eye(m)
     primal = linprog(
-        np.r_[np.zeros(n), np.ones(m)], method="highs",
+        np.r_[np.zeros(n), np.ones(m)],
+        method="highs",
         A_ub=np.vstack([np.hstack([A, -eye]), np.hstack([-A[on], -eye[on]])]),
         b_ub=np.r_[c, -c[on]],
         bounds=[bounds or (None, None)] * n + [(0.0, None)] * m,

@@ -61,9 +61,7 @@ def _to_torch(a: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor
 
 
 def _sk_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    return sk_ssim(
-        a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=-1
-    )
+    return sk_ssim(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=-1)
 
 
 DEGRADATIONS = ["noise", "mild_noise", "blur", "jpeg", "contrast"]

@@ -30,8 +30,17 @@ NEW_PRESETS = ("deepinversion", "lucent", "plugin", "mv2016+bn", "mv2016-fourier
 
 def small_bn_net(dtype: torch.dtype = torch.float32):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 5, 3, stride=2, padding=1),
-                          nn.BatchNorm2d(5), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Conv2d(4, 5, 3, stride=2, padding=1),
+        nn.BatchNorm2d(5),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 3),
+    )
     for bn in (model[1], model[4]):
         bn.running_mean.uniform_(-0.5, 0.5)
         bn.running_var.uniform_(0.5, 2.0)
@@ -103,7 +112,9 @@ def test_hooks_see_only_the_bn_layers_up_to_the_target_one_pass_shared():
         handle.remove()
     assert prior.layers_recorded == 1 + 4 and len(calls) == 1  # bn1 and layer1's four, in one pass
     images = torch.rand(1, 3, 64, 64)
-    past = NormalisedFeatureLoss.from_images(net, {"layer1": 1.0}, images, run_to=net.logits_layer, execution=Execution(fold_batchnorm=False))
+    past = NormalisedFeatureLoss.from_images(
+        net, {"layer1": 1.0}, images, run_to=net.logits_layer, execution=Execution(fold_batchnorm=False)
+    )
     with prior.recording():
         past(images)
     assert prior.layers_recorded == 20  # run on to the logits: every BN layer
@@ -181,9 +192,14 @@ def test_a_colour_basis_measured_on_photos_whitens_their_colours(photo_crops):
 
 def test_each_transform_is_differentiable_and_keeps_the_batch_shape():
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
-    for transforms in (RandomTransforms(pad=12, jitter=8, jitter_after=4), RandomTransforms(scales=LUCENT_SCALES),
-                       RandomTransforms(angles=LUCENT_ANGLES), RandomTransforms(roll=5), RandomTransforms(flip=True),
-                       RandomTransforms(colour_shift=(1.0, 1.0))):
+    for transforms in (
+        RandomTransforms(pad=12, jitter=8, jitter_after=4),
+        RandomTransforms(scales=LUCENT_SCALES),
+        RandomTransforms(angles=LUCENT_ANGLES),
+        RandomTransforms(roll=5),
+        RandomTransforms(flip=True),
+        RandomTransforms(colour_shift=(1.0, 1.0)),
+    ):
         out = transforms(x, torch.Generator().manual_seed(3))
         assert out.shape == x.shape
         (grad,) = torch.autograd.grad(out.sum(), x)
@@ -267,8 +283,15 @@ def test_plugins_stages_grow_the_resolution_and_its_ensemble_averages_copies():
         return views.pow(2).mean((1, 2, 3))
 
     start = torch.full((2, 3, 8, 8), 0.5)
-    result = minimise(data, start, stepper_factory("adam"), [Phase(2, 0.01)], transforms=RandomTransforms(colour_shift=(0.5, 0.5)),
-                      ensemble=3, progress=False)
+    result = minimise(
+        data,
+        start,
+        stepper_factory("adam"),
+        [Phase(2, 0.01)],
+        transforms=RandomTransforms(colour_shift=(0.5, 0.5)),
+        ensemble=3,
+        progress=False,
+    )
     assert len(seen) == 2 * 3 + 1 and len(set(seen[:3])) == 3  # 3 differently shifted copies a step, then the final score
     low = minimise(data, start, stepper_factory("adam"), [Phase(1, 0.01, resolution=0.5)], progress=False)
     assert low.images.shape == start.shape and result.images.shape == start.shape
@@ -279,8 +302,9 @@ def test_plugins_stages_grow_the_resolution_and_its_ensemble_averages_copies():
 @pytest.mark.parametrize("name", ["deepinversion", "lucent"])
 def test_activation_maximisation_with_the_new_presets_raises_the_class_score(name):
     net = load_network("efficientnet_lite0")
-    result = maximise_activation(net, "fc", 967, "class", size=(64, 64), preset=name, iterations_scale=30 / get_preset(name).iterations,
-                                 progress=False)
+    result = maximise_activation(
+        net, "fc", 967, "class", size=(64, 64), preset=name, iterations_scale=30 / get_preset(name).iterations, progress=False
+    )
     assert result.history[-3:].mean() < result.history[:3].mean()
 
 
@@ -302,8 +326,29 @@ def test_a_study_budget_gives_every_preset_the_same_iterations():
 def test_the_visualisation_study_scores_each_class_image(tmp_path):
     from deeprestore.studies.cli import main as evaluate
 
-    rows = evaluate(["visualise", "--classes", "1", "967", "--presets", "mv2016", "lucent", "--budget", "40", "--size", "64",
-                     "--report_root", str(tmp_path), "--experiment", "vis", "--wandb", "disabled", "--progress", "false"])
+    rows = evaluate(
+        [
+            "visualise",
+            "--classes",
+            "1",
+            "967",
+            "--presets",
+            "mv2016",
+            "lucent",
+            "--budget",
+            "40",
+            "--size",
+            "64",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "vis",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+        ]
+    )
     assert [(r["preset"], r["class_index"]) for r in rows] == [("mv2016", 1), ("mv2016", 967), ("lucent", 1), ("lucent", 967)]
     assert rows[1]["class_name"] == "espresso" and all(r["probability"] > 5 / 1000 for r in rows)  # above chance (1/1000)
     assert (tmp_path / "vis" / "classes.png").is_file() and "top-1 is the class" in (tmp_path / "vis" / "report.md").read_text()

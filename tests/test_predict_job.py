@@ -24,9 +24,36 @@ def test_without_distributed_one_process_takes_every_item():
 
 def _study(images: Path, out: Path, *extra: str) -> list[dict[str, str]]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    args = [sys.executable, "evaluate.py", "inversion", "--images", str(images), "--crop_size", "32", "--layers", "stem",
-            "--presets", "mv2016", "--iterations_scale", "0.02", "--checkpoints", "", "--batch_size", "1", "--wandb", "disabled",
-            "--progress", "false", "--report_root", str(out.parent), "--experiment", out.name, "--trainer.accelerator", "cpu", *extra]
+    args = [
+        sys.executable,
+        "evaluate.py",
+        "inversion",
+        "--images",
+        str(images),
+        "--crop_size",
+        "32",
+        "--layers",
+        "stem",
+        "--presets",
+        "mv2016",
+        "--iterations_scale",
+        "0.02",
+        "--checkpoints",
+        "",
+        "--batch_size",
+        "1",
+        "--wandb",
+        "disabled",
+        "--progress",
+        "false",
+        "--report_root",
+        str(out.parent),
+        "--experiment",
+        out.name,
+        "--trainer.accelerator",
+        "cpu",
+        *extra,
+    ]
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr

@@ -108,9 +108,7 @@ def test_alpha_norm_mv_units_normalised() -> None:
     assert AlphaNorm()(x).item() == pytest.approx(expected, rel=1e-10)
     assert expected == pytest.approx(16.3272)
     # the mean image (all zeros in M&V units) has zero energy
-    assert AlphaNorm()(_library_from_mv(torch.zeros(1, 3, 2, 2, dtype=torch.float64))).item() == pytest.approx(
-        0.0, abs=1e-20
-    )
+    assert AlphaNorm()(_library_from_mv(torch.zeros(1, 3, 2, 2, dtype=torch.float64))).item() == pytest.approx(0.0, abs=1e-20)
 
 
 # ----------------------------------------------------------------------------- total variation

@@ -319,17 +319,43 @@ def test_random_crops_are_seeded_and_skip_bad_files(tmp_path, caplog) -> None:
 # -- the command --------------------------------------------------------------------------------
 def test_command_end_to_end(tmp_path) -> None:
     out = tmp_path / "stats"
-    run = main(["--net", "efficientnet_lite0", "--layers", "block4", "--images", "4", "--crop_size", "64",
-                "--batch_size", "3", "--seed", "0", "--out", str(out), "--progress", "false", "--dpi", "40"])
+    run = main(
+        [
+            "--net",
+            "efficientnet_lite0",
+            "--layers",
+            "block4",
+            "--images",
+            "4",
+            "--crop_size",
+            "64",
+            "--batch_size",
+            "3",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--progress",
+            "false",
+            "--dpi",
+            "40",
+        ]
+    )
     names = {p.name for p in out.iterdir()}
-    assert names == {"config.yaml", "stats_block4.json", "stats_block4.npz", "covariance_block4.png",
-                     "gram_block4.png", "sparsity_block4.png", "stationarity.png"}
+    assert names == {
+        "config.yaml",
+        "stats_block4.json",
+        "stats_block4.npz",
+        "covariance_block4.png",
+        "gram_block4.png",
+        "sparsity_block4.png",
+        "stationarity.png",
+    }
     stats = json.loads((out / "stats_block4.json").read_text())
     assert stats["shape"] == {"channels": 40, "height": 8, "width": 8} and stats["images"] == 4
     for key in ("covariance", "inverse_covariance"):
         d = stats["toeplitz_distance"][key]
-        assert set(d) == {"total", "interior", "border", "by_border", "permuted_reference",
-                          "split_half_noise", "noise_corrected"}
+        assert set(d) == {"total", "interior", "border", "by_border", "permuted_reference", "split_half_noise", "noise_corrected"}
         assert 0 <= d["interior"] <= 1 and 0 <= d["total"] <= 1
     assert set(stats["sparsity"]) >= {"zero_fraction", "map_hoyer_mean", "image_hoyer_mean", "per_channel"}
     assert stats["image_set"]["crops"] == 4 and stats["image_set"]["skipped"] == []
@@ -348,8 +374,22 @@ def test_command_errors(tmp_path) -> None:
         main(["--layers", "pool", "--images", "2", "--out", str(tmp_path / "x"), "--progress", "false"])
     (tmp_path / "bad.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="empty"):
-        main(["--layers", "block8", "--images", "2", "--crop_size", "32", "--image_paths", str(tmp_path),
-              "--out", str(tmp_path / "y"), "--progress", "false"])
+        main(
+            [
+                "--layers",
+                "block8",
+                "--images",
+                "2",
+                "--crop_size",
+                "32",
+                "--image_paths",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "y"),
+                "--progress",
+                "false",
+            ]
+        )
     assert not (tmp_path / "y").exists()
     with pytest.raises(FileNotFoundError):
         main(["--layers", "block8", "--image_paths", str(tmp_path / "missing"), "--out", str(tmp_path / "z")])

@@ -13,9 +13,28 @@ from deeprestore.studies.cli import main as evaluate
 from deeprestore.training import main as train
 
 #: the embedded default's model and data at 64² crops, one short epoch
-TINY = ["--data.init_args.crop_size", "64", "--data.init_args.resize", "96", "--data.init_args.train_samples_per_epoch", "16",
-        "--data.init_args.batch_size", "8", "--data.init_args.eval_crops", "center", "--model.init_args.grid_images", "0",
-        "--trainer.max_epochs", "1", "--trainer.log_every_n_steps", "1", "--trainer.enable_progress_bar", "false", "--wandb", "disabled"]
+TINY = [
+    "--data.init_args.crop_size",
+    "64",
+    "--data.init_args.resize",
+    "96",
+    "--data.init_args.train_samples_per_epoch",
+    "16",
+    "--data.init_args.batch_size",
+    "8",
+    "--data.init_args.eval_crops",
+    "center",
+    "--model.init_args.grid_images",
+    "0",
+    "--trainer.max_epochs",
+    "1",
+    "--trainer.log_every_n_steps",
+    "1",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--wandb",
+    "disabled",
+]
 
 
 def test_a_sweep_trains_one_inverter_per_layer_and_the_study_finds_them(tmp_path, capsys):
@@ -31,9 +50,30 @@ def test_a_sweep_trains_one_inverter_per_layer_and_the_study_finds_them(tmp_path
     assert again == metrics and capsys.readouterr().out.count("finished before (skipped)") == 2
 
     Image.fromarray(skimage.data.coffee()[120:184, 260:324]).save(tmp_path / "coffee.png")
-    result = evaluate(["inversion", "--images", str(tmp_path / "coffee.png"), "--crop_size", "64", "--layers", "stem", "block2",
-                       "--presets", "[]", "--checkpoints", str(root), "--wandb", "disabled", "--progress", "false",
-                       "--report_root", str(tmp_path), "--experiment", "study"])
+    result = evaluate(
+        [
+            "inversion",
+            "--images",
+            str(tmp_path / "coffee.png"),
+            "--crop_size",
+            "64",
+            "--layers",
+            "stem",
+            "block2",
+            "--presets",
+            "[]",
+            "--checkpoints",
+            str(root),
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "study",
+        ]
+    )
     assert sorted((r["method"], r["layer"]) for r in result.rows) == [("inverter-joint", "block2"), ("inverter-joint", "stem")]
 
 
@@ -49,7 +89,8 @@ def test_sweep_options(tmp_path, capsys):
 def test_a_sweep_without_layers_takes_the_evaluation_configs(tmp_path, capsys):
     train(["sweep", "--print_commands", "--trainer.max_epochs", "3"])
     assert capsys.readouterr().out.strip().splitlines()[1:] == [
-        f"python train.py --trainer.max_epochs 3 --model.init_args.layer {layer}" for layer in ("block1", "block4", "block8")]
+        f"python train.py --trainer.max_epochs 3 --model.init_args.layer {layer}" for layer in ("block1", "block4", "block8")
+    ]
     train(["sweep", "--evaluate_config", "configs/evaluate/full.yaml", "--print_commands"])
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 8
     (tmp_path / "none.yaml").write_text("presets: [mv2016]\n")

@@ -20,10 +20,28 @@ from tests.wandb_records import logged_config, logged_history
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = [
-    "--data.init_args.crop_size", "64", "--data.init_args.resize", "96", "--data.init_args.train_samples_per_epoch", "16",
-    "--data.init_args.batch_size", "8", "--data.init_args.eval_crops", "center",
-    "--model.init_args.layer", "block1", "--model.init_args.grid_images", "2",
-    "--trainer.max_epochs", "2", "--trainer.log_every_n_steps", "1", "--trainer.check_val_every_n_epoch", "1", "--trainer.enable_progress_bar", "false",
+    "--data.init_args.crop_size",
+    "64",
+    "--data.init_args.resize",
+    "96",
+    "--data.init_args.train_samples_per_epoch",
+    "16",
+    "--data.init_args.batch_size",
+    "8",
+    "--data.init_args.eval_crops",
+    "center",
+    "--model.init_args.layer",
+    "block1",
+    "--model.init_args.grid_images",
+    "2",
+    "--trainer.max_epochs",
+    "2",
+    "--trainer.log_every_n_steps",
+    "1",
+    "--trainer.check_val_every_n_epoch",
+    "1",
+    "--trainer.enable_progress_bar",
+    "false",
 ]
 
 
@@ -93,11 +111,40 @@ def tiny_imagenet(tmp_path) -> Path:
 
 
 # the cluster configs at their own precision (bf16-mixed: CPU autocast here), one device, one step
-CPU_SMOKE = ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.strategy", "auto", "--trainer.precision", "bf16-mixed",
-             "--trainer.max_steps", "1", "--trainer.limit_val_batches", "1", "--trainer.limit_test_batches", "1",
-             "--trainer.enable_progress_bar", "false", "--model.init_args.weights", "random", "--wandb", "disabled",
-             "--data.init_args.crop_size", "64", "--data.init_args.resize", "72", "--data.init_args.batch_size", "4",
-             "--data.init_args.num_workers", "0", "--data.init_args.thesis_train_images", "8", "--data.init_args.thesis_expected_images", "12"]
+CPU_SMOKE = [
+    "--trainer.accelerator",
+    "cpu",
+    "--trainer.devices",
+    "1",
+    "--trainer.strategy",
+    "auto",
+    "--trainer.precision",
+    "bf16-mixed",
+    "--trainer.max_steps",
+    "1",
+    "--trainer.limit_val_batches",
+    "1",
+    "--trainer.limit_test_batches",
+    "1",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--model.init_args.weights",
+    "random",
+    "--wandb",
+    "disabled",
+    "--data.init_args.crop_size",
+    "64",
+    "--data.init_args.resize",
+    "72",
+    "--data.init_args.batch_size",
+    "4",
+    "--data.init_args.num_workers",
+    "0",
+    "--data.init_args.thesis_train_images",
+    "8",
+    "--data.init_args.thesis_expected_images",
+    "12",
+]
 
 
 @pytest.mark.slow
@@ -110,8 +157,11 @@ def test_cluster_configs_run_on_cpu_with_random_weights(net, tiny_imagenet, tmp_
         metrics = main(config_args(ROOT / "configs" / "cluster" / f"{net}_{mode}.yaml") + common + ["--experiment", f"{net}_{mode}"])
         assert 0 <= metrics["test/ssim"] <= 1
     parallel = tmp_path / f"{net}_parallel" / "last.ckpt"
-    metrics = main(config_args(ROOT / "configs" / "cluster" / f"{net}_stacked.yaml") + common
-                   + ["--experiment", f"{net}_stacked", "--model.init_args.parallel_checkpoints", f"[{parallel}]"])
+    metrics = main(
+        config_args(ROOT / "configs" / "cluster" / f"{net}_stacked.yaml")
+        + common
+        + ["--experiment", f"{net}_stacked", "--model.init_args.parallel_checkpoints", f"[{parallel}]"]
+    )
     assert 0 <= metrics["test/ssim"] <= 1 and (tmp_path / f"{net}_stacked" / "stacked.ckpt").is_file()
 
 
@@ -130,9 +180,25 @@ def test_generic_decoder_cluster_configs_run_on_cpu_with_random_weights(config, 
 def test_two_process_ddp_fit_on_cpu(tmp_path):
     """The cluster path on a CPU: strategy=ddp with 2 gloo processes and bf16-mixed, through train.py."""
     env = os.environ | {"WANDB_MODE": "offline"}
-    cmd = [sys.executable, "train.py", *TINY, "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
-           "--trainer.precision", "bf16-mixed",
-           "--checkpoint_root", str(tmp_path), "--experiment", "ddp", "--wandb", "disabled"]
+    cmd = [
+        sys.executable,
+        "train.py",
+        *TINY,
+        "--trainer.strategy",
+        "ddp",
+        "--trainer.devices",
+        "2",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.precision",
+        "bf16-mixed",
+        "--checkpoint_root",
+        str(tmp_path),
+        "--experiment",
+        "ddp",
+        "--wandb",
+        "disabled",
+    ]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in result.stderr + result.stdout
@@ -150,8 +216,12 @@ def test_two_process_ddp_fit_on_cpu(tmp_path):
 def test_cluster_prior_configs_run_on_cpu(config, tiny_imagenet, tmp_path):
     """Plumbing only: the ImageNet/DDP prior configs run a step on a CPU (random VGG16 weights)."""
     small = ["--model.init_args.n_filters", "16", "--model.init_args.whitening_patches", "500"]
-    metrics = main(config_args(ROOT / "configs" / "cluster" / f"{config}.yaml") + CPU_SMOKE + small
-                   + ["--data.init_args.root", str(tiny_imagenet), "--checkpoint_root", str(tmp_path), "--experiment", config])
+    metrics = main(
+        config_args(ROOT / "configs" / "cluster" / f"{config}.yaml")
+        + CPU_SMOKE
+        + small
+        + ["--data.init_args.root", str(tiny_imagenet), "--checkpoint_root", str(tmp_path), "--experiment", config]
+    )
     assert "test/score_matching" in metrics and (tmp_path / config / "filters.png").is_file()
 
 
@@ -196,8 +266,23 @@ def test_subcommands_fit_then_test_a_checkpoint_alone(tmp_path, monkeypatch, cap
 def test_optimizer_and_lr_scheduler_options_configure_training(tmp_path):
     """--optimizer / --lr_scheduler (LightningCLI's standard hook) replace the module's Adam."""
     common = TINY + ["--checkpoint_root", str(tmp_path), "--wandb", "disabled"]
-    main(common + ["--experiment", "sgd", "--optimizer", "torch.optim.SGD", "--optimizer.lr", "0.0",
-                   "--optimizer.momentum", "0.5", "--lr_scheduler", "torch.optim.lr_scheduler.StepLR", "--lr_scheduler.step_size", "1"])
+    main(
+        common
+        + [
+            "--experiment",
+            "sgd",
+            "--optimizer",
+            "torch.optim.SGD",
+            "--optimizer.lr",
+            "0.0",
+            "--optimizer.momentum",
+            "0.5",
+            "--lr_scheduler",
+            "torch.optim.lr_scheduler.StepLR",
+            "--lr_scheduler.step_size",
+            "1",
+        ]
+    )
     main(common + ["--experiment", "adam"])
     sgd = torch.load(tmp_path / "sgd" / "last.ckpt", map_location="cpu", weights_only=False)
     adam = torch.load(tmp_path / "adam" / "last.ckpt", map_location="cpu", weights_only=False)
@@ -208,8 +293,8 @@ def test_optimizer_and_lr_scheduler_options_configure_training(tmp_path):
 
     L.seed_everything(0)  # the untrained modules: what every run starts from
     init = InvertingNetwork(layer="block1", lr=1e-3).chain.state_dict()
-    trained = {k[len("chain."):]: v for k, v in adam["state_dict"].items() if k.startswith("chain.")}
-    frozen = {k[len("chain."):]: v for k, v in sgd["state_dict"].items() if k.startswith("chain.")}
+    trained = {k[len("chain.") :]: v for k, v in adam["state_dict"].items() if k.startswith("chain.")}
+    frozen = {k[len("chain.") :]: v for k, v in sgd["state_dict"].items() if k.startswith("chain.")}
     assert all(torch.equal(frozen[k], init[k]) for k in init)  # lr 0: nothing moved
     assert not all(torch.equal(trained[k], init[k]) for k in init)
 
@@ -229,5 +314,7 @@ def test_fast_path_callbacks_train_the_same_model(tmp_path):
     assert a.keys() == b.keys()
     assert max((a[k].float() - b[k].float()).abs().max().item() for k in a) < 1e-3
     with pytest.raises(ValueError, match="no submodule 'decoder'"):
-        main(common + ["--experiment", "bad", "--trainer.callbacks+=deeprestore.training.CompileModules",
-                       "--trainer.callbacks.modules=[decoder]"])
+        main(
+            common
+            + ["--experiment", "bad", "--trainer.callbacks+=deeprestore.training.CompileModules", "--trainer.callbacks.modules=[decoder]"]
+        )

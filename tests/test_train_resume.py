@@ -18,11 +18,30 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # 24 crops of 64², batch 8: 3 steps per epoch, validation every 2nd epoch, 4 epochs
 SHORT = [
-    "--data.init_args.crop_size", "64", "--data.init_args.resize", "96", "--data.init_args.train_samples_per_epoch", "24",
-    "--data.init_args.batch_size", "8", "--data.init_args.eval_crops", "center",
-    "--model.init_args.layer", "block1", "--model.init_args.grid_images", "0",
-    "--trainer.max_epochs", "4", "--trainer.check_val_every_n_epoch", "2", "--trainer.log_every_n_steps", "1",
-    "--trainer.enable_progress_bar", "false", "--wandb", "disabled",
+    "--data.init_args.crop_size",
+    "64",
+    "--data.init_args.resize",
+    "96",
+    "--data.init_args.train_samples_per_epoch",
+    "24",
+    "--data.init_args.batch_size",
+    "8",
+    "--data.init_args.eval_crops",
+    "center",
+    "--model.init_args.layer",
+    "block1",
+    "--model.init_args.grid_images",
+    "0",
+    "--trainer.max_epochs",
+    "4",
+    "--trainer.check_val_every_n_epoch",
+    "2",
+    "--trainer.log_every_n_steps",
+    "1",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--wandb",
+    "disabled",
 ]
 
 
@@ -61,11 +80,22 @@ def test_last_ckpt_is_the_final_state_and_best_is_kept(uninterrupted):
 def test_kill_9_mid_epoch_then_resume_reaches_the_uninterrupted_metrics(epoch, uninterrupted, tmp_path):
     marker = tmp_path / "killed"
     kill = tmp_path / "kill.yaml"
-    kill.write_text(yaml.safe_dump({"trainer": {"callbacks": [  # a YAML list replaces the default config's: keep its ChannelsLast
-        {"class_path": "deeprestore.training.ChannelsLast"},
-        {"class_path": "tests.kill_switch.KillAt", "init_args": {"epoch": epoch, "batch": 1, "marker": str(marker)}}]}}))
-    first = train(["--config", "configs/default.yaml", "--config", str(kill), *SHORT, "--checkpoint_root", str(tmp_path), "--experiment", "run"],
-                  check=False)
+    kill.write_text(
+        yaml.safe_dump(
+            {
+                "trainer": {
+                    "callbacks": [  # a YAML list replaces the default config's: keep its ChannelsLast
+                        {"class_path": "deeprestore.training.ChannelsLast"},
+                        {"class_path": "tests.kill_switch.KillAt", "init_args": {"epoch": epoch, "batch": 1, "marker": str(marker)}},
+                    ]
+                }
+            }
+        )
+    )
+    first = train(
+        ["--config", "configs/default.yaml", "--config", str(kill), *SHORT, "--checkpoint_root", str(tmp_path), "--experiment", "run"],
+        check=False,
+    )
     assert first.returncode == -signal.SIGKILL and marker.is_file(), first.stderr[-2000:]
     run = tmp_path / "run"
     state = torch.load(run / "last.ckpt", map_location="cpu", weights_only=False)
@@ -83,4 +113,5 @@ def test_resume_without_a_checkpoint_is_one_line(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         f"train.py: error: --ckpt_path {tmp_path / 'run' / 'last.ckpt'}: no such checkpoint file "
-        "(a run writes last.ckpt at the end of its first epoch)")
+        "(a run writes last.ckpt at the end of its first epoch)"
+    )

@@ -10,12 +10,28 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu" / "validate.sh"
-STEPS = ["train-ddp-bf16", "inversion-bf16", "inversion-compiled", "presets", "faces-bf16", "visualise", "more-ranks", "memory", "throughput"]
+STEPS = [
+    "train-ddp-bf16",
+    "inversion-bf16",
+    "inversion-compiled",
+    "presets",
+    "faces-bf16",
+    "visualise",
+    "more-ranks",
+    "memory",
+    "throughput",
+]
 
 
 def _validate(out: Path, **env: str) -> tuple[int, dict[str, str]]:
-    done = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, env={**os.environ, "VALIDATE_DEVICE": "cpu", "OUT": str(out), **env},
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        ["bash", str(SCRIPT)],
+        cwd=ROOT,
+        env={**os.environ, "VALIDATE_DEVICE": "cpu", "OUT": str(out), **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     rows = [line.strip("|").split("|") for line in (out / "validate_summary.md").read_text().splitlines()[2:]]
     return done.returncode, {name.strip(): status.strip() for name, status, _ in rows}
 

@@ -25,8 +25,12 @@ def patch_prior(path: Path, **kwargs) -> str:
     """A PatchPriorModule (8 FoE experts, 3×3) with a fitted whitening; ``kwargs`` as the module's
     (``grey=True``, ``net=…, layer=…``)."""
     module = PatchPriorModule(n_filters=8, patch_size=3, **kwargs)
-    fitted = Whitening.fit(torch.randn(500, module.energy.whitening.in_dim, generator=torch.Generator().manual_seed(0)), "pca",
-                           channels=module.energy.channels, remove_dc=True)
+    fitted = Whitening.fit(
+        torch.randn(500, module.energy.whitening.in_dim, generator=torch.Generator().manual_seed(0)),
+        "pca",
+        channels=module.energy.channels,
+        remove_dc=True,
+    )
     module.energy.whitening.load_state_dict(fitted.state_dict())
     module.whitening_fitted.fill_(True)
     return _save(module, path)

@@ -27,8 +27,9 @@ from deeprestore.generative.staged_generator import GeneratorStage, StagedGenera
 __all__ = ["conv_generator", "fc_image_generator"]
 
 
-def conv_generator(latent_dim: int = 64, width: int = 128, image_size: int = 32, channels: int = 3,
-                   activation: str = "relu") -> StagedGenerator:
+def conv_generator(
+    latent_dim: int = 64, width: int = 128, image_size: int = 32, channels: int = 3, activation: str = "relu"
+) -> StagedGenerator:
     """The DCGAN-style generator above: ``N×latent_dim → N×channels×image_size×image_size``.
 
     Args:
@@ -48,14 +49,19 @@ def conv_generator(latent_dim: int = 64, width: int = 128, image_size: int = 32,
     for k in range(int(doublings)):
         last = k == int(doublings) - 1
         out = channels if last else max(c // 2, 8)
-        stages.append(GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, out, 3, padding=1)),
-                                     "sigmoid" if last else activation))
+        stages.append(
+            GeneratorStage(
+                nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, out, 3, padding=1)),
+                "sigmoid" if last else activation,
+            )
+        )
         c = out
     return StagedGenerator(stages, (latent_dim,))
 
 
-def fc_image_generator(latent_dim: int = 32, hidden: tuple[int, ...] = (256, 1024), image_size: int = 32, channels: int = 3,
-                       activation: str = "relu") -> StagedGenerator:
+def fc_image_generator(
+    latent_dim: int = 32, hidden: tuple[int, ...] = (256, 1024), image_size: int = 32, channels: int = 3, activation: str = "relu"
+) -> StagedGenerator:
     """A fully connected generator of images, ``latent_dim → hidden… → channels·image_size²``
     (sigmoid output reshaped to ``N×channels×image_size×image_size``): Lei et al.'s (2019) form
     of network, trained as a VAE decoder so its layer-wise inversion can be studied on real data."""
@@ -63,6 +69,9 @@ def fc_image_generator(latent_dim: int = 32, hidden: tuple[int, ...] = (256, 102
         raise ValueError(f"latent_dim and hidden widths must be positive, got {latent_dim}, {hidden}")
     widths = (latent_dim, *hidden)
     stages = [GeneratorStage(nn.Linear(a, b), activation) for a, b in zip(widths[:-1], widths[1:])]
-    stages.append(GeneratorStage(nn.Sequential(nn.Linear(widths[-1], channels * image_size**2),
-                                               nn.Unflatten(1, (channels, image_size, image_size))), "sigmoid"))
+    stages.append(
+        GeneratorStage(
+            nn.Sequential(nn.Linear(widths[-1], channels * image_size**2), nn.Unflatten(1, (channels, image_size, image_size))), "sigmoid"
+        )
+    )
     return StagedGenerator(stages, (latent_dim,))

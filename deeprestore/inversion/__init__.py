@@ -12,4 +12,25 @@ from deeprestore.inversion.seeds import image_seeds, index_seeds
 from deeprestore.inversion.starts import mv_noise
 from deeprestore.inversion.visualisations import UNIT_KINDS, caricature, maximise_activation, unit_activation
 
-__all__ = ["UNIT_KINDS", "caricature", "maximise_activation", "unit_activation", "Execution", "InversionResult", "NormalisedFeatureLoss", "OPTIMIZERS", "PRESETS", "Phase", "Preset", "get_preset", "image_seeds", "index_seeds", "invert", "layer_stride", "minimise", "mv_noise", "run_preset", "stepper_factory"]
+__all__ = [
+    "UNIT_KINDS",
+    "caricature",
+    "maximise_activation",
+    "unit_activation",
+    "Execution",
+    "InversionResult",
+    "NormalisedFeatureLoss",
+    "OPTIMIZERS",
+    "PRESETS",
+    "Phase",
+    "Preset",
+    "get_preset",
+    "image_seeds",
+    "index_seeds",
+    "invert",
+    "layer_stride",
+    "minimise",
+    "mv_noise",
+    "run_preset",
+    "stepper_factory",
+]

@@ -36,7 +36,9 @@ def _table(net: str) -> dict[str, LayerSetting]:
     if not path.is_file():
         return {}
     layers = (yaml.safe_load(path.read_text()) or {}).get("layers", {})
-    return {layer: LayerSetting(float(s["data_weight"]), float(s["prior_final"]), float(s["iterations_scale"])) for layer, s in layers.items()}
+    return {
+        layer: LayerSetting(float(s["data_weight"]), float(s["prior_final"]), float(s["iterations_scale"])) for layer, s in layers.items()
+    }
 
 
 def calibrated_setting(net: str | None, layer: str) -> LayerSetting | None:

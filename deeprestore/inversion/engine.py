@@ -178,8 +178,13 @@ def _data_on_copies(data: DataTerm, transforms: RandomTransforms | None, copies:
     return sum(data(transforms(view, torch.Generator().manual_seed(c))) for c in copies) / len(copies)
 
 
-def _step_energy(decoded: Callable[[], Tensor], seen: DataTerm, priors: Sequence[tuple[ImagePrior, float]], offset: tuple[int, int],
-                 size: tuple[int, int]) -> Tensor:
+def _step_energy(
+    decoded: Callable[[], Tensor],
+    seen: DataTerm,
+    priors: Sequence[tuple[ImagePrior, float]],
+    offset: tuple[int, int],
+    size: tuple[int, int],
+) -> Tensor:
     """One step's per-image energy: the data term on the jittered crop ``offset`` of the decoded
     canvas, the priors on the whole canvas."""
     with record_function("engine.decode"):
@@ -223,7 +228,9 @@ def minimise(
     if not phases:
         raise ValueError("no phases to run")
     if ensemble < 1 or (ensemble > 1 and transforms is None):
-        raise ValueError(f"ensemble must be 1, or more with transforms to draw the copies; got {ensemble} ({'with' if transforms else 'no'} transforms)")
+        raise ValueError(
+            f"ensemble must be 1, or more with transforms to draw the copies; got {ensemble} ({'with' if transforms else 'no'} transforms)"
+        )
     param = parameterisation or MVPixels()
     size = (init.shape[-2], init.shape[-1])
     n = init.shape[0]

@@ -51,7 +51,9 @@ COMPILE_PAYS: dict[str, bool] = {"cpu": False}
 
 #: ``torch.compile``'s per-call recompile count (torch ≥ 2.14; an older torch, such as a GPU
 #: image's own, compiles without it and shares dynamo's limit of 8 over all the passes).
-_ISOLATED_RECOMPILES: dict[str, bool] = {"isolate_recompiles": True} if "isolate_recompiles" in inspect.signature(torch.compile).parameters else {}
+_ISOLATED_RECOMPILES: dict[str, bool] = (
+    {"isolate_recompiles": True} if "isolate_recompiles" in inspect.signature(torch.compile).parameters else {}
+)
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,13 @@ class Execution:
 
     def describe(self, net: nn.Module, device: torch.device) -> dict[str, object]:
         """What this execution resolves to on ``net`` and ``device`` (for a run's config)."""
-        return {"fold_batchnorm": self.folds_batchnorm(net), "channels_last": self.uses_channels_last(net), "precision": "bf16" if self.uses_bf16 else "32", "compile": self.uses_compile(device),
-                "compile_mode": self.compile_mode}
+        return {
+            "fold_batchnorm": self.folds_batchnorm(net),
+            "channels_last": self.uses_channels_last(net),
+            "precision": "bf16" if self.uses_bf16 else "32",
+            "compile": self.uses_compile(device),
+            "compile_mode": self.compile_mode,
+        }
 
 
 class NetworkPass(nn.Module):
@@ -187,7 +194,9 @@ class NetworkPassCache:
         """``net`` with its batch norm folded, made once (checked on a probe at every layer)."""
         if self.folded is None:
             device, dtype = net.mean.device, net.mean.dtype
-            probe = torch.rand(2, 3, *net.probe_size(64), device=device, dtype=dtype, generator=torch.Generator(device=device).manual_seed(0))
+            probe = torch.rand(
+                2, 3, *net.probe_size(64), device=device, dtype=dtype, generator=torch.Generator(device=device).manual_seed(0)
+            )
             self.folded = fold_batchnorm(net, probe, list(net.layer_names))
         return self.folded
 

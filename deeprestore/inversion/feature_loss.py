@@ -34,8 +34,14 @@ class NormalisedFeatureLoss(nn.Module):
             target whose norm is zero for some image (the loss would be undefined).
     """
 
-    def __init__(self, net: FeatureNetwork, weights: Mapping[str, float], targets: Mapping[str, Tensor], run_to: str | None = None,
-                 execution: Execution | None = None) -> None:
+    def __init__(
+        self,
+        net: FeatureNetwork,
+        weights: Mapping[str, float],
+        targets: Mapping[str, Tensor],
+        run_to: str | None = None,
+        execution: Execution | None = None,
+    ) -> None:
         super().__init__()
         if not weights:
             raise ValueError("no target layers given")
@@ -62,8 +68,14 @@ class NormalisedFeatureLoss(nn.Module):
             self.targets[layer], self.norms[layer] = target, norm
 
     @classmethod
-    def from_images(cls, net: FeatureNetwork, weights: Mapping[str, float], images: Tensor, run_to: str | None = None,
-                    execution: Execution | None = None) -> NormalisedFeatureLoss:
+    def from_images(
+        cls,
+        net: FeatureNetwork,
+        weights: Mapping[str, float],
+        images: Tensor,
+        run_to: str | None = None,
+        execution: Execution | None = None,
+    ) -> NormalisedFeatureLoss:
         """Targets are the features of ``images`` (``N×3×H×W`` in ``[0, 1]``; computed in float32)."""
         with torch.no_grad():
             targets = net.features(images, list(weights))

@@ -102,8 +102,19 @@ def invert(
     run_to = net.logits_layer if preset.batchnorm_weight and preset.batchnorm_past_target else None
     data = NormalisedFeatureLoss.from_images(net, weights, images, run_to=run_to, execution=eager_with_hooks(preset, execution))
     seeds = image_seeds(images, seed)
-    return run_preset(net, preset, with_network_priors(net, preset, data), strides[deepest], images.shape, seeds, init=init,
-                      iterations_scale=iterations_scale, seed=seed, progress=progress, description=f"{preset.name} {'+'.join(layers)}")
+    return run_preset(
+        net,
+        preset,
+        with_network_priors(net, preset, data),
+        strides[deepest],
+        images.shape,
+        seeds,
+        init=init,
+        iterations_scale=iterations_scale,
+        seed=seed,
+        progress=progress,
+        description=f"{preset.name} {'+'.join(layers)}",
+    )
 
 
 def eager_with_hooks(preset: Preset, execution: Execution | None) -> Execution | None:
@@ -113,8 +124,10 @@ def eager_with_hooks(preset: Preset, execution: Execution | None) -> Execution |
         return execution
     execution = execution or Execution()
     if execution.compile is True or execution.fold_batchnorm is True:
-        raise ValueError(f"compile and fold_batchnorm cannot be true for preset {preset.name!r}: its batch-norm statistics prior "
-                         "hooks the network's batch-norm layers; use false or auto")
+        raise ValueError(
+            f"compile and fold_batchnorm cannot be true for preset {preset.name!r}: its batch-norm statistics prior "
+            "hooks the network's batch-norm layers; use false or auto"
+        )
     return replace(execution, compile=False, fold_batchnorm=False)
 
 
@@ -125,9 +138,20 @@ def with_network_priors(net: FeatureNetwork, preset: Preset, data: Callable[[Ten
     return WithBatchNormPrior(data, BatchNormStatistics(net), preset.batchnorm_weight)
 
 
-def run_preset(net: FeatureNetwork, preset: Preset, data: Callable[[Tensor], Tensor], stride: float | None, shape: Sequence[int],
-               seeds: Sequence[int], *, init: Tensor | None = None, iterations_scale: float = 1.0, seed: int = 0, progress: bool = True,
-               description: str = "optimising") -> InversionResult:
+def run_preset(
+    net: FeatureNetwork,
+    preset: Preset,
+    data: Callable[[Tensor], Tensor],
+    stride: float | None,
+    shape: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    init: Tensor | None = None,
+    iterations_scale: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+    description: str = "optimising",
+) -> InversionResult:
     """Minimise ``data`` + the preset's priors with everything else the preset says: its
     parameterisation, start (per image, from ``seeds``; or ``init``), phases (scaled by
     ``iterations_scale``), transforms, ensemble and optimiser.

@@ -37,8 +37,10 @@ class WithBatchNormPrior(nn.Module):
         super().__init__()
         network_pass = getattr(data, "network_pass", None)
         if network_pass is not None and not runs_module_hooks(network_pass):
-            raise ValueError("the BN statistics prior needs the network's own batch-norm layers, but the data term's pass is folded "
-                             "or compiled: build it with Execution(fold_batchnorm=False, compile=False)")
+            raise ValueError(
+                "the BN statistics prior needs the network's own batch-norm layers, but the data term's pass is folded "
+                "or compiled: build it with Execution(fold_batchnorm=False, compile=False)"
+            )
         self.data, self.prior, self.weight = data, prior, float(weight)
 
     def forward(self, images: Tensor) -> Tensor:

@@ -45,8 +45,9 @@ def mv_noise(shape: Sequence[int], seeds: Sequence[int], device: torch.device | 
     return from_mv_units(noise / scale * (B / 3**0.5)).to(device)
 
 
-def initial_images(start: str, shape: Sequence[int], seeds: Sequence[int], net: FeatureNetwork,
-                   parameterisation: Parameterisation) -> Tensor:
+def initial_images(
+    start: str, shape: Sequence[int], seeds: Sequence[int], net: FeatureNetwork, parameterisation: Parameterisation
+) -> Tensor:
     """The ``start`` images (``N×3×H×W``, library units, on the network's device).
 
     Raises:

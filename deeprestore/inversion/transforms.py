@@ -87,8 +87,7 @@ class RandomTransforms:
         t2 = [float(torch.randint(self.jitter_after, (1,), generator=generator)) if self.jitter_after > 1 else 0.0 for _ in range(2)]
         # a shift t₁ made before torchvision's scale and rotation lands at S·R·t₁, R = [[cos, −sin], [sin, cos]] in its (x, y)
         a = math.radians(angle)
-        moved = (scale * (math.cos(a) * t1[0] - math.sin(a) * t1[1]) + t2[0],
-                 scale * (math.sin(a) * t1[0] + math.cos(a) * t1[1]) + t2[1])
+        moved = (scale * (math.cos(a) * t1[0] - math.sin(a) * t1[1]) + t2[0], scale * (math.sin(a) * t1[0] + math.cos(a) * t1[1]) + t2[1])
         return angle, scale, moved
 
     def __call__(self, images: Tensor, generator: torch.Generator) -> Tensor:
@@ -100,8 +99,17 @@ class RandomTransforms:
         if self.warps:
             angle, scale, moved = self.affine_parameters(generator)
             # filled with pad_value: warp x − pad_value with torchvision's zero fill (its fill path is not differentiable)
-            x = TF.affine(x - self.pad_value, angle=angle, translate=list(moved), scale=scale, shear=[0.0, 0.0],
-                          interpolation=TF.InterpolationMode.BILINEAR) + self.pad_value
+            x = (
+                TF.affine(
+                    x - self.pad_value,
+                    angle=angle,
+                    translate=list(moved),
+                    scale=scale,
+                    shear=[0.0, 0.0],
+                    interpolation=TF.InterpolationMode.BILINEAR,
+                )
+                + self.pad_value
+            )
         if list(x.shape[-2:]) != size:
             x = TF.center_crop(x, size)
         if self.roll > 0:

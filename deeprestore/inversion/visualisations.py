@@ -130,11 +130,32 @@ def caricature(
     return _visualise(net, data, images, image_seeds(images, seed), preset, stride, iterations_scale, seed, progress, f"caricature {layer}")
 
 
-def _visualise(net: FeatureNetwork, data: Callable[[Tensor], Tensor], start: Tensor, seeds: Sequence[int], preset: Preset,
-               stride: float | None, scale: float, seed: int, progress: bool, description: str) -> InversionResult:
+def _visualise(
+    net: FeatureNetwork,
+    data: Callable[[Tensor], Tensor],
+    start: Tensor,
+    seeds: Sequence[int],
+    preset: Preset,
+    stride: float | None,
+    scale: float,
+    seed: int,
+    progress: bool,
+    description: str,
+) -> InversionResult:
     """Run ``preset`` on ``data`` from ``start``: an M&V preset's first phase, or all a newer preset's,
     with the translations of activation maximisation (the authors' amounts)."""
     phases = (lambda s: preset.phases(s)[: preset.visualisation_phases]) if preset.visualisation_phases else preset.phases
     visualising = replace(preset, phases=phases, transforms=lambda s: preset.transforms(None))
-    return run_preset(net, visualising, with_network_priors(net, preset, data), stride, start.shape, seeds, init=start,
-                      iterations_scale=scale, seed=seed, progress=progress, description=description)
+    return run_preset(
+        net,
+        visualising,
+        with_network_priors(net, preset, data),
+        stride,
+        start.shape,
+        seeds,
+        init=start,
+        iterations_scale=scale,
+        seed=seed,
+        progress=progress,
+        description=description,
+    )

@@ -20,7 +20,9 @@ from deeprestore.inverters.upsample_conv import UpsampleConvInverse
 MODULE_TYPES = ("upsample", "transposed")
 
 
-def inverse_module(op: Operation, module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0) -> nn.Module:
+def inverse_module(
+    op: Operation, module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0
+) -> nn.Module:
     """The inverse module for one operation.
 
     Args:
@@ -44,7 +46,9 @@ def inverse_module(op: Operation, module_type: str = "upsample", upsample_mode: 
         return VectorToVector(c_out, c_in, hidden)
     if out_is_vector:
         seed = max(1, (op.input_shape[1] + 1) // 2)
-        return VectorToMap(c_out, c_in, seed, hidden=min(4096, max(1024, hidden)), seed_channels=min(256, c_in), upsample_mode=upsample_mode)
+        return VectorToMap(
+            c_out, c_in, seed, hidden=min(4096, max(1024, hidden)), seed_channels=min(256, c_in), upsample_mode=upsample_mode
+        )
     if module_type == "transposed":
         return TransposedConvInverse(c_out, c_in, hidden, op.scale, kernel_size)
     return UpsampleConvInverse(c_out, c_in, hidden, kernel_size, upsample_mode)
@@ -58,7 +62,9 @@ class InverterChain(nn.Module):
         module_type, upsample_mode, kernel_size, width: see :func:`inverse_module`.
     """
 
-    def __init__(self, ops: list[Operation], module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0) -> None:
+    def __init__(
+        self, ops: list[Operation], module_type: str = "upsample", upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0
+    ) -> None:
         super().__init__()
         self.ops = list(ops)
         self.inverse = nn.ModuleDict({op.name: inverse_module(op, module_type, upsample_mode, kernel_size, width) for op in ops})

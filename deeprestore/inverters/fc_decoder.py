@@ -37,7 +37,15 @@ class VectorToMap(nn.Module):
         upsample_mode: ``"nearest"`` or ``"bilinear"``.
     """
 
-    def __init__(self, in_features: int, out_channels: int, seed_size: int, hidden: int = 2048, seed_channels: int = 256, upsample_mode: str = "nearest") -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_channels: int,
+        seed_size: int,
+        hidden: int = 2048,
+        seed_channels: int = 256,
+        upsample_mode: str = "nearest",
+    ) -> None:
         super().__init__()
         self.seed_channels, self.seed_size = seed_channels, seed_size
         self.fc = nn.Sequential(

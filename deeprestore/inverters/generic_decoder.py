@@ -60,9 +60,19 @@ class GenericDecoder(nn.Module):
         min_channels, max_channels: channel bounds of every stage.
     """
 
-    def __init__(self, target: str, feature_shape: tuple[int, ...], stride: float | None, image_size: int = 224, module_type: str = "upsample",
-                 upsample_mode: str = "nearest", kernel_size: int = 3, width: float = 1.0, min_channels: int = 32,
-                 max_channels: int = 512) -> None:
+    def __init__(
+        self,
+        target: str,
+        feature_shape: tuple[int, ...],
+        stride: float | None,
+        image_size: int = 224,
+        module_type: str = "upsample",
+        upsample_mode: str = "nearest",
+        kernel_size: int = 3,
+        width: float = 1.0,
+        min_channels: int = 32,
+        max_channels: int = 512,
+    ) -> None:
         super().__init__()
         self.target = target
         self.is_vector = len(feature_shape) == 1
@@ -70,20 +80,33 @@ class GenericDecoder(nn.Module):
         pad = kernel_size // 2
         if self.is_vector:
             hidden = min(4096, max(1024, feature_shape[0]))
-            self.head: nn.Module = nn.Sequential(nn.BatchNorm1d(feature_shape[0], affine=False), nn.Linear(feature_shape[0], hidden), nn.LeakyReLU(0.2),
-                                                 nn.Linear(hidden, SEED_CHANNELS * SEED_SIZE**2), nn.LeakyReLU(0.2))
+            self.head: nn.Module = nn.Sequential(
+                nn.BatchNorm1d(feature_shape[0], affine=False),
+                nn.Linear(feature_shape[0], hidden),
+                nn.LeakyReLU(0.2),
+                nn.Linear(hidden, SEED_CHANNELS * SEED_SIZE**2),
+                nn.LeakyReLU(0.2),
+            )
             channels, factor = SEED_CHANNELS, image_size / SEED_SIZE
         else:
             channels = min(max_channels, max(min_channels, round(feature_shape[0] * width)))
-            self.head = nn.Sequential(nn.BatchNorm2d(feature_shape[0], affine=False), nn.Conv2d(feature_shape[0], channels, kernel_size, padding=pad), nn.LeakyReLU(0.2),
-                                      nn.Conv2d(channels, channels, kernel_size, padding=pad), nn.LeakyReLU(0.2))
+            self.head = nn.Sequential(
+                nn.BatchNorm2d(feature_shape[0], affine=False),
+                nn.Conv2d(feature_shape[0], channels, kernel_size, padding=pad),
+                nn.LeakyReLU(0.2),
+                nn.Conv2d(channels, channels, kernel_size, padding=pad),
+                nn.LeakyReLU(0.2),
+            )
             factor = stride or 1.0
         n_stages = max(0, math.ceil(math.log2(factor) - 1e-9))
         self.stages = nn.ModuleList()
         for _ in range(n_stages):
             out = max(min_channels, channels // 2)
-            up = (TransposedConvInverse(channels, out, out, 2, kernel_size) if module_type == "transposed"
-                  else UpsampleConvInverse(channels, out, out, kernel_size, upsample_mode))
+            up = (
+                TransposedConvInverse(channels, out, out, 2, kernel_size)
+                if module_type == "transposed"
+                else UpsampleConvInverse(channels, out, out, kernel_size, upsample_mode)
+            )
             self.stages.append(up)
             channels = out
         self.to_rgb = nn.Conv2d(channels, 3, kernel_size, padding=pad)

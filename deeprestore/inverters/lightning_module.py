@@ -100,7 +100,9 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
             size = self.net.probe_size(probe_size)
             shape = self.net.output_shape(layer, size)
             stride = size[0] / shape[1] if len(shape) == 3 else None
-            self.chain: InverterChain | GenericDecoder = GenericDecoder(layer, shape, stride, size[0], module_type, upsample_mode, kernel_size, width)
+            self.chain: InverterChain | GenericDecoder = GenericDecoder(
+                layer, shape, stride, size[0], module_type, upsample_mode, kernel_size, width
+            )
         else:
             if not isinstance(self.net, LayeredNetwork):
                 raise ValueError(f"mode {mode!r} cuts the network into operations, which {net} does not decompose into; use mode: generic")
@@ -183,7 +185,9 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         recon = self.to_image(self.chain(levels[self.chain.target], sizes)[IMAGE]).clamp(0, 1)
         metrics = image_metrics(recon, images)
         with torch.no_grad():
-            metrics["feature_error"] = feature_error(self.net.features(recon, self.chain.target)[self.chain.target], levels[self.chain.target])
+            metrics["feature_error"] = feature_error(
+                self.net.features(recon, self.chain.target)[self.chain.target], levels[self.chain.target]
+            )
         means = {f"{stage}/{k}": v.mean() for k, v in metrics.items()}
         self.log_dict(means, batch_size=len(images), sync_dist=True, prog_bar=stage == "val")
         if batch_idx == 0 and self.hparams.grid_images > 0 and self.trainer.is_global_zero:
@@ -204,5 +208,9 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         save_png(grid, out_dir / f"{stage}_epoch{self.current_epoch:03d}.png")
         for logger in self.loggers:
             if hasattr(logger, "log_image"):
-                logger.log_image(key=f"{stage}/reconstructions", images=list(rows), step=self.global_step,
-                                 caption=["original | reconstruction | difference | |difference|"] * len(rows))
+                logger.log_image(
+                    key=f"{stage}/reconstructions",
+                    images=list(rows),
+                    step=self.global_step,
+                    caption=["original | reconstruction | difference | |difference|"] * len(rows),
+                )

@@ -20,9 +20,7 @@ __all__ = ["PANELS", "comparison_grid", "save_png"]
 PANELS: tuple[str, ...] = ("original", "reconstruction", "difference (grey = 0)", "|difference| (black = 0)")
 
 
-def comparison_grid(
-    original: Tensor, reconstruction: Tensor, padding: int = 2, pad_value: float = 1.0
-) -> Tensor:
+def comparison_grid(original: Tensor, reconstruction: Tensor, padding: int = 2, pad_value: float = 1.0) -> Tensor:
     """One row per image: original | reconstruction | signed difference | absolute difference.
 
     The layout of Harder (2017), MSc thesis "Deep Restoration", figures 6 and 7;

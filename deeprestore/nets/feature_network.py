@@ -54,8 +54,9 @@ class FeatureNetwork(nn.Module):
         input_size: the only ``(H, W)`` the network accepts (a ViT's), ``None`` for any size.
     """
 
-    def __init__(self, name: str, mean: Sequence[float], std: Sequence[float], weights: str,
-                 input_size: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, name: str, mean: Sequence[float], std: Sequence[float], weights: str, input_size: tuple[int, int] | None = None
+    ) -> None:
         super().__init__()
         self.name = name
         self.weights = weights

@@ -29,7 +29,12 @@ __all__ = ["ChainPoint", "GraphLayers", "functionalise_inplace_ops"]
 
 _SKIPPED_MODULES = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity)
 _INPLACE_FUNCTIONS = {
-    "iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "truediv", "iand": "and_", "ior": "or_",
+    "iadd": "add",
+    "isub": "sub",
+    "imul": "mul",
+    "itruediv": "truediv",
+    "iand": "and_",
+    "ior": "or_",
 }
 
 
@@ -57,7 +62,11 @@ def functionalise_inplace_ops(graph_module: fx.GraphModule) -> fx.GraphModule:
     import operator
 
     for node in graph_module.graph.nodes:
-        if node.op == "call_function" and getattr(node.target, "__name__", "") in _INPLACE_FUNCTIONS and node.target is getattr(operator, node.target.__name__, None):
+        if (
+            node.op == "call_function"
+            and getattr(node.target, "__name__", "") in _INPLACE_FUNCTIONS
+            and node.target is getattr(operator, node.target.__name__, None)
+        ):
             node.target = getattr(operator, _INPLACE_FUNCTIONS[node.target.__name__])
         elif node.op == "call_method" and isinstance(node.target, str) and node.target.endswith("_") and not node.target.startswith("_"):
             node.target = node.target[:-1]
@@ -83,8 +92,7 @@ class GraphLayers:
         self.tracer_kwargs = tracer_kwargs
         try:
             self.node_names: list[str] = get_graph_node_names(model, tracer_kwargs=tracer_kwargs)[1]
-            traced = create_feature_extractor(model, return_nodes=self.node_names, tracer_kwargs=tracer_kwargs,
-                                              suppress_diff_warning=True)
+            traced = create_feature_extractor(model, return_nodes=self.node_names, tracer_kwargs=tracer_kwargs, suppress_diff_warning=True)
         except Exception as error:  # torch.fx raises TraceError, TypeError, NotImplementedError …
             raise ValueError(
                 f"{type(model).__name__} cannot be traced by torch.fx ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
@@ -104,7 +112,9 @@ class GraphLayers:
         if layer not in self._resolved:
             prefix = layer + "."
             matches = [name for name in self.node_names if name == layer or name.startswith(prefix)]
-            self._resolved[layer] = layer if layer in self._position else (max(matches, key=self._position.__getitem__) if matches else None)
+            self._resolved[layer] = (
+                layer if layer in self._position else (max(matches, key=self._position.__getitem__) if matches else None)
+            )
         return self._resolved[layer]
 
     def position(self, node: str) -> int:
@@ -144,4 +154,3 @@ def _chain_point(model: nn.Module, alias: str, full: str, node: fx.Node) -> Chai
     except AttributeError:
         target = node.target
         return ChainPoint(alias, full, target if isinstance(target, str) else getattr(target, "__name__", str(target)), False)
-

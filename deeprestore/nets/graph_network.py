@@ -57,9 +57,20 @@ class GraphNetwork(FeatureNetwork):
         ValueError: untraceable model, unknown layer, or unknown ``token_layout``.
     """
 
-    def __init__(self, name: str, model: nn.Module, mean: Sequence[float], std: Sequence[float], weights: str, *,
-                 layers: Sequence[str] | None = None, token_layout: str = "grid", input_size: tuple[int, int] | None = None,
-                 probe_size: int = 224, tracer_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: nn.Module,
+        mean: Sequence[float],
+        std: Sequence[float],
+        weights: str,
+        *,
+        layers: Sequence[str] | None = None,
+        token_layout: str = "grid",
+        input_size: tuple[int, int] | None = None,
+        probe_size: int = 224,
+        tracer_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(name, mean, std, weights, input_size)
         if token_layout not in TOKEN_LAYOUTS:
             raise ValueError(f"token_layout must be one of {', '.join(TOKEN_LAYOUTS)}, got {token_layout!r}")
@@ -72,7 +83,9 @@ class GraphNetwork(FeatureNetwork):
         self.tracer_kwargs = tracer_kwargs
         self.requires_grad_(False)
         parameter = next(model.parameters(), None)
-        probe = torch.zeros(1, 3, *(input_size or (probe_size, probe_size)), dtype=parameter.dtype if parameter is not None else torch.float32)
+        probe = torch.zeros(
+            1, 3, *(input_size or (probe_size, probe_size)), dtype=parameter.dtype if parameter is not None else torch.float32
+        )
         self.graph = GraphLayers(model, probe, tracer_kwargs)
         self._kinds = {point.name: point.kind for point in self.graph.chain}
         self._logits = self.graph.chain[-1].name
@@ -122,8 +135,9 @@ class GraphNetwork(FeatureNetwork):
         key = tuple(sorted(set(nodes.values())))
         extractor = self._extractors.get(key)
         if extractor is None:
-            extractor = create_feature_extractor(self.model, return_nodes=list(key), tracer_kwargs=self.tracer_kwargs,
-                                                 suppress_diff_warning=True)
+            extractor = create_feature_extractor(
+                self.model, return_nodes=list(key), tracer_kwargs=self.tracer_kwargs, suppress_diff_warning=True
+            )
             extractor = functionalise_inplace_ops(extractor).eval()
             self._extractors[key] = extractor
         out = extractor(x)

@@ -40,8 +40,9 @@ NETWORKS: dict[str, Callable[..., FeatureNetwork]] = {
 }
 
 
-def network_from_module(model: nn.Module, name: str = "custom", *, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                        weights: str = "user module", **options) -> GraphNetwork:
+def network_from_module(
+    model: nn.Module, name: str = "custom", *, mean=IMAGENET_MEAN, std=IMAGENET_STD, weights: str = "user module", **options
+) -> GraphNetwork:
     """Your own classifier as a network of the zoo (a :class:`GraphNetwork`).
 
     Args:
@@ -70,7 +71,9 @@ def _from_callable(name: str, weights: str, seed: int) -> FeatureNetwork:
     if weights not in ("pretrained", "random"):
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"{name} weights file {path} does not exist (weights='pretrained' keeps the module as {attribute}() builds it)")
+            raise FileNotFoundError(
+                f"{name} weights file {path} does not exist (weights='pretrained' keeps the module as {attribute}() builds it)"
+            )
         apply_state_dict(model, load_state_dict(path), path, name)
         source = str(path)
     if isinstance(built, FeatureNetwork):
@@ -94,13 +97,14 @@ def load_network(name: str, weights: str = "pretrained", seed: int = 0) -> Featu
         FileNotFoundError: when pretrained weights are not on disk (the message says how to get them).
     """
     if name.startswith(TORCHVISION_PREFIX):
-        return torchvision_network(name[len(TORCHVISION_PREFIX):], weights, seed)
+        return torchvision_network(name[len(TORCHVISION_PREFIX) :], weights, seed)
     if name.startswith(TIMM_PREFIX):
-        return timm_network(name[len(TIMM_PREFIX):], weights, seed)
+        return timm_network(name[len(TIMM_PREFIX) :], weights, seed)
     if ":" in name:
         return _from_callable(name, weights, seed)
     key = name.lower().replace("-", "_")
     if key not in NETWORKS:
-        raise ValueError(f"unknown network {name!r}; the zoo has: {', '.join(NETWORKS)}; "
-                         "or torchvision/<model>, timm/<model>, package.module:callable")
+        raise ValueError(
+            f"unknown network {name!r}; the zoo has: {', '.join(NETWORKS)}; or torchvision/<model>, timm/<model>, package.module:callable"
+        )
     return NETWORKS[key](weights=weights, seed=seed)

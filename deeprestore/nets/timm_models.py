@@ -36,7 +36,7 @@ def _timm():
     try:
         import timm
     except ImportError as error:
-        raise ValueError("timm/<model> networks need timm: pip install -e \".[timm]\" (or pip install timm)") from error
+        raise ValueError('timm/<model> networks need timm: pip install -e ".[timm]" (or pip install timm)') from error
     return timm
 
 
@@ -84,8 +84,11 @@ def timm_network(model: str, weights: str = "pretrained", seed: int = 0, **optio
         cfg = timm.models.get_pretrained_cfg(model)
         path = _cached_weights(cfg) if weights == "pretrained" else Path(weights).expanduser()
         if path is None or not path.is_file():
-            where = (f"the Hugging Face hub cache ({cfg.hf_hub_id}: {' or '.join(_HUB_FILES)}) and {hub_checkpoint_dir()}"
-                     if weights == "pretrained" else str(path))
+            where = (
+                f"the Hugging Face hub cache ({cfg.hf_hub_id}: {' or '.join(_HUB_FILES)}) and {hub_checkpoint_dir()}"
+                if weights == "pretrained"
+                else str(path)
+            )
             raise FileNotFoundError(
                 f"{name} weights not found in {where}. This project never downloads weights at run time: on a machine "
                 f"with internet access run `python -c \"import timm; timm.create_model('{model}', pretrained=True)\"` "

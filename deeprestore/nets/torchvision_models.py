@@ -57,8 +57,13 @@ def _cached_file(weights) -> Path:
 
 def _spec(weights) -> WeightsSpec:
     transform = weights.transforms()
-    return WeightsSpec(file_name=Path(weights.url).name, url=weights.url, mean=tuple(transform.mean), std=tuple(transform.std),
-                       source=f"torchvision {weights}")
+    return WeightsSpec(
+        file_name=Path(weights.url).name,
+        url=weights.url,
+        mean=tuple(transform.mean),
+        std=tuple(transform.std),
+        source=f"torchvision {weights}",
+    )
 
 
 def _published(model: str, weights: str):
@@ -90,8 +95,10 @@ def torchvision_network(model: str, weights: str = "pretrained", seed: int = 0, 
     """
     name = TORCHVISION_PREFIX + model
     if model not in torchvision_classifiers():
-        raise ValueError(f"unknown torchvision classification model {model!r}; e.g. {', '.join(torchvision_classifiers()[:12])} …"
-                         " (torchvision.models.list_models(module=torchvision.models) lists them all)")
+        raise ValueError(
+            f"unknown torchvision classification model {model!r}; e.g. {', '.join(torchvision_classifiers()[:12])} …"
+            " (torchvision.models.list_models(module=torchvision.models) lists them all)"
+        )
     enum = _weights_enum(model)
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     if weights == "random":
@@ -106,11 +113,15 @@ def torchvision_network(model: str, weights: str = "pretrained", seed: int = 0, 
         mean, std = spec.mean, spec.std
         source = str(_cached_file(published))
     elif weights.isidentifier():
-        raise ValueError(f"unknown weights {weights!r} for {name}; valid: pretrained, random, a path, or one of {', '.join(enum.__members__)}")
+        raise ValueError(
+            f"unknown weights {weights!r} for {name}; valid: pretrained, random, a path, or one of {', '.join(enum.__members__)}"
+        )
     else:
         path = resolve_weights_file(weights, _spec(enum.DEFAULT), name)
         net = models.get_model(model, weights=None)
         apply_state_dict(net, load_state_dict(path), path, name)
         source = str(path)
     image_size = getattr(net, "image_size", None)
-    return GraphNetwork(name, net, mean, std, source, input_size=(image_size, image_size) if isinstance(image_size, int) else None, **options)
+    return GraphNetwork(
+        name, net, mean, std, source, input_size=(image_size, image_size) if isinstance(image_size, int) else None, **options
+    )

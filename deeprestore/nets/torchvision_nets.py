@@ -41,10 +41,7 @@ VGG16_WEIGHTS = WeightsSpec(
     source="torchvision VGG16_Weights.IMAGENET1K_V1 (top-1 71.6%)",
 )
 
-ALEXNET_LAYERS = (
-    "conv1 relu1 pool1 conv2 relu2 pool2 conv3 relu3 conv4 relu4 conv5 relu5 pool5 "
-    "fc6 relu6 fc7 relu7 fc8"
-).split()
+ALEXNET_LAYERS = ("conv1 relu1 pool1 conv2 relu2 pool2 conv3 relu3 conv4 relu4 conv5 relu5 pool5 fc6 relu6 fc7 relu7 fc8").split()
 
 _VGG16_BLOCKS = (2, 2, 3, 3, 3)
 VGG16_LAYERS = [

@@ -80,7 +80,9 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a foreign file raises anything: UnpicklingError, RuntimeError, EOFError …
-        raise ValueError(f"weights file {path} is not a readable state dict ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from error
+        raise ValueError(
+            f"weights file {path} is not a readable state dict ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        ) from error
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -105,6 +107,8 @@ def apply_state_dict(module: torch.nn.Module, state: dict[str, torch.Tensor], pa
         if unexpected:
             problems.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
         if shapes:
-            problems.append(f"{len(shapes)} of another shape (e.g. {shapes[0]}: {tuple(state[shapes[0]].shape)} in the file, {tuple(own[shapes[0]].shape)} in {network})")
+            problems.append(
+                f"{len(shapes)} of another shape (e.g. {shapes[0]}: {tuple(state[shapes[0]].shape)} in the file, {tuple(own[shapes[0]].shape)} in {network})"
+            )
         raise ValueError(f"weights file {path} does not fit {network}: {'; '.join(problems)}")
     module.load_state_dict(state)

@@ -30,16 +30,11 @@ def check_images(images: object, name: str = "images", channels: int | None = No
     if not isinstance(images, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(images).__name__}")
     if not images.is_floating_point():
-        raise TypeError(
-            f"{name} must be a floating-point tensor, got dtype {images.dtype} "
-            "(convert uint8 images with `.float() / 255`)"
-        )
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {images.dtype} (convert uint8 images with `.float() / 255`)")
     if images.ndim != 4:
         raise ValueError(f"{name} must be a 4-D N×C×H×W tensor, got shape {tuple(images.shape)}")
     if channels is not None and images.shape[1] != channels:
-        raise ValueError(
-            f"{name} has {images.shape[1]} channel(s) but the mean colour has {channels} value(s)"
-        )
+        raise ValueError(f"{name} has {images.shape[1]} channel(s) but the mean colour has {channels} value(s)")
     return images
 
 

@@ -46,14 +46,14 @@ FIRST_BN_MULTIPLIER = 10.0
 def batchnorm_layers(net: nn.Module) -> dict[str, nn.modules.batchnorm._BatchNorm]:
     """The 2-d batch-norm layers of ``net`` that track running statistics, by module name, in
     registration order (the forward order of every network of the zoo)."""
-    return {name: m for name, m in net.named_modules()
-            if isinstance(m, nn.BatchNorm2d) and m.track_running_stats and m.running_mean is not None}
+    return {
+        name: m for name, m in net.named_modules() if isinstance(m, nn.BatchNorm2d) and m.track_running_stats and m.running_mean is not None
+    }
 
 
 def statistics_distance(mean: Tensor, var: Tensor, running_mean: Tensor, running_var: Tensor) -> Tensor:
     """``‖μ − μ^BN‖₂ + ‖σ² − σ²^BN‖₂`` per row: ``mean, var`` are ``N×C``, the running ones ``(C,)``."""
-    return (torch.linalg.vector_norm(mean - running_mean, dim=1)
-            + torch.linalg.vector_norm(var - running_var, dim=1))
+    return torch.linalg.vector_norm(mean - running_mean, dim=1) + torch.linalg.vector_norm(var - running_var, dim=1)
 
 
 class BatchNormStatistics:
@@ -79,8 +79,9 @@ class BatchNormStatistics:
         energy = prior.energy()              # (N,)
     """
 
-    def __init__(self, net: FeatureNetwork, layer_weights: Mapping[str, float] | None = None,
-                 statistics: Literal["image", "batch"] = "image") -> None:
+    def __init__(
+        self, net: FeatureNetwork, layer_weights: Mapping[str, float] | None = None, statistics: Literal["image", "batch"] = "image"
+    ) -> None:
         self.layers = batchnorm_layers(net)
         if not self.layers:
             raise ValueError(f"{net.name} has no batch-norm layers with running statistics: the BN prior needs them")
@@ -105,6 +106,7 @@ class BatchNormStatistics:
                 mean, var = mean.expand(x.shape[0], -1), var.expand(x.shape[0], -1)
             distance = statistics_distance(mean, var, module.running_mean.to(x.dtype), module.running_var.to(x.dtype))
             self._recorded.append(self.weights[name] * distance)
+
         return record
 
     @contextmanager

@@ -41,8 +41,18 @@ class DAEPriorModule(FrozenNetCheckpoints, L.LightningModule):
         probe_size: image size used to find the layer's channel count.
     """
 
-    def __init__(self, sigma: float = 0.1, width: int = 64, depth: int = 4, net: str | None = None, layer: str | None = None,
-                 weights: str = "pretrained", lr: float = 1e-3, seed: int = 0, probe_size: int = 128) -> None:
+    def __init__(
+        self,
+        sigma: float = 0.1,
+        width: int = 64,
+        depth: int = 4,
+        net: str | None = None,
+        layer: str | None = None,
+        weights: str = "pretrained",
+        lr: float = 1e-3,
+        seed: int = 0,
+        probe_size: int = 128,
+    ) -> None:
         super().__init__()
         if (net is None) != (layer is None):
             raise ValueError("a feature-map DAE needs both net and layer; an image DAE neither")

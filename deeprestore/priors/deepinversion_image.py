@@ -46,8 +46,12 @@ class NeighbourDifferenceNorm(_NormalisedInput):
 
     def forward(self, images: Tensor) -> Tensor:
         x = self.normalised(images)
-        diffs = (x[..., :, :-1] - x[..., :, 1:], x[..., :-1, :] - x[..., 1:, :],
-                 x[..., 1:, :-1] - x[..., :-1, 1:], x[..., :-1, :-1] - x[..., 1:, 1:])
+        diffs = (
+            x[..., :, :-1] - x[..., :, 1:],
+            x[..., :-1, :] - x[..., 1:, :],
+            x[..., 1:, :-1] - x[..., :-1, 1:],
+            x[..., :-1, :-1] - x[..., 1:, 1:],
+        )
         return sum(torch.linalg.vector_norm(d.flatten(1), dim=1) for d in diffs)
 
     @property

@@ -36,5 +36,8 @@ def filter_figure(model: PatchEnergy, max_filters: int = 256, columns: int = 16,
             ax.imshow(w[0].numpy(), cmap="gray", interpolation="nearest")
         else:
             ax.imshow(w.norm(dim=0).numpy(), cmap="magma", interpolation="nearest")
-    fig.suptitle(f"{model.expert_name}: {count} of {model.n_filters} filters, {model.channels}×{model.size}×{model.size}, largest α first", fontsize=8)
+    fig.suptitle(
+        f"{model.expert_name}: {count} of {model.n_filters} filters, {model.channels}×{model.size}×{model.size}, largest α first",
+        fontsize=8,
+    )
     return fig

@@ -137,8 +137,13 @@ class PatchPriorModule(FrozenNetCheckpoints, L.LightningModule):
                 if len(found) == before:
                     raise ValueError("the training set yielded no images to fit the whitening on")
             patches = torch.cat(found)[:wanted]
-            whitening = Whitening.fit(patches, self.hparams.whitening, channels=self.energy.channels,
-                                      remove_dc=self.hparams.remove_dc, eps=self.hparams.whitening_eps).state_dict()
+            whitening = Whitening.fit(
+                patches,
+                self.hparams.whitening,
+                channels=self.energy.channels,
+                remove_dc=self.hparams.remove_dc,
+                eps=self.hparams.whitening_eps,
+            ).state_dict()
         whitening = self.trainer.strategy.broadcast(whitening, src=0)
         self.energy.whitening.load_state_dict({k: v.to(self.device) for k, v in whitening.items()})
         self.whitening_fitted.fill_(True)

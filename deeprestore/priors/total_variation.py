@@ -120,8 +120,4 @@ class TotalVariation(ImagePrior):
         return f"tv(beta={self.beta:g})"
 
     def extra_repr(self) -> str:
-        return (
-            f"beta={self.beta:g}, normalize={self.normalize}, eps={self.eps:g}, "
-            f"boundary={self.boundary!r}, scale={self.scale:g}"
-        )
-
+        return f"beta={self.beta:g}, normalize={self.normalize}, eps={self.eps:g}, boundary={self.boundary!r}, scale={self.scale:g}"

@@ -71,8 +71,9 @@ def map_denoise(
 
 def _lbfgs(start: Tensor, y: Tensor, energy: Callable[[Tensor], Tensor], scale: float, iterations: int, tolerance: float) -> Tensor:
     x = start.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS([x], lr=1.0, max_iter=iterations, tolerance_grad=tolerance,
-                                  tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        [x], lr=1.0, max_iter=iterations, tolerance_grad=tolerance, tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe"
+    )
 
     def closure() -> Tensor:
         optimizer.zero_grad()

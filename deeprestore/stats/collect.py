@@ -27,8 +27,7 @@ def feature_map_shapes(net: FeatureNetwork, layers: Sequence[str], crop_size: in
     for layer in layers:
         if len(shapes[layer]) != 3:
             raise ValueError(
-                f"layer {layer} of {net.name} outputs a vector {shapes[layer]}, not feature maps; "
-                "choose a convolutional layer"
+                f"layer {layer} of {net.name} outputs a vector {shapes[layer]}, not feature maps; choose a convolutional layer"
             )
     return {layer: tuple(shapes[layer]) for layer in layers}  # type: ignore[misc]
 

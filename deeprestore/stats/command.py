@@ -71,6 +71,7 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
     "vgg16": ["pool5"],
 }
 
+
 @dataclass
 class StatsRun:
     """What a run produced.
@@ -92,21 +93,39 @@ class StatsRun:
 
 def build_parser() -> ArgumentParser:
     """The command line; every option can also come from a YAML file given to ``--config``."""
-    p = ArgumentParser(prog="python -m deeprestore.stats", description=(__doc__ or "").split("\n\n")[0], default_env=False,
-                       exit_on_error=False)
+    p = ArgumentParser(
+        prog="python -m deeprestore.stats", description=(__doc__ or "").split("\n\n")[0], default_env=False, exit_on_error=False
+    )
     p.add_argument("--config", action=ActionConfigFile, help="a YAML file of these options")
-    p.add_argument("--net", type=str, default="efficientnet_lite0", help="network: a zoo name (efficientnet_lite0, alexnet, vgg16 …), torchvision/<model>, timm/<model> or module:callable")
+    p.add_argument(
+        "--net",
+        type=str,
+        default="efficientnet_lite0",
+        help="network: a zoo name (efficientnet_lite0, alexnet, vgg16 …), torchvision/<model>, timm/<model> or module:callable",
+    )
     p.add_argument("--weights", type=str, default="pretrained", help="pretrained, a state-dict path, or random (plumbing only)")
-    p.add_argument("--layers", type=str, nargs="*", default=None,
-                   help="layers with feature maps (default for efficientnet_lite0: block2 block4 block8; vgg16/alexnet: pool5)")
+    p.add_argument(
+        "--layers",
+        type=str,
+        nargs="*",
+        default=None,
+        help="layers with feature maps (default for efficientnet_lite0: block2 block4 block8; vgg16/alexnet: pool5)",
+    )
     p.add_argument("--images", type=int, default=200, help="number of random crops (the thesis used 200 images)")
-    p.add_argument("--image_paths", type=str, nargs="*", default=None,
-                   help="image files or folders to crop from (default: the embedded sample photos)")
-    p.add_argument("--splits", type=str, nargs="*", default=list(SPLITS),
-                   help="sample-photo splits to crop from (default: all 11 photos: train val test)")
+    p.add_argument(
+        "--image_paths", type=str, nargs="*", default=None, help="image files or folders to crop from (default: the embedded sample photos)"
+    )
+    p.add_argument(
+        "--splits",
+        type=str,
+        nargs="*",
+        default=list(SPLITS),
+        help="sample-photo splits to crop from (default: all 11 photos: train val test)",
+    )
     p.add_argument("--crop_size", type=int, default=128, help="side of the square crops")
-    p.add_argument("--resize", type=int | None, default=None,
-                   help="shorter side of every photo before cropping (default 2×crop_size; 0: native size)")
+    p.add_argument(
+        "--resize", type=int | None, default=None, help="shorter side of every photo before cropping (default 2×crop_size; 0: native size)"
+    )
     p.add_argument("--batch_size", type=int, default=16, help="crops per batch")
     p.add_argument("--seed", type=int, default=0, help="seed of the photo order, crop positions and permuted reference")
     p.add_argument("--rel_eps", type=float, default=1e-6, help="relative ridge of the inverse covariance: (Σ + eps·tr(Σ)/D·I)⁻¹")
@@ -162,20 +181,38 @@ def run(cfg: Namespace, command: str | None = None) -> StatsRun:
     crops = RandomCrops(sources, cfg.images, cfg.crop_size, cfg.resize, cfg.seed, skips)
     out = writable_folder(cfg.out, "--out", create=False)
     config = {
-        "net": net.name, "weights": cfg.weights, "layers": layers, "images": cfg.images,
-        "image_paths": image_paths, "splits": None if image_paths else as_list(cfg.splits),
-        "crop_size": cfg.crop_size, "resize": crops.resize, "batch_size": cfg.batch_size, "seed": cfg.seed,
-        "rel_eps": cfg.rel_eps, "border": cfg.border, "zero_tol": cfg.zero_tol, "max_positions": cfg.max_positions,
-        "device": str(device), "out": str(out), "dpi": cfg.dpi, "command": command,
+        "net": net.name,
+        "weights": cfg.weights,
+        "layers": layers,
+        "images": cfg.images,
+        "image_paths": image_paths,
+        "splits": None if image_paths else as_list(cfg.splits),
+        "crop_size": cfg.crop_size,
+        "resize": crops.resize,
+        "batch_size": cfg.batch_size,
+        "seed": cfg.seed,
+        "rel_eps": cfg.rel_eps,
+        "border": cfg.border,
+        "zero_tol": cfg.zero_tol,
+        "max_positions": cfg.max_positions,
+        "device": str(device),
+        "out": str(out),
+        "dpi": cfg.dpi,
+        "command": command,
     }
-    stats = collect_statistics(net, batched(crops, cfg.batch_size), layers, shapes, cfg.zero_tol, device,
-                               cfg.progress, math.ceil(cfg.images / cfg.batch_size))
+    stats = collect_statistics(
+        net, batched(crops, cfg.batch_size), layers, shapes, cfg.zero_tol, device, cfg.progress, math.ceil(cfg.images / cfg.batch_size)
+    )
     # nothing is written before the statistics are complete (an empty image set leaves no folder)
     files = [atomic_write(out / "config.yaml", lambda f: f.write(yaml.safe_dump(config, sort_keys=False).encode()))]
     image_set = {
         "source": "files" if image_paths else "sample_photos",
-        "crops": crops.produced, "crop_size": cfg.crop_size, "resize": crops.resize, "seed": cfg.seed,
-        "photos_used": crops.used, "skipped": [{"image": n, "reason": r} for n, r in crops.skipped],
+        "crops": crops.produced,
+        "crop_size": cfg.crop_size,
+        "resize": crops.resize,
+        "seed": cfg.seed,
+        "photos_used": crops.used,
+        "skipped": [{"image": n, "reason": r} for n, r in crops.skipped],
     }
     results: dict[str, LayerResult] = {}
     for layer in layers:
@@ -196,8 +233,7 @@ def summary_table(results: dict[str, LayerResult]) -> str:
     """One line per layer: Toeplitz distances of the covariance and its inverse (whole grid,
     interior, split-half noise of the whole-grid number, permuted reference) and sparsity."""
     head = f"{'tot':>7}{'int':>7}{'noise':>7}{'perm':>7}"
-    lines = [f"{'':<22}{'covariance':^28}{'inverse covariance':^28}",
-             f"{'layer':<10}{'C×h×w':<12}{head}{head}{'zeros':>8}{'Hoyer':>8}"]
+    lines = [f"{'':<22}{'covariance':^28}{'inverse covariance':^28}", f"{'layer':<10}{'C×h×w':<12}{head}{head}{'zeros':>8}{'Hoyer':>8}"]
 
     def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"

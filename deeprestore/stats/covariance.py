@@ -163,9 +163,6 @@ def regularized_inverse(cov: Tensor, rel_eps: float = 1e-6) -> Tensor:
     smallest = float(shifted.min())
     floor = float(eigenvalues.abs().max()) * sym.shape[0] * torch.finfo(torch.float64).eps
     if not smallest > floor:
-        raise ValueError(
-            f"cannot invert: smallest (regularised) eigenvalue is {smallest:.3g}; "
-            "use more images or a positive rel_eps"
-        )
+        raise ValueError(f"cannot invert: smallest (regularised) eigenvalue is {smallest:.3g}; use more images or a positive rel_eps")
     inverse = (vectors / shifted) @ vectors.T
     return 0.5 * (inverse + inverse.T)

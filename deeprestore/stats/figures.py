@@ -64,8 +64,10 @@ def covariance_figure(result: LayerResult, panel_inches: float = 2.4) -> Figure:
     distances = result.summary.get("toeplitz_distance", {})
     fig = Figure(figsize=(4 * panel_inches + 0.8, 2 * panel_inches + 0.7), layout="constrained")
     axes = fig.subplots(2, 4, squeeze=False)
-    rows = [("covariance", result.spatial_covariance, result.covariance_deviation),
-            ("inverse covariance", result.spatial_inverse, result.inverse_deviation)]
+    rows = [
+        ("covariance", result.spatial_covariance, result.covariance_deviation),
+        ("inverse covariance", result.spatial_inverse, result.inverse_deviation),
+    ]
     for r, (label, matrix, deviation) in enumerate(rows):
         m = matrix.numpy()
         key = "covariance" if r == 0 else "inverse_covariance"
@@ -74,8 +76,13 @@ def covariance_figure(result: LayerResult, panel_inches: float = 2.4) -> Figure:
         _image(fig, axes[r][0], m, f"{label} ({h * w}×{h * w})", limit)
         interior = d.get("interior")
         note = f", interior {interior:.3f}" if interior is not None else ""
-        _image(fig, axes[r][1], toeplitz_projection(matrix, h, w).numpy(),
-               f"nearest Toeplitz\ndistance {d.get('total', float('nan')):.3f}{note}", limit)
+        _image(
+            fig,
+            axes[r][1],
+            toeplitz_projection(matrix, h, w).numpy(),
+            f"nearest Toeplitz\ndistance {d.get('total', float('nan')):.3f}{note}",
+            limit,
+        )
         _image(fig, axes[r][2], m[centre].reshape(h, w), f"row of centre ({h // 2},{w // 2}) as {h}×{w}", limit)
         fit = f", fit b={result.deviation_fit_border}" if result.deviation_fit_border else ""
         _image(fig, axes[r][3], deviation.numpy(), f"row deviation{fit}", diverging=False)
@@ -111,8 +118,7 @@ def sparsity_figure(result: LayerResult, panel_inches: float = 2.8) -> Figure:
     axes = fig.subplots(1, 3, squeeze=False)[0]
     axes[0].bar(np.arange(zero.size), zero, width=1.0, color="tab:blue")
     if not zero.any():
-        axes[0].text(0.5, 0.5, f"no activation with |x| ≤ {s.tol:g}", ha="center", va="center",
-                     transform=axes[0].transAxes, fontsize=8)
+        axes[0].text(0.5, 0.5, f"no activation with |x| ≤ {s.tol:g}", ha="center", va="center", transform=axes[0].transAxes, fontsize=8)
     axes[0].set_title(f"zero fraction (|x| ≤ {s.tol:g}); mean {zero.mean():.3f}", fontsize=8)
     axes[0].set_xlabel("channel (sorted)", fontsize=8)
     axes[0].set_ylim(0, 1)

@@ -53,11 +53,7 @@ def sample_photo_sources(splits: Sequence[str] = SPLITS) -> list[ImageSource]:
     unknown = [s for s in splits if s not in SPLITS]
     if unknown or not splits:
         raise ValueError(f"splits must be a non-empty subset of {', '.join(SPLITS)}, got {list(splits)}")
-    return [
-        ImageSource(name, lambda name=name: load_sample_photo(name))
-        for name, (split, _) in SAMPLE_PHOTOS.items()
-        if split in splits
-    ]
+    return [ImageSource(name, lambda name=name: load_sample_photo(name)) for name, (split, _) in SAMPLE_PHOTOS.items() if split in splits]
 
 
 def _load_file(path: Path) -> Tensor:
@@ -100,7 +96,12 @@ class RandomCrops:
     """
 
     def __init__(
-        self, sources: Sequence[ImageSource], count: int, crop_size: int, resize: int | None = None, seed: int = 0,
+        self,
+        sources: Sequence[ImageSource],
+        count: int,
+        crop_size: int,
+        resize: int | None = None,
+        seed: int = 0,
         skips: SkipTracker | None = None,
     ) -> None:
         if count < 1:

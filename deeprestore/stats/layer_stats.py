@@ -32,9 +32,7 @@ __all__ = ["LayerResult", "LayerStatistics", "stationarity_summary"]
 logger = logging.getLogger(__name__)
 
 
-def stationarity_summary(
-    matrix: Tensor, h: int, w: int, border: int = 1, seed: int = 0, noise: Tensor | None = None
-) -> dict[str, Any]:
+def stationarity_summary(matrix: Tensor, h: int, w: int, border: int = 1, seed: int = 0, noise: Tensor | None = None) -> dict[str, Any]:
     """Toeplitz distances of a matrix over an ``h×w`` grid, as reported in ``stats_<layer>.json``.
 
     Args:
@@ -78,8 +76,7 @@ def stationarity_summary(
         return None if d is None or n is None else max(d * d - n * n, 0.0) ** 0.5
 
     summary["split_half_noise"] = {"total": noise_total, "interior": noise_interior}
-    summary["noise_corrected"] = {"total": corrected(by_border["0"], noise_total),
-                                  "interior": corrected(interior, noise_interior)}
+    summary["noise_corrected"] = {"total": corrected(by_border["0"], noise_total), "interior": corrected(interior, noise_interior)}
     return summary
 
 
@@ -160,10 +157,7 @@ class LayerStatistics:
     def update(self, features: Tensor) -> None:
         """Add a batch of feature maps ``N×C×h×w``."""
         if features.ndim != 4 or tuple(features.shape[1:]) != self.shape:
-            raise ValueError(
-                f"layer {self.layer}: expected feature maps N×{'×'.join(map(str, self.shape))}, "
-                f"got {tuple(features.shape)}"
-            )
+            raise ValueError(f"layer {self.layer}: expected feature maps N×{'×'.join(map(str, self.shape))}, got {tuple(features.shape)}")
         samples = spatial_samples(features)
         first = self.spatial.count % 2  # parity of this batch's first image in the stream
         self.halves[0].update(samples[first::2])
@@ -192,7 +186,11 @@ class LayerStatistics:
             logger.warning(
                 "layer %s: the %d×%d spatial covariance has at most rank %d (C·(N−1)) and is singular; "
                 "its inverse is dominated by the ridge (rel_eps %g) — use more images",
-                self.layer, h * w, h * w, dof, rel_eps,
+                self.layer,
+                h * w,
+                h * w,
+                dof,
+                rel_eps,
             )
         cov = self.spatial.covariance().cpu()
         inverse = regularized_inverse(cov, rel_eps)

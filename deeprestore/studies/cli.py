@@ -68,10 +68,14 @@ def _summary(cls: type) -> str:
 
 def build_parser() -> ArgumentParser:
     """The parser: one subcommand per study of :data:`STUDIES`."""
-    parser = ArgumentParser(prog="evaluate.py", description="Evaluate methods of inverting and restoring images; one subcommand per study. "
-                            "Without one, the inversion study runs on the embedded default (configs/evaluate/default.yaml). "
-                            "List options take their values one after the other (--layers block1 block4) or as a list ([block1,block4]).",
-                            exit_on_error=False, default_env=False)
+    parser = ArgumentParser(
+        prog="evaluate.py",
+        description="Evaluate methods of inverting and restoring images; one subcommand per study. "
+        "Without one, the inversion study runs on the embedded default (configs/evaluate/default.yaml). "
+        "List options take their values one after the other (--layers block1 block4) or as a list ([block1,block4]).",
+        exit_on_error=False,
+        default_env=False,
+    )
     subcommands = parser.add_subcommands(required=True, dest="study")
     for name, cls in STUDIES.items():
         sub = ArgumentParser(prog=f"evaluate.py {name}", description=_summary(cls), exit_on_error=False, default_env=False)
@@ -98,8 +102,11 @@ def with_default_study(argv: Sequence[str]) -> list[str]:
 def list_options(cls: type) -> set[str]:
     """The ``--names`` of the options of ``cls`` whose type is a list (or an optional list)."""
     hints = typing.get_type_hints(cls)
-    return {f"--{name}" for name, hint in hints.items()
-            if typing.get_origin(hint) is list or any(typing.get_origin(a) is list for a in typing.get_args(hint))}
+    return {
+        f"--{name}"
+        for name, hint in hints.items()
+        if typing.get_origin(hint) is list or any(typing.get_origin(a) is list for a in typing.get_args(hint))
+    }
 
 
 def gather_list_values(argv: Sequence[str], names: set[str]) -> list[str]:

@@ -97,8 +97,10 @@ class FolderLock:
                 raise ValueError(f"{self.path.parent} is being opened by another run (lock {self.path}); use another {self.option}")
         elif holder.get("host") != me["host"] or _alive(int(holder.get("pid", -1))):
             where = "this host" if holder.get("host") == me["host"] else f"host {holder.get('host')}"
-            raise ValueError(f"{self.path.parent} is in use by the run of process {holder.get('pid')} on {where} since "
-                             f"{holder.get('since')}; wait for it, use another {self.option}, or delete {self.path} if that run is gone")
+            raise ValueError(
+                f"{self.path.parent} is in use by the run of process {holder.get('pid')} on {where} since "
+                f"{holder.get('since')}; wait for it, use another {self.option}, or delete {self.path} if that run is gone"
+            )
         log.warning("taking over %s from a run that is gone (%s)", self.path.parent, holder or "unreadable lock")
         self.path.unlink(missing_ok=True)
         return False

@@ -99,8 +99,16 @@ class StudyFolder:
         ValueError: the folder is a file or not writable.
     """
 
-    def __init__(self, study: str, options: StudyOptions, config: Mapping[str, Any] | None = None, *, resume_keys: Sequence[str] = (),
-                 writer: bool = True, command: str | None = None) -> None:
+    def __init__(
+        self,
+        study: str,
+        options: StudyOptions,
+        config: Mapping[str, Any] | None = None,
+        *,
+        resume_keys: Sequence[str] = (),
+        writer: bool = True,
+        command: str | None = None,
+    ) -> None:
         name = options.experiment or f"{study}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.path = writable_folder(run_folder(options.report_root, name), "--report_root/--experiment", create=False)
         self.study = study
@@ -169,8 +177,16 @@ class StudyFolder:
         lines = [f"# {title}", ""]
         if self.command:
             lines += ["Command:", "", "```", self.command, "```", ""]
-        lines += ["<details><summary>resolved config (config.yaml)</summary>", "", "```yaml",
-                  yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True).rstrip(), "```", "", "</details>", ""]
+        lines += [
+            "<details><summary>resolved config (config.yaml)</summary>",
+            "",
+            "```yaml",
+            yaml.safe_dump(self.config, sort_keys=False, allow_unicode=True).rstrip(),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
         if intro:
             lines += [intro, ""]
         text = "\n".join(lines) + "\n" + "\n\n".join(s.rstrip() for s in sections if s) + "\n"
@@ -190,9 +206,16 @@ class StudyFolder:
 
             if self._wandb_run is None:
                 self.path.mkdir(parents=True, exist_ok=True)
-                self._wandb_run = wandb.init(project=self.options.wandb_project, name=self.name, dir=str(self.path),
-                                             mode=self.options.wandb, config=self.config, job_type="evaluate",
-                                             reinit="create_new", settings=wandb.Settings(silent=True))
+                self._wandb_run = wandb.init(
+                    project=self.options.wandb_project,
+                    name=self.name,
+                    dir=str(self.path),
+                    mode=self.options.wandb,
+                    config=self.config,
+                    job_type="evaluate",
+                    reinit="create_new",
+                    settings=wandb.Settings(silent=True),
+                )
             self._wandb_run.log(dict(make_payload(wandb)))
         except Exception as error:  # W&B is optional: never lose the study to it
             self._wandb_run = False

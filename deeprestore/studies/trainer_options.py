@@ -49,6 +49,17 @@ class TrainerOptions:
     def make(self) -> L.Trainer:
         """A predict-only :class:`lightning.Trainer` (the studies draw their own progress bars)."""
         self.check()
-        return L.Trainer(accelerator=self.accelerator, devices=self.devices, num_nodes=self.num_nodes, strategy=self.strategy,
-                         precision=self.precision, logger=False, enable_checkpointing=False, enable_model_summary=False,
-                         inference_mode=False, enable_progress_bar=False, use_distributed_sampler=False, benchmark=True)
+        return L.Trainer(
+            accelerator=self.accelerator,
+            devices=self.devices,
+            num_nodes=self.num_nodes,
+            strategy=self.strategy,
+            precision=self.precision,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            inference_mode=False,
+            enable_progress_bar=False,
+            use_distributed_sampler=False,
+            benchmark=True,
+        )

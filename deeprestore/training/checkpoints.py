@@ -30,8 +30,9 @@ class LastCheckpoint(ModelCheckpoint):
     """
 
     def __init__(self, dirpath: str | Path) -> None:
-        super().__init__(dirpath=str(dirpath), monitor=None, save_top_k=0, save_last=True,
-                         save_on_train_epoch_end=True, enable_version_counter=False)
+        super().__init__(
+            dirpath=str(dirpath), monitor=None, save_top_k=0, save_last=True, save_on_train_epoch_end=True, enable_version_counter=False
+        )
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not self._should_skip_saving_checkpoint(trainer):
@@ -45,8 +46,15 @@ class LastCheckpoint(ModelCheckpoint):
 
 def best_checkpoint(dirpath: str | Path, monitor: str, mode: str) -> ModelCheckpoint:
     """``best-epoch<NNN>-step<S>.ckpt``: the one checkpoint with the best ``monitor`` so far."""
-    return ModelCheckpoint(dirpath=str(dirpath), filename="best-epoch{epoch:03d}-step{step}", auto_insert_metric_name=False,
-                           monitor=monitor, mode=mode, save_top_k=1, save_last=False)
+    return ModelCheckpoint(
+        dirpath=str(dirpath),
+        filename="best-epoch{epoch:03d}-step{step}",
+        auto_insert_metric_name=False,
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        save_last=False,
+    )
 
 
 def check_checkpoint_fits(path: str | Path, model: L.LightningModule, checkpoint: dict[str, Any] | None = None) -> None:
@@ -81,6 +89,7 @@ def check_checkpoint_fits(path: str | Path, model: L.LightningModule, checkpoint
         problems.append(f"{len(unexpected)} unexpected weights (e.g. {unexpected[0]})")
     if shapes:
         key = shapes[0]
-        problems.append(f"{len(shapes)} of another shape (e.g. {key}: {tuple(stored[key].shape)} stored, "
-                        f"{tuple(expected[key].shape)} in the model)")
+        problems.append(
+            f"{len(shapes)} of another shape (e.g. {key}: {tuple(stored[key].shape)} stored, {tuple(expected[key].shape)} in the model)"
+        )
     raise ValueError(f"--ckpt_path {path} does not fit the model of this config: {'; '.join(problems)}")

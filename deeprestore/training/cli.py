@@ -74,21 +74,29 @@ class DeepRestoreCLI(LightningCLI):
     without a subcommand, the options of ``Trainer.fit``: ``--ckpt_path`` to resume), the run
     folder and its two checkpoints."""
 
-    def __init__(self, *args: Any, subcommands: bool = False, checkpoint: tuple[str, dict[str, Any]] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, subcommands: bool = False, checkpoint: tuple[str, dict[str, Any]] | None = None, **kwargs: Any) -> None:
         self.with_subcommands = subcommands
         self._checkpoint = checkpoint  # (path, content) of the --ckpt_path file, read once before parsing
         super().__init__(*args, run=subcommands, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--experiment", type=str | None, default=None, help="run name; outputs go to <checkpoint_root>/<experiment>/ (default: <net>_<layer>_<mode>, / and : as -)")
-        parser.add_argument("--checkpoint_root", type=str, default=str(ROOT / "checkpoints"), help="folder holding one sub-folder per experiment")
+        parser.add_argument(
+            "--experiment",
+            type=str | None,
+            default=None,
+            help="run name; outputs go to <checkpoint_root>/<experiment>/ (default: <net>_<layer>_<mode>, / and : as -)",
+        )
+        parser.add_argument(
+            "--checkpoint_root", type=str, default=str(ROOT / "checkpoints"), help="folder holding one sub-folder per experiment"
+        )
         if not self.with_subcommands:  # fit's own options (--ckpt_path to resume …), as the fit subcommand has them
             parser.add_method_arguments(L.Trainer, "fit", skip={"model", "train_dataloaders", "val_dataloaders", "datamodule"})
         parser.add_argument("--wandb", type=Literal["offline", "online", "disabled"], default="offline", help="Weights & Biases mode")
         parser.add_argument("--wandb_project", type=str, default="deeprestore")
         parser.add_argument("--monitor", type=str, default="val/ssim", help="metric that picks the best checkpoint")
-        parser.add_argument("--monitor_mode", type=Literal["min", "max"], default="max", help="whether a lower or a higher --monitor is better")
+        parser.add_argument(
+            "--monitor_mode", type=Literal["min", "max"], default="max", help="whether a lower or a higher --monitor is better"
+        )
         parser.set_defaults({"data": {"class_path": DEFAULT_DATA}})
 
     @property
@@ -121,8 +129,10 @@ class DeepRestoreCLI(LightningCLI):
         cfg = self.settings
         stacked = getattr(self.model.hparams, "mode", None) == "stacked"
         if stacked and self.subcommand == "fit":
-            raise ValueError("a stacked model is assembled from parallel checkpoints, not trained: "
-                             "run `python train.py test …` or `python train.py …` without a subcommand")
+            raise ValueError(
+                "a stacked model is assembled from parallel checkpoints, not trained: "
+                "run `python train.py test …` or `python train.py …` without a subcommand"
+            )
         check_data(self.datamodule, self.subcommand or ("test" if stacked else "fit"))
         run_dir = self.run_folder()
         kwargs["default_root_dir"] = str(run_dir)
@@ -132,12 +142,20 @@ class DeepRestoreCLI(LightningCLI):
             if cfg.wandb != "disabled":
                 # mode is also passed to wandb.init itself: WandbLogger(offline=True) only sets WANDB_MODE,
                 # which a wandb session already set up in this process would not re-read
-                loggers.append(WandbLogger(project=cfg.wandb_project, name=run_dir.name, save_dir=str(run_dir), offline=cfg.wandb == "offline", mode=cfg.wandb))
+                loggers.append(
+                    WandbLogger(
+                        project=cfg.wandb_project, name=run_dir.name, save_dir=str(run_dir), offline=cfg.wandb == "offline", mode=cfg.wandb
+                    )
+                )
             loggers.append(CSVLogger(save_dir=str(run_dir), name="csv"))
             kwargs["logger"] = loggers
         has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in trainer_cfg.get("callbacks") or [])
         if trainer_cfg.get("enable_checkpointing", True) is not False and not has_checkpoint:
-            kwargs["callbacks"] = [*(trainer_cfg.get("callbacks") or []), best_checkpoint(run_dir, cfg.monitor, cfg.monitor_mode), LastCheckpoint(run_dir)]
+            kwargs["callbacks"] = [
+                *(trainer_cfg.get("callbacks") or []),
+                best_checkpoint(run_dir, cfg.monitor, cfg.monitor_mode),
+                LastCheckpoint(run_dir),
+            ]
         return super().instantiate_trainer(**kwargs)
 
     # -- after the subcommands -----------------------------------------------------------------
@@ -209,7 +227,9 @@ def build_cli(args: Sequence[str] | None = None) -> DeepRestoreCLI:
     # a missing or foreign file is one clear line before anything starts (the last --ckpt_path counts);
     # it is read as data unless the user vouches for it with Lightning's own --weights_only false
     trusted = any(str(v).lower() == "false" for v in _option_values(argv, ("--weights_only",)))
-    checkpoint = (paths[-1], read_checkpoint(paths[-1], "--ckpt_path", trusted=trusted, trust_option="--weights_only false")) if paths else None
+    checkpoint = (
+        (paths[-1], read_checkpoint(paths[-1], "--ckpt_path", trusted=trusted, trust_option="--weights_only false")) if paths else None
+    )
     defaults = {"default_config_files": [str(p) for p in base_config_files(argv[1:] if subcommand else argv)], "exit_on_error": False}
     parser_kwargs: dict[str, Any] = {"exit_on_error": False, **({s: dict(defaults) for s in SUBCOMMANDS} if subcommand else defaults)}
     return DeepRestoreCLI(

@@ -52,7 +52,9 @@ class CompileModules(Callback):
                 module = pl_module.get_submodule(name)
             except AttributeError:
                 children = ", ".join(n for n, _ in pl_module.named_children())
-                raise ValueError(f"CompileModules: {type(pl_module).__name__} has no submodule {name!r}; its children: {children}") from None
+                raise ValueError(
+                    f"CompileModules: {type(pl_module).__name__} has no submodule {name!r}; its children: {children}"
+                ) from None
             if id(module) not in self._compiled:
                 module.compile(mode=self.mode)
                 self._compiled.add(id(module))

@@ -45,8 +45,12 @@ def sweep_parser() -> argparse.ArgumentParser:
     """The sweep's own options (all others go to every run)."""
     parser = argparse.ArgumentParser(prog="train.py sweep", description=__doc__.split("\n")[0], exit_on_error=False, allow_abbrev=False)
     parser.add_argument("--layers", nargs="+", default=None, help="the layers, one run each (default: those of --evaluate_config)")
-    parser.add_argument("--evaluate_config", type=Path, default=DEFAULT_EVALUATE_CONFIG,
-                        help="an evaluate.py config whose `layers` the sweep trains at when --layers is not given (default: %(default)s)")
+    parser.add_argument(
+        "--evaluate_config",
+        type=Path,
+        default=DEFAULT_EVALUATE_CONFIG,
+        help="an evaluate.py config whose `layers` the sweep trains at when --layers is not given (default: %(default)s)",
+    )
     parser.add_argument("--index", type=int, default=None, help="run only the layer at this position (0-based; e.g. $SLURM_ARRAY_TASK_ID)")
     parser.add_argument("--print_commands", action="store_true", help="print one train.py command per layer and exit")
     parser.add_argument("--rerun", action="store_true", help="train layers that already have results, from scratch")
@@ -93,7 +97,9 @@ def run_sweep(argv: Sequence[str]) -> dict[str, float]:
         print(f"sweep: the layers of {options.evaluate_config}: {' '.join(layers)}")
     if options.index is not None:
         if not 0 <= options.index < len(layers):
-            raise ValueError(f"--index {options.index} is out of range: {len(layers)} layers ({', '.join(layers)}), valid 0–{len(layers) - 1}")
+            raise ValueError(
+                f"--index {options.index} is out of range: {len(layers)} layers ({', '.join(layers)}), valid 0–{len(layers) - 1}"
+            )
         layers = [layers[options.index]]
     if options.print_commands:
         for layer in layers:
@@ -119,7 +125,11 @@ def run_sweep(argv: Sequence[str]) -> dict[str, float]:
             found = fit_and_test(cli)
         summary.append((layer, folder.name, status, found))
         metrics.update({f"{layer}/{k}": v for k, v in found.items()})
-    print("\nsweep summary:\n" + "\n".join(
-        f"  {layer:<12} {name:<40} {status:<26} SSIM {m.get('test/ssim', float('nan')):.4f}  PSNR {m.get('test/psnr', float('nan')):.2f} dB"
-        for layer, name, status, m in summary))
+    print(
+        "\nsweep summary:\n"
+        + "\n".join(
+            f"  {layer:<12} {name:<40} {status:<26} SSIM {m.get('test/ssim', float('nan')):.4f}  PSNR {m.get('test/psnr', float('nan')):.2f} dB"
+            for layer, name, status, m in summary
+        )
+    )
     return metrics

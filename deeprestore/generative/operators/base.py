@@ -120,7 +120,9 @@ class ForwardOperator(nn.Module):
             if seeds is not None:
                 if len(seeds) != len(y):
                     raise ValueError(f"need one seed per image ({len(y)}), got {len(seeds)}")
-                noise = torch.stack([torch.randn(y.shape[1:], generator=torch.Generator().manual_seed(s), dtype=y.dtype) for s in seeds]).to(y.device)
+                noise = torch.stack(
+                    [torch.randn(y.shape[1:], generator=torch.Generator().manual_seed(s), dtype=y.dtype) for s in seeds]
+                ).to(y.device)
             else:
                 noise = torch.randn(y.shape, generator=generator, device=y.device, dtype=y.dtype)
             y = y + self.noise_std * self._shape_noise(noise)
@@ -139,12 +141,16 @@ class ForwardOperator(nn.Module):
     # ---------------------------------------------------------------------------------- checks
     def _check_images(self, x: Tensor) -> None:
         if x.dim() != 4 or tuple(x.shape[1:]) != self._image_shape:
-            raise ValueError(f"{type(self).__name__} expects images of shape N×{'×'.join(map(str, self._image_shape))}, got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects images of shape N×{'×'.join(map(str, self._image_shape))}, got {tuple(x.shape)}"
+            )
 
     def check_measurements(self, y: Tensor) -> None:
         """``ValueError`` unless ``y`` is ``N × measurement_shape`` (the measurements of this operator)."""
         if y.dim() != 1 + len(self.measurement_shape) or tuple(y.shape[1:]) != tuple(self.measurement_shape):
-            raise ValueError(f"{type(self).__name__} expects measurements of shape N×{'×'.join(map(str, self.measurement_shape))}, got {tuple(y.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects measurements of shape N×{'×'.join(map(str, self.measurement_shape))}, got {tuple(y.shape)}"
+            )
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, image_shape={self._image_shape}, num_measurements={self.num_measurements}, noise_std={self.noise_std}"

@@ -55,11 +55,15 @@ class GaussianCompressedSensing(ForwardOperator):
 
     name = "cs-gaussian"
 
-    def __init__(self, image_shape: Sequence[int], num_measurements: int, seed: int = 0, noise_std: float = 0.0, max_entries: int = 2**28) -> None:
+    def __init__(
+        self, image_shape: Sequence[int], num_measurements: int, seed: int = 0, noise_std: float = 0.0, max_entries: int = 2**28
+    ) -> None:
         n = math.prod(check_image_shape(image_shape))
         m = _check_m(num_measurements)
         if m * n > max_entries:
-            raise ValueError(f"a dense {m}×{n} Gaussian matrix has {m * n:,} entries (> max_entries = {max_entries:,}); use PartialCirculantCompressedSensing ('cs-circulant') or raise max_entries")
+            raise ValueError(
+                f"a dense {m}×{n} Gaussian matrix has {m * n:,} entries (> max_entries = {max_entries:,}); use PartialCirculantCompressedSensing ('cs-circulant') or raise max_entries"
+            )
         super().__init__(image_shape, noise_std)
         self.seed = int(seed)
         matrix = torch.randn(m, n, generator=torch.Generator().manual_seed(self.seed)) / math.sqrt(m)
@@ -93,7 +97,9 @@ class PartialCirculantCompressedSensing(ForwardOperator):
 
     name = "cs-circulant"
 
-    def __init__(self, image_shape: Sequence[int], num_measurements: int, seed: int = 0, noise_std: float = 0.0, subsample: str = "random") -> None:
+    def __init__(
+        self, image_shape: Sequence[int], num_measurements: int, seed: int = 0, noise_std: float = 0.0, subsample: str = "random"
+    ) -> None:
         n = math.prod(check_image_shape(image_shape))
         m = _check_m(num_measurements, n)
         if subsample not in SUBSAMPLING:

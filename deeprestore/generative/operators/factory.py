@@ -51,7 +51,9 @@ def make_operator(name: str, image_shape: Sequence[int], *, seed: int = 0, noise
     if name == "inpaint-pixels":
         return RandomPixelInpainting(shape, options.get("keep_fraction", 0.2), seed=seed, noise_std=noise_std)
     if name == "inpaint-box":
-        return BoxInpainting(shape, options.get("box_size", shape[1] // 2), top=options.get("top"), left=options.get("left"), noise_std=noise_std)
+        return BoxInpainting(
+            shape, options.get("box_size", shape[1] // 2), top=options.get("top"), left=options.get("left"), noise_std=noise_std
+        )
     if name == "denoise":
         return GaussianDenoising(shape, noise_std=noise_std if noise_std != 0 else 0.1)
     if name == "super-resolution":

@@ -97,7 +97,14 @@ class BoxInpainting(MaskInpainting):
 
     name = "inpaint-box"
 
-    def __init__(self, image_shape: Sequence[int], box_size: int | Sequence[int], top: int | None = None, left: int | None = None, noise_std: float = 0.0) -> None:
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        box_size: int | Sequence[int],
+        top: int | None = None,
+        left: int | None = None,
+        noise_std: float = 0.0,
+    ) -> None:
         _, height, width = check_image_shape(image_shape)
         box_height, box_width = (int(b) for b in box_size) if isinstance(box_size, Sequence) else (int(box_size), int(box_size))
         if not (1 <= box_height <= height and 1 <= box_width <= width):
@@ -110,4 +117,3 @@ class BoxInpainting(MaskInpainting):
         mask[top : top + box_height, left : left + box_width] = 0
         super().__init__(image_shape, mask, noise_std)
         self.box = (top, left, box_height, box_width)
-

@@ -12,8 +12,16 @@ from deeprestore.inversion.parameterisations.decorrelated import DecorrelatedIma
 from deeprestore.inversion.parameterisations.pixels import MVPixels, ScaledPixels
 from deeprestore.nets.feature_network import FeatureNetwork
 
-__all__ = ["IMAGENET_COLOUR_SQRT", "PARAMETERISATIONS", "DecorrelatedImage", "MVPixels", "Parameterisation", "ScaledPixels",
-           "colour_basis_from_images", "get_parameterisation"]
+__all__ = [
+    "IMAGENET_COLOUR_SQRT",
+    "PARAMETERISATIONS",
+    "DecorrelatedImage",
+    "MVPixels",
+    "Parameterisation",
+    "ScaledPixels",
+    "colour_basis_from_images",
+    "get_parameterisation",
+]
 
 #: the names :func:`get_parameterisation` knows, with what each is
 PARAMETERISATIONS = {

@@ -29,8 +29,18 @@ from deeprestore.inversion.presets.mv2016_fourier import MV2016_FOURIER
 from deeprestore.inversion.presets.plugin_inversion import PLUGIN
 from deeprestore.inversion.presets.preset import Preset, with_fading_priors
 
-__all__ = ["MV2016_BN_WEIGHT", "MV2016_DATA_WEIGHTS_BY_NET", "MV2016_LR", "PRESETS", "Preset", "describe_data_weight", "get_preset",
-           "mv2015_tv_weight", "mv2016_data_weight", "with_fading_priors"]
+__all__ = [
+    "MV2016_BN_WEIGHT",
+    "MV2016_DATA_WEIGHTS_BY_NET",
+    "MV2016_LR",
+    "PRESETS",
+    "Preset",
+    "describe_data_weight",
+    "get_preset",
+    "mv2015_tv_weight",
+    "mv2016_data_weight",
+    "with_fading_priors",
+]
 
 #: λ of the BN statistics prior in ``mv2016+bn`` (against M&V's normalised objective). On the
 #: tuning split (4 photos, block4, 350 iterations) per-image statistics at λ = 0.01 / 0.1 / 1 gave

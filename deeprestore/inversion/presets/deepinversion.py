@@ -50,6 +50,15 @@ def _transforms(stride: float | None) -> RandomTransforms:
     return RandomTransforms(roll=capped_roll(DI_ROLL, stride), flip=flips_allowed(stride))
 
 
-DEEPINVERSION = Preset("deepinversion", "adam", _phases, _priors, mv2016_data_weight, parameterisation="input-pixels",
-                       start="input-normal", transforms=_transforms, batchnorm_weight=DI_BN_WEIGHT,
-                       optimizer_options={"betas": DI_BETAS})
+DEEPINVERSION = Preset(
+    "deepinversion",
+    "adam",
+    _phases,
+    _priors,
+    mv2016_data_weight,
+    parameterisation="input-pixels",
+    start="input-normal",
+    transforms=_transforms,
+    batchnorm_weight=DI_BN_WEIGHT,
+    optimizer_options={"betas": DI_BETAS},
+)

@@ -27,8 +27,14 @@ LUCENT_ITERATIONS = 512
 
 def lucent_transforms(stride: float | None) -> RandomTransforms:
     """Lucent's ``standard_transforms`` (translations capped in an inversion)."""
-    return RandomTransforms(pad=12, pad_value=0.5, jitter=capped_shift(8, stride), scales=LUCENT_SCALES, angles=LUCENT_ANGLES,
-                            jitter_after=capped_shift(4, stride))
+    return RandomTransforms(
+        pad=12,
+        pad_value=0.5,
+        jitter=capped_shift(8, stride),
+        scales=LUCENT_SCALES,
+        angles=LUCENT_ANGLES,
+        jitter_after=capped_shift(4, stride),
+    )
 
 
 def _phases(stride: float | None) -> list[Phase]:
@@ -39,5 +45,13 @@ def _priors(stride: float | None, net: FeatureNetwork) -> list[tuple[ImagePrior,
     return []
 
 
-LUCENT = Preset("lucent", "adam", _phases, _priors, mv2016_data_weight, parameterisation="fourier+colour", start="variable-normal",
-                transforms=lucent_transforms)
+LUCENT = Preset(
+    "lucent",
+    "adam",
+    _phases,
+    _priors,
+    mv2016_data_weight,
+    parameterisation="fourier+colour",
+    start="variable-normal",
+    transforms=lucent_transforms,
+)

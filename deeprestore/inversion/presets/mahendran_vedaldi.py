@@ -89,8 +89,9 @@ def mv2016_priors(stride: float | None, net: FeatureNetwork | None = None) -> li
 
 MV_PRESETS: dict[str, Preset] = {
     "mv2016": Preset("mv2016", "mv2016", _mv2016_phases, mv2016_priors, mv2016_data_weight, visualisation_phases=1),
-    "mv2016-calibrated": Preset("mv2016-calibrated", "mv2016", _mv2016_phases, mv2016_priors, mv2016_data_weight, calibrated=True,
-                                visualisation_phases=1),
+    "mv2016-calibrated": Preset(
+        "mv2016-calibrated", "mv2016", _mv2016_phases, mv2016_priors, mv2016_data_weight, calibrated=True, visualisation_phases=1
+    ),
     "mv2015": Preset(
         "mv2015",
         "sgd",

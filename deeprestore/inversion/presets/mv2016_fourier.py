@@ -30,5 +30,13 @@ def _phases(stride: float | None) -> list[Phase]:
     return [Phase(300, LUCENT_LR, jitter_for_stride(stride)), Phase(50, LUCENT_LR / 10, 1)]
 
 
-MV2016_FOURIER = Preset("mv2016-fourier", "adam", _phases, mv2016_priors, mv2016_data_weight, parameterisation="fourier+colour",
-                        start="variable-normal", visualisation_phases=1)
+MV2016_FOURIER = Preset(
+    "mv2016-fourier",
+    "adam",
+    _phases,
+    mv2016_priors,
+    mv2016_data_weight,
+    parameterisation="fourier+colour",
+    start="variable-normal",
+    visualisation_phases=1,
+)

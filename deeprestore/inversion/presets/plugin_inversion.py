@@ -49,5 +49,15 @@ def _transforms(stride: float | None) -> RandomTransforms:
     return RandomTransforms(roll=capped_roll(PII_ROLL, stride), colour_shift=PII_COLOUR_SHIFT)
 
 
-PLUGIN = Preset("plugin", "adam", _phases, _priors, mv2016_data_weight, parameterisation="unit-pixels", start="uniform",
-                transforms=_transforms, ensemble=PII_ENSEMBLE, optimizer_options={"betas": PII_BETAS})
+PLUGIN = Preset(
+    "plugin",
+    "adam",
+    _phases,
+    _priors,
+    mv2016_data_weight,
+    parameterisation="unit-pixels",
+    start="uniform",
+    transforms=_transforms,
+    ensemble=PII_ENSEMBLE,
+    optimizer_options={"betas": PII_BETAS},
+)

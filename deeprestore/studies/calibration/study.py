@@ -112,7 +112,9 @@ class CalibrationStudy(StudyOptions):
     def candidates(self, layer: str) -> list[TunedPresetMethod]:
         if not (self.data_weights and self.prior_finals and self.iterations_scales):
             raise ValueError("every grid (--data_weights, --prior_finals, --iterations_scales) needs at least one value")
-        return [TunedPresetMethod(layer, c, p, s) for c, p, s in itertools.product(self.data_weights, self.prior_finals, self.iterations_scales)]
+        return [
+            TunedPresetMethod(layer, c, p, s) for c, p, s in itertools.product(self.data_weights, self.prior_finals, self.iterations_scales)
+        ]
 
     def run(self, command: str | None = None) -> dict[str, Any]:
         """Tune, report, write the folder; returns the calibration (layer → chosen setting and scores)."""
@@ -122,19 +124,25 @@ class CalibrationStudy(StudyOptions):
         tuning, report = self.splits(skips)
         plan = {layer: self.candidates(layer) for layer in layers}
         trainer = self.trainer.make()
-        folder = StudyFolder("calibrate", self, {"tuning_names": tuning.names, "report_names": report.names},
-                             writer=trainer.is_global_zero, command=command).open()
+        folder = StudyFolder(
+            "calibrate", self, {"tuning_names": tuning.names, "report_names": report.names}, writer=trainer.is_global_zero, command=command
+        ).open()
 
         def rows_of(method: Method, layer: str, data: EvaluationImages, scale: float) -> list[Row]:
-            job = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=scale, seed=self.seed_everything,
-                               saved_reconstructions=0)
+            job = InversionJob(
+                net, method, layer, data.names, data.labels, iterations_scale=scale, seed=self.seed_everything, saved_reconstructions=0
+            )
             return run_job(trainer, job, data, self.batch_size).rows
 
         tuning_rows: list[Row] = []
         report_rows: list[Row] = []
         calibration: dict[str, Any] = {}
-        bar = tqdm(total=sum(len(c) for c in plan.values()) + 3 * len(layers), desc="calibration", unit="job",
-                   disable=not (self.progress and folder.writer))
+        bar = tqdm(
+            total=sum(len(c) for c in plan.values()) + 3 * len(layers),
+            desc="calibration",
+            unit="job",
+            disable=not (self.progress and folder.writer),
+        )
         for layer in layers:
             results = {}
             for method in plan[layer]:
@@ -149,31 +157,51 @@ class CalibrationStudy(StudyOptions):
                 bar.update(1)
             folder.write_table("metrics", COLUMNS, report_rows)
             on_report = [r for r in report_rows if r["method"] == chosen.name and r["layer"] == layer]
-            calibration[layer] = {"data_weight": chosen.data_weight, "prior_final": chosen.prior_final,
-                                  "iterations_scale": chosen.iterations_scale,
-                                  "tuning": {k: round(_mean(results[chosen], k), 4) for k in ("feature_error", "ssim")},
-                                  "report": {k: round(_mean(on_report, k), 4) for k in ("feature_error", "ssim")}}
-            folder.write_text("calibration.yaml", yaml.safe_dump({"net": net.name, "weights": self.weights, "layers": calibration},
-                                                                 sort_keys=False))
+            calibration[layer] = {
+                "data_weight": chosen.data_weight,
+                "prior_final": chosen.prior_final,
+                "iterations_scale": chosen.iterations_scale,
+                "tuning": {k: round(_mean(results[chosen], k), 4) for k in ("feature_error", "ssim")},
+                "report": {k: round(_mean(on_report, k), 4) for k in ("feature_error", "ssim")},
+            }
+            folder.write_text(
+                "calibration.yaml", yaml.safe_dump({"net": net.name, "weights": self.weights, "layers": calibration}, sort_keys=False)
+            )
         bar.close()
         if folder.writer:
             self._report(folder, net, layers, calibration, report_rows)
         folder.finish()
         return calibration
 
-    def _report(self, folder: StudyFolder, net: FeatureNetwork, layers: Sequence[str], calibration: dict[str, Any],
-                rows: Sequence[Row]) -> None:
+    def _report(
+        self, folder: StudyFolder, net: FeatureNetwork, layers: Sequence[str], calibration: dict[str, Any], rows: Sequence[Row]
+    ) -> None:
         summary = markdown_table(
             ["layer", "C", "prior fade to", "budget", "tuning feature error", "tuning SSIM", "report feature error", "report SSIM"],
-            [[layer, f"{c['data_weight']:g}", f"{c['prior_final']:g}", f"×{c['iterations_scale']:g}", f"{c['tuning']['feature_error']:.3f}",
-              f"{c['tuning']['ssim']:.3f}", f"{c['report']['feature_error']:.3f}", f"{c['report']['ssim']:.3f}"]
-             for layer, c in calibration.items()])
+            [
+                [
+                    layer,
+                    f"{c['data_weight']:g}",
+                    f"{c['prior_final']:g}",
+                    f"×{c['iterations_scale']:g}",
+                    f"{c['tuning']['feature_error']:.3f}",
+                    f"{c['tuning']['ssim']:.3f}",
+                    f"{c['report']['feature_error']:.3f}",
+                    f"{c['report']['ssim']:.3f}",
+                ]
+                for layer, c in calibration.items()
+            ],
+        )
         sections = ["## Chosen settings\n\n" + summary]
         for layer in layers:
             methods = list(dict.fromkeys(r["method"] for r in rows if r["layer"] == layer))
-            sections.append(f"## Report split, {layer}\n\n" + layer_table(rows, layer, methods) + "\n\n" + evidence_table(rows, layer, methods))
-        intro = (f"Tuned on {len(folder.config['tuning_names'])} images, reported on {len(folder.config['report_names'])} others. "
-                 "Data: [tuning.csv](tuning.csv) (every candidate), [metrics.csv](metrics.csv) (report split), "
-                 "[calibration.yaml](calibration.yaml).")
+            sections.append(
+                f"## Report split, {layer}\n\n" + layer_table(rows, layer, methods) + "\n\n" + evidence_table(rows, layer, methods)
+            )
+        intro = (
+            f"Tuned on {len(folder.config['tuning_names'])} images, reported on {len(folder.config['report_names'])} others. "
+            "Data: [tuning.csv](tuning.csv) (every candidate), [metrics.csv](metrics.csv) (report split), "
+            "[calibration.yaml](calibration.yaml)."
+        )
         folder.write_report(f"Calibration of mv2016 for {net.name} ({self.weights} weights)", sections, intro=intro)
         folder.print_done(summary)

@@ -59,11 +59,20 @@ def default_denoisers(priors: dict[str, PatchEnergy] | None = None) -> list[Deno
     """Roth's FoE, the given trained priors ([0, 1] units), TV (Chambolle) and non-local means."""
     found = [prior_denoiser("foe-roth", roth_foe(5), 1.0, (4.0, 7.0, 8.5, 10.0))]
     found += [prior_denoiser(name, energy, 1 / 255, (2.0, 8.0, 32.0, 128.0, 512.0)) for name, energy in (priors or {}).items()]
-    found.append(Denoiser("tv-chambolle", lambda y, s, w: 255 * denoise_tv_chambolle(y / 255, weight=w),
-                          lambda s: tuple(round(v, 3) for v in np.geomspace(0.02, 0.4, 12))))
-    found.append(Denoiser("nl-means", lambda y, s, h: 255 * denoise_nl_means(y / 255, h=h * s / 255, sigma=s / 255, patch_size=5,
-                                                                          patch_distance=6, fast_mode=True),
-                          lambda s: (0.6, 0.8, 1.0, 1.2)))
+    found.append(
+        Denoiser(
+            "tv-chambolle",
+            lambda y, s, w: 255 * denoise_tv_chambolle(y / 255, weight=w),
+            lambda s: tuple(round(v, 3) for v in np.geomspace(0.02, 0.4, 12)),
+        )
+    )
+    found.append(
+        Denoiser(
+            "nl-means",
+            lambda y, s, h: 255 * denoise_nl_means(y / 255, h=h * s / 255, sigma=s / 255, patch_size=5, patch_distance=6, fast_mode=True),
+            lambda s: (0.6, 0.8, 1.0, 1.2),
+        )
+    )
     return found
 
 

@@ -39,8 +39,16 @@ def _scores(truth: Image, estimate: Image) -> dict[str, float]:
     return {"psnr": float(psnr(x, y, data_range=255.0)[0]), "ssim": float(ssim(x, y, data_range=255.0)[0])}
 
 
-def run_denoising(images: Sequence[Image], names: Sequence[str], sigmas: Sequence[float], denoisers: Sequence[Denoiser],
-                  folder: StudyFolder | None = None, *, seed: int = 0, progress: bool = True) -> list[dict]:
+def run_denoising(
+    images: Sequence[Image],
+    names: Sequence[str],
+    sigmas: Sequence[float],
+    denoisers: Sequence[Denoiser],
+    folder: StudyFolder | None = None,
+    *,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[dict]:
     """Denoise every image at every σ with every method; returns the rows (and rewrites
     ``denoise.csv`` in ``folder`` after each (method, σ)).
 
@@ -62,9 +70,16 @@ def run_denoising(images: Sequence[Image], names: Sequence[str], sigmas: Sequenc
     for denoiser, sigma in tqdm(jobs, desc="denoising study", unit="job", disable=not progress):
         best = None
         for param in denoiser.grid(sigma):
-            scores = [{"method": denoiser.name, "sigma": sigma, "image": name, "param": param,
-                       **_scores(img, np.clip(denoiser.denoise(noisy[i, sigma], sigma, param), 0, 255))}
-                      for i, (img, name) in enumerate(zip(images, names))]
+            scores = [
+                {
+                    "method": denoiser.name,
+                    "sigma": sigma,
+                    "image": name,
+                    "param": param,
+                    **_scores(img, np.clip(denoiser.denoise(noisy[i, sigma], sigma, param), 0, 255)),
+                }
+                for i, (img, name) in enumerate(zip(images, names))
+            ]
             if best is None or np.mean([r["psnr"] for r in scores]) > np.mean([r["psnr"] for r in best]):
                 best = scores
         rows += best or []
@@ -82,8 +97,12 @@ def denoise_table(rows: Sequence[dict]) -> str:
         cells = []
         for s in sigmas:
             sel = [r for r in rows if r["method"] == m and float(r["sigma"]) == s]
-            cells.append(f"{mean_std([float(r['psnr']) for r in sel])[0]:.2f} / {mean_std([float(r['ssim']) for r in sel])[0]:.3f} "
-                         f"({float(sel[0]['param']):g})" if sel else "–")
+            cells.append(
+                f"{mean_std([float(r['psnr']) for r in sel])[0]:.2f} / {mean_std([float(r['ssim']) for r in sel])[0]:.3f} "
+                f"({float(sel[0]['param']):g})"
+                if sel
+                else "–"
+            )
         body.append([m, *cells])
     return markdown_table(["method", *(f"σ = {s:g}: PSNR / SSIM (param)" for s in sigmas)], body)
 
@@ -120,17 +139,23 @@ class DenoisingStudy(StudyOptions):
         for path in self.priors:
             module = load_patch_prior(path, "--priors", trusted=self.trust_checkpoints)
             if module.energy.channels != 1:
-                raise ValueError(f"{path}: the denoising study needs a grey image prior, this one models {module.energy.channels}-channel patches")
+                raise ValueError(
+                    f"{path}: the denoising study needs a grey image prior, this one models {module.energy.channels}-channel patches"
+                )
             priors[Path(path).parent.name] = module.energy
         skips = SkipTracker()
         images, names = self.grey_images(skips)
         folder = StudyFolder("denoise", self, {"image_names": names}, command=command).open()
-        rows = run_denoising(images, names, self.sigmas, default_denoisers(priors), folder, seed=self.seed_everything, progress=self.progress)
+        rows = run_denoising(
+            images, names, self.sigmas, default_denoisers(priors), folder, seed=self.seed_everything, progress=self.progress
+        )
         folder.write_table("denoise", DENOISE_COLUMNS, rows, json_too=True)
         table = denoise_table(rows)
-        intro = (f"Images: {', '.join(names)} (grey, {self.crop_size}×{self.crop_size}). Mean over the images; each method's parameter "
-                 "picked from its grid per σ by mean PSNR. SSIM: the 11×11 Gaussian window of every study (data range 255). "
-                 "Data: [denoise.csv](denoise.csv).")
+        intro = (
+            f"Images: {', '.join(names)} (grey, {self.crop_size}×{self.crop_size}). Mean over the images; each method's parameter "
+            "picked from its grid per σ by mean PSNR. SSIM: the 11×11 Gaussian window of every study (data range 255). "
+            "Data: [denoise.csv](denoise.csv)."
+        )
         folder.write_report("Denoising study", [table], intro=intro)
         folder.log_table("denoise", DENOISE_COLUMNS, rows)
         folder.finish()

@@ -31,8 +31,18 @@ from deeprestore.metrics import markdown_table, mean_std, mse, psnr, save_figure
 from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder
 
-__all__ = ["INVERSE_PROBLEM_COLUMNS", "InverseProblemJob", "Method", "inverse_problems_figure", "inverse_problems_table", "mse_bar_chart",
-           "mse_by_measurements", "observation_image", "operator_name", "run_inverse_problems_study"]
+__all__ = [
+    "INVERSE_PROBLEM_COLUMNS",
+    "InverseProblemJob",
+    "Method",
+    "inverse_problems_figure",
+    "inverse_problems_table",
+    "mse_bar_chart",
+    "mse_by_measurements",
+    "observation_image",
+    "operator_name",
+    "run_inverse_problems_study",
+]
 
 INVERSE_PROBLEM_COLUMNS = ("method", "operator", "measurements", "image", "image_set", "measurement_mse", "mse", "psnr", "ssim")
 #: an operator key ``<operator>@<measurements>`` runs one operator at several measurement counts
@@ -74,9 +84,20 @@ class InverseProblemJob(GatheredJob):
     first ``figure_images`` images keep their observation, reconstruction and truth for the figures.
     """
 
-    def __init__(self, generator: StagedGenerator, operator: ForwardOperator, operator_name: str, operator_index: int,
-                 method_name: str, method: Method, names: Sequence[str], *, seed: int, figure_images: int,
-                 sets: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        generator: StagedGenerator,
+        operator: ForwardOperator,
+        operator_name: str,
+        operator_index: int,
+        method_name: str,
+        method: Method,
+        names: Sequence[str],
+        *,
+        seed: int,
+        figure_images: int,
+        sets: Sequence[str] | None = None,
+    ) -> None:
         super().__init__()
         self.sets = list(sets) if sets is not None else ["test"] * len(names)
         self.generator = generator
@@ -102,8 +123,15 @@ class InverseProblemJob(GatheredJob):
             measured = (self.operator(x_hat) - y).pow(2).flatten(1).mean(1)
             observations = observation_image(self.operator, y)
         for k, index in enumerate(indices):
-            row = {"method": self.method_name, "operator": self.operator_name, "measurements": self.operator.num_measurements,
-                   "image": self.names[index], "image_set": self.sets[index], "measurement_mse": float(measured[k]), **{m: float(v[k]) for m, v in scores.items()}}
+            row = {
+                "method": self.method_name,
+                "operator": self.operator_name,
+                "measurements": self.operator.num_measurements,
+                "image": self.names[index],
+                "image_set": self.sets[index],
+                "measurement_mse": float(measured[k]),
+                **{m: float(v[k]) for m, v in scores.items()},
+            }
             keep = index < self.figure_images
             self.add(index, row, {"observation": observations[k], "reconstruction": x_hat[k], "truth": images[k]} if keep else None)
         return len(indices)
@@ -148,14 +176,28 @@ def run_inverse_problems_study(
         raise ValueError(f"images are {tuple(first.shape)} but the generator makes {shape}")  # type: ignore[union-attr]
     rows: list[dict] = []
     methods_for = methods if callable(methods) else (lambda key: methods)
-    bar = tqdm(total=len(operators) * len(methods_for(next(iter(operators)))), desc="inverse problems", unit="job",
-               disable=not (progress and folder.writer))
+    bar = tqdm(
+        total=len(operators) * len(methods_for(next(iter(operators)))),
+        desc="inverse problems",
+        unit="job",
+        disable=not (progress and folder.writer),
+    )
     for i, (op_name, operator) in enumerate(operators.items()):
         kept: dict[str, dict[int, dict[str, Tensor]]] = {}
         for m_name, method in methods_for(op_name).items():
             bar.set_postfix_str(f"{op_name} · {m_name}")
-            job = InverseProblemJob(generator, operator, operator_name(op_name), i, m_name, method, data.names, seed=seed,
-                                    figure_images=figure_images, sets=sets)
+            job = InverseProblemJob(
+                generator,
+                operator,
+                operator_name(op_name),
+                i,
+                m_name,
+                method,
+                data.names,
+                seed=seed,
+                figure_images=figure_images,
+                sets=sets,
+            )
             run_job(trainer, job, data, batch_size)
             rows += job.rows
             kept[m_name] = job.kept
@@ -164,10 +206,13 @@ def run_inverse_problems_study(
         if figure_images > 0 and folder.writer and kept:
             first = next(iter(kept.values()))  # observations and truths are the same for every method
             shown = sorted(first)
-            fig = inverse_problems_figure(_stacked(first, shown, "observation"),
-                                          {m: _stacked(images, shown, "reconstruction") for m, images in kept.items()},
-                                          _stacked(first, shown, "truth"), [data.names[k] for k in shown],
-                                          title=f"{op_name} ({operator.num_measurements} measurements)")
+            fig = inverse_problems_figure(
+                _stacked(first, shown, "observation"),
+                {m: _stacked(images, shown, "reconstruction") for m, images in kept.items()},
+                _stacked(first, shown, "truth"),
+                [data.names[k] for k in shown],
+                title=f"{op_name} ({operator.num_measurements} measurements)",
+            )
             save_figure(fig, folder.path / "plots" / f"{op_name.replace(AT, '_m')}.png")
     bar.close()
     if rows and folder.writer:
@@ -182,8 +227,14 @@ def _stacked(kept: Mapping[int, Mapping[str, Tensor]], indices: Sequence[int], k
     return torch.stack([kept[k][key] for k in indices])
 
 
-def inverse_problems_figure(observation: Tensor, reconstructions: Mapping[str, Tensor], truth: Tensor,
-                            names: Sequence[str], title: str = "", panel_inches: float = 1.6) -> Figure:
+def inverse_problems_figure(
+    observation: Tensor,
+    reconstructions: Mapping[str, Tensor],
+    truth: Tensor,
+    names: Sequence[str],
+    title: str = "",
+    panel_inches: float = 1.6,
+) -> Figure:
     """One row per image: observation | each method (with its PSNR) | truth."""
     columns = ["observation", *reconstructions, "truth"]
     n = len(truth)
@@ -193,8 +244,13 @@ def inverse_problems_figure(observation: Tensor, reconstructions: Mapping[str, T
         panels = [observation[r], *(v[r] for v in reconstructions.values()), truth[r]]
         for c, panel in enumerate(panels):
             ax = axes[r][c]
-            ax.imshow(panel.detach().float().clamp(0, 1).permute(1, 2, 0).squeeze(-1).cpu().numpy(), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
+            ax.imshow(
+                panel.detach().float().clamp(0, 1).permute(1, 2, 0).squeeze(-1).cpu().numpy(),
+                cmap="gray",
+                vmin=0,
+                vmax=1,
+                interpolation="nearest",
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -218,10 +274,24 @@ def mse_by_measurements(rows: Sequence[dict]) -> Figure:
     for ax, o in zip(axes, several):
         for k, (m, image_set) in enumerate(dict.fromkeys((r["method"], r["image_set"]) for r in rows if r["operator"] == o)):
             counts = sorted({int(r["measurements"]) for r in rows if r["operator"] == o})
-            means = [np.mean([r["mse"] for r in rows if r["operator"] == o and r["method"] == m and r["image_set"] == image_set
-                              and int(r["measurements"]) == c]) for c in counts]
-            ax.plot(counts, means, marker="o", color=f"C{list(dict.fromkeys(r['method'] for r in rows)).index(m)}",
-                    linestyle="-" if k % 2 == 0 else "--", label=f"{m}, {image_set}")
+            means = [
+                np.mean(
+                    [
+                        r["mse"]
+                        for r in rows
+                        if r["operator"] == o and r["method"] == m and r["image_set"] == image_set and int(r["measurements"]) == c
+                    ]
+                )
+                for c in counts
+            ]
+            ax.plot(
+                counts,
+                means,
+                marker="o",
+                color=f"C{list(dict.fromkeys(r['method'] for r in rows)).index(m)}",
+                linestyle="-" if k % 2 == 0 else "--",
+                label=f"{m}, {image_set}",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("measurements m")
@@ -265,6 +335,17 @@ def inverse_problems_table(rows: Sequence[dict]) -> str:
             sel = [r for r in here if r["method"] == m]
             mean = {k: mean_std([float(r[k]) for r in sel])[0] for k in ("measurement_mse", "mse", "psnr", "ssim")}
             wins = sum(r["mse"] <= best[r["image"]] for r in sel)
-            body.append([image_set, o, count, m, f"{mean['measurement_mse']:.2e}", f"{mean['mse']:.2e}", f"{mean['psnr']:.2f}",
-                         f"{mean['ssim']:.3f}", f"{wins}/{len(sel)}"])
+            body.append(
+                [
+                    image_set,
+                    o,
+                    count,
+                    m,
+                    f"{mean['measurement_mse']:.2e}",
+                    f"{mean['mse']:.2e}",
+                    f"{mean['psnr']:.2f}",
+                    f"{mean['ssim']:.3f}",
+                    f"{wins}/{len(sel)}",
+                ]
+            )
     return markdown_table(["images", "operator", "measurements", "method", "measurement MSE", "MSE", "PSNR", "SSIM", "lowest MSE"], body)

@@ -82,8 +82,10 @@ def inverter_generator(checkpoint: str | Path, photos: Tensor, trusted: bool = F
     model = load_module_checkpoint(InvertingNetwork, checkpoint, "--generator", **read, **overrides).eval()
     chain = model.chain
     if not hasattr(chain, "ops"):
-        raise ValueError(f"{checkpoint} is a generic decoder (one module); ILO needs an inverter with one module per operation "
-                         "(modes parallel, stacked, joint, end_to_end)")
+        raise ValueError(
+            f"{checkpoint} is a generic decoder (one module); ILO needs an inverter with one module per operation "
+            "(modes parallel, stacked, joint, end_to_end)"
+        )
     levels, sizes = model.true_levels(photos.to(model.net.mean))
     features = levels[chain.target].float()
     dims = [0, 2, 3] if features.ndim == 4 else [0]

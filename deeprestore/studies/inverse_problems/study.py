@@ -74,8 +74,10 @@ def study_generator(spec: str, image_size: int = 128, trusted: bool = False) -> 
     if spec.endswith(".tar"):
         return face_generator(spec), None
     if not Path(spec).is_file():
-        raise FileNotFoundError(f"no generator checkpoint at {spec}; train one with `python train.py --config "
-                                f"configs/generators/vae_conv_photos.yaml`, or use --generator {FACE_GENERATOR}")
+        raise FileNotFoundError(
+            f"no generator checkpoint at {spec}; train one with `python train.py --config "
+            f"configs/generators/vae_conv_photos.yaml`, or use --generator {FACE_GENERATOR}"
+        )
     if is_inverter_checkpoint(spec, trusted):
         return inverter_generator(spec, sample_photo_crops(image_size, 2 * image_size, "five")[0], trusted)
     return load_generator(spec, trusted=trusted), None
@@ -147,7 +149,9 @@ class InverseProblemsStudy(StudyOptions):
         if not self.radius_scales or any(s < 0 for s in self.radius_scales):
             raise ValueError(f"--radius_scales needs non-negative values, got {self.radius_scales}")
         if self.in_range < 0 or self.validation_samples < 1:
-            raise ValueError(f"--in_range must be 0 or more and --validation_samples positive, got {self.in_range}, {self.validation_samples}")
+            raise ValueError(
+                f"--in_range must be 0 or more and --validation_samples positive, got {self.in_range}, {self.validation_samples}"
+            )
 
     def operator_table(self, shape: tuple[int, ...]) -> dict[str, ForwardOperator]:
         """Operator key → operator: a CS operator at each of ``measurements`` (``<name>@<m>``)."""
@@ -162,12 +166,24 @@ class InverseProblemsStudy(StudyOptions):
 
     def ilo_method(self, scale: float) -> Method:
         radii = [scale * r for r in self.ilo_radii]
-        return lambda g, op, y, s: ilo(g, op, y, layers=self.ilo_layers, steps=self.ilo_steps, radii=radii, lr=self.lr,
-                                       restarts=self.restarts, latent_weight=self.latent_weight, seed=s)
+        return lambda g, op, y, s: ilo(
+            g,
+            op,
+            y,
+            layers=self.ilo_layers,
+            steps=self.ilo_steps,
+            radii=radii,
+            lr=self.lr,
+            restarts=self.restarts,
+            latent_weight=self.latent_weight,
+            seed=s,
+        )
 
     def csgm_method(self) -> Method:
         budget = sum(self.ilo_steps)
-        return lambda g, op, y, s: csgm(g, op, y, steps=budget, lr=self.lr, restarts=self.restarts, latent_weight=self.latent_weight, seed=s)
+        return lambda g, op, y, s: csgm(
+            g, op, y, steps=budget, lr=self.lr, restarts=self.restarts, latent_weight=self.latent_weight, seed=s
+        )
 
     def tune_radius_scales(self, generator: StagedGenerator, ops: dict[str, ForwardOperator], trainer: L.Trainer) -> dict[str, float]:
         """Per operator key, the scale of ``radius_scales`` with the lowest mean MSE on the
@@ -180,14 +196,24 @@ class InverseProblemsStudy(StudyOptions):
         for i, (key, op) in enumerate(ops.items()):
             errors = {}
             for scale in self.radius_scales:
-                job = InverseProblemJob(generator, op, operator_name(key), i, "ilo", self.ilo_method(scale), validation.names,
-                                        seed=self.seed_everything, figure_images=0)
+                job = InverseProblemJob(
+                    generator,
+                    op,
+                    operator_name(key),
+                    i,
+                    "ilo",
+                    self.ilo_method(scale),
+                    validation.names,
+                    seed=self.seed_everything,
+                    figure_images=0,
+                )
                 errors[scale] = mean_std([row["mse"] for row in run_job(trainer, job, validation, self.batch_size).rows])[0]
             chosen[key] = min(errors, key=errors.get)
         return chosen
 
-    def test_images(self, generator: StagedGenerator, shape: tuple[int, ...],
-                    latents: torch.Tensor | None = None) -> tuple[StackedImages, list[str], SkipTracker]:
+    def test_images(
+        self, generator: StagedGenerator, shape: tuple[int, ...], latents: torch.Tensor | None = None
+    ) -> tuple[StackedImages, list[str], SkipTracker]:
         """In-range samples, then the out-of-range images; their names and the ``image_set`` of each."""
         size = shape[-1]
         skips = SkipTracker()
@@ -224,28 +250,54 @@ class InverseProblemsStudy(StudyOptions):
         ops = self.operator_table(shape)
         trainer = self.trainer.make()
         scales = self.tune_radius_scales(generator, ops, trainer)
-        folder = StudyFolder("inverse-problems", self, {"csgm_steps": sum(self.ilo_steps), "image_names": data.names, "radius_scales_chosen": scales},
-                             writer=trainer.is_global_zero, command=command).open()
+        folder = StudyFolder(
+            "inverse-problems",
+            self,
+            {"csgm_steps": sum(self.ilo_steps), "image_names": data.names, "radius_scales_chosen": scales},
+            writer=trainer.is_global_zero,
+            command=command,
+        ).open()
         methods = {key: {"csgm": self.csgm_method(), "ilo": self.ilo_method(scales[key])} for key in ops}
-        rows = run_inverse_problems_study(generator, data, ops, lambda key: methods[key], folder, trainer, batch_size=self.batch_size,
-                                          seed=self.seed_everything, progress=self.progress, sets=sets)
+        rows = run_inverse_problems_study(
+            generator,
+            data,
+            ops,
+            lambda key: methods[key],
+            folder,
+            trainer,
+            batch_size=self.batch_size,
+            seed=self.seed_everything,
+            progress=self.progress,
+            sets=sets,
+        )
         table = inverse_problems_table(rows)
         figures = sorted((folder.path / "plots").glob("*.png"))
         tuned = ""
         if len(self.radius_scales) > 1:
-            tuned = ("\n\nILO's radii, tuned per operator on " f"{self.validation_samples} validation samples (scales of {self.ilo_radii} tried: "
-                     f"{self.radius_scales}):\n\n" + markdown_table(["operator", "scale", "radii"],
-                                                                  [[k, v, [round(v * r, 4) for r in self.ilo_radii]] for k, v in scales.items()]))
+            tuned = (
+                "\n\nILO's radii, tuned per operator on "
+                f"{self.validation_samples} validation samples (scales of {self.ilo_radii} tried: "
+                f"{self.radius_scales}):\n\n"
+                + markdown_table(
+                    ["operator", "scale", "radii"], [[k, v, [round(v * r, 4) for r in self.ilo_radii]] for k, v in scales.items()]
+                )
+            )
         counts = {s: sets.count(s) for s in dict.fromkeys(sets)}
-        intro = (f"Generator: `{self.generator}` (layers {generator.layer_shapes()}). Test images: "
-                 + ", ".join(f"{n} {s}" for s, n in counts.items()) + f", {shape[-1]}×{shape[-1]}. "
-                 f"CSGM: Adam on the latent for {sum(self.ilo_steps)} steps; ILO: layers {self.ilo_layers}, steps {self.ilo_steps}, "
-                 f"relative l1 radii {self.ilo_radii}; learning rate {self.lr} (ramped), {self.restarts} start(s). Means over the images; "
-                 "'lowest MSE': the images on which the method's MSE is the lower. Data: [inverse_problems.csv](inverse_problems.csv)." + tuned)
+        intro = (
+            f"Generator: `{self.generator}` (layers {generator.layer_shapes()}). Test images: "
+            + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f", {shape[-1]}×{shape[-1]}. "
+            f"CSGM: Adam on the latent for {sum(self.ilo_steps)} steps; ILO: layers {self.ilo_layers}, steps {self.ilo_steps}, "
+            f"relative l1 radii {self.ilo_radii}; learning rate {self.lr} (ramped), {self.restarts} start(s). Means over the images; "
+            "'lowest MSE': the images on which the method's MSE is the lower. Data: [inverse_problems.csv](inverse_problems.csv)." + tuned
+        )
         if not folder.writer:
             return rows
-        folder.write_report("Inverse problems with a generator: CSGM and ILO", [table, "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)],
-                            intro=intro)
+        folder.write_report(
+            "Inverse problems with a generator: CSGM and ILO",
+            [table, "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)],
+            intro=intro,
+        )
         folder.log_table("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows, figures)
         folder.finish()
         folder.print_done(table)

@@ -44,9 +44,20 @@ class InversionJob(GatheredJob):
     CPU, unclamped), the same on every rank. Batches are ``{"index": (B,), "image": B×3×H×W in [0, 1]}``.
     """
 
-    def __init__(self, net: FeatureNetwork, method: Method, layer: str, names: Sequence[str], labels: Sequence[int | None], *,
-                 iterations_scale: float, seed: int, saved_reconstructions: int = -1, progress: bool = False,
-                 execution: Execution | None = None) -> None:
+    def __init__(
+        self,
+        net: FeatureNetwork,
+        method: Method,
+        layer: str,
+        names: Sequence[str],
+        labels: Sequence[int | None],
+        *,
+        iterations_scale: float,
+        seed: int,
+        saved_reconstructions: int = -1,
+        progress: bool = False,
+        execution: Execution | None = None,
+    ) -> None:
         super().__init__()
         self.net = net
         self.method = method
@@ -69,8 +80,14 @@ class InversionJob(GatheredJob):
         super().on_predict_start()
         self._provenance = self.method.provenance()  # a folder listing: once per job, not per batch
         execution = (self.execution or Execution()).for_trainer_precision(self.trainer.precision)
-        self._reconstruct = self.method.reconstructor(self.net, self.layer, iterations_scale=self.iterations_scale, seed=self.seed,
-                                                      progress=self.progress and self.trainer.is_global_zero, execution=execution)
+        self._reconstruct = self.method.reconstructor(
+            self.net,
+            self.layer,
+            iterations_scale=self.iterations_scale,
+            seed=self.seed,
+            progress=self.progress and self.trainer.is_global_zero,
+            execution=execution,
+        )
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> int:
         """Reconstruct and score a batch; returns its image count (the rows are kept on the module)."""
@@ -84,8 +101,17 @@ class InversionJob(GatheredJob):
         with self.float32():
             scores = score(self.net, self.layer, images, recon, [self.labels[i] for i in indices])
         for k, index in enumerate(indices):
-            row = {"method": self.method.name, "net": self.net.name, "layer": self.layer, "image": self.names[index],
-                   "label": self.labels[index], **{c: v[k] for c, v in scores.items()}, "diverged": diverged_at[k] is not None, "seconds": seconds, **self._provenance}
+            row = {
+                "method": self.method.name,
+                "net": self.net.name,
+                "layer": self.layer,
+                "image": self.names[index],
+                "label": self.labels[index],
+                **{c: v[k] for c, v in scores.items()},
+                "diverged": diverged_at[k] is not None,
+                "seconds": seconds,
+                **self._provenance,
+            }
             keep = self.saved_reconstructions < 0 or index < self.saved_reconstructions
             self.add(index, row, {"reconstruction": recon[k]} if keep else None)
         return len(indices)

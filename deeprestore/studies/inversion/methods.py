@@ -61,8 +61,9 @@ class Method(Protocol):
         trained method, or one whose budget is part of its setting)."""
         ...
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
-                      execution: Execution | None = None) -> Reconstructor:
+    def reconstructor(
+        self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool, execution: Execution | None = None
+    ) -> Reconstructor:
         """The function that reconstructs a batch at ``layer`` (on the network's device); an
         optimisation runs its network pass as ``execution`` says."""
         ...
@@ -77,11 +78,28 @@ def _preset_note(preset: str, net: FeatureNetwork, layer: str, image_size: int) 
     return describe_data_weight(get_preset(preset), net.name, layer, layer_stride(net, layer, net.probe_size(image_size)))
 
 
-def _preset_reconstructor(net: FeatureNetwork, layer: str, preset: Preset, iterations_scale: float, seed: int,
-                          progress: bool, execution: Execution | None, layer_weights: dict[str, float] | None = None) -> Reconstructor:
+def _preset_reconstructor(
+    net: FeatureNetwork,
+    layer: str,
+    preset: Preset,
+    iterations_scale: float,
+    seed: int,
+    progress: bool,
+    execution: Execution | None,
+    layer_weights: dict[str, float] | None = None,
+) -> Reconstructor:
     def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
-        result = invert(net, images, [layer], preset, layer_weights=layer_weights, iterations_scale=iterations_scale, seed=seed,
-                        progress=progress, execution=execution)
+        result = invert(
+            net,
+            images,
+            [layer],
+            preset,
+            layer_weights=layer_weights,
+            iterations_scale=iterations_scale,
+            seed=seed,
+            progress=progress,
+            execution=execution,
+        )
         return result.images.detach(), list(result.diverged_at)
 
     return run
@@ -113,8 +131,9 @@ class PresetMethod:
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
-                      execution: Execution | None = None) -> Reconstructor:
+    def reconstructor(
+        self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool, execution: Execution | None = None
+    ) -> Reconstructor:
         return _preset_reconstructor(net, layer, get_preset(self.preset), iterations_scale, seed, progress, execution)
 
     def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
@@ -156,8 +175,16 @@ class LearnedPriorMethod:
         hp = read_checkpoint(checkpoint, "--learned_priors", trusted=trusted, trust_option=TRUST_CHECKPOINTS).get("hyper_parameters", {})
         if "expert" not in hp and "sigma" not in hp:
             raise ValueError(f"{checkpoint} is not a PatchPriorModule or DAEPriorModule checkpoint (train one with configs/priors/…)")
-        return cls(f"{base}+{Path(checkpoint).parent.name}", Path(checkpoint), weight, base, hp.get("layer"), hp.get("net"),
-                   "dae" if "sigma" in hp else "patch", trusted)
+        return cls(
+            f"{base}+{Path(checkpoint).parent.name}",
+            Path(checkpoint),
+            weight,
+            base,
+            hp.get("layer"),
+            hp.get("net"),
+            "dae" if "sigma" in hp else "patch",
+            trusted,
+        )
 
     def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
         """Every study layer for an image prior; for a feature-map prior, those deeper than its layer."""
@@ -167,8 +194,14 @@ class LearnedPriorMethod:
         return [layer for layer in layers if net.index(layer) > net.index(self.prior_layer)]
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "learned_prior", "checkpoint": str(self.checkpoint), "weight": self.weight,
-                "base": self.base, "prior_layer": self.prior_layer}
+        return {
+            "name": self.name,
+            "kind": "learned_prior",
+            "checkpoint": str(self.checkpoint),
+            "weight": self.weight,
+            "base": self.base,
+            "prior_layer": self.prior_layer,
+        }
 
     @property
     def iterations(self) -> int | None:
@@ -177,8 +210,9 @@ class LearnedPriorMethod:
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
-                      execution: Execution | None = None) -> Reconstructor:
+    def reconstructor(
+        self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool, execution: Execution | None = None
+    ) -> Reconstructor:
         if self.prior_net is not None and self.prior_net != net.name:
             raise ValueError(f"{self.checkpoint} models {self.prior_net}'s features, the study inverts {net.name}")
         device = net.mean.device
@@ -225,8 +259,15 @@ class TunedPresetMethod:
         return [self.layer]
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "tuned_preset", "layer": self.layer, "data_weight": self.data_weight,
-                "prior_final": self.prior_final, "iterations_scale": self.iterations_scale, "base": self.base}
+        return {
+            "name": self.name,
+            "kind": "tuned_preset",
+            "layer": self.layer,
+            "data_weight": self.data_weight,
+            "prior_final": self.prior_final,
+            "iterations_scale": self.iterations_scale,
+            "base": self.base,
+        }
 
     @property
     def iterations(self) -> int | None:
@@ -235,8 +276,9 @@ class TunedPresetMethod:
     def provenance(self) -> dict[str, str | None]:
         return dict(NO_PROVENANCE)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
-                      execution: Execution | None = None) -> Reconstructor:
+    def reconstructor(
+        self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool, execution: Execution | None = None
+    ) -> Reconstructor:
         """Runs at :attr:`iterations_scale` whatever the study's (it is part of the setting)."""
         preset = with_fading_priors(get_preset(self.base), self.prior_final, name=self.name)
         weights = None if self.data_weight is None else {layer: self.data_weight}
@@ -272,8 +314,15 @@ class InverterMethod:
         return [self.layer]
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": "inverter", "checkpoint": str(self.checkpoint), "experiment": self.experiment,
-                "mode": self.mode, "layer": self.layer, **self.provenance()}
+        return {
+            "name": self.name,
+            "kind": "inverter",
+            "checkpoint": str(self.checkpoint),
+            "experiment": self.experiment,
+            "mode": self.mode,
+            "layer": self.layer,
+            **self.provenance(),
+        }
 
     @property
     def iterations(self) -> int | None:
@@ -282,8 +331,9 @@ class InverterMethod:
     def provenance(self) -> dict[str, str | None]:
         return training_provenance(self.checkpoint.parent)
 
-    def reconstructor(self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool,
-                      execution: Execution | None = None) -> Reconstructor:
+    def reconstructor(
+        self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool, execution: Execution | None = None
+    ) -> Reconstructor:
         """Loads the checkpoint once (on the network's device); no optimisation, so no divergence."""
         if layer != self.layer:
             raise ValueError(f"{self.name} inverts {self.layer}, not {layer}")

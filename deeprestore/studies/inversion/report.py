@@ -34,8 +34,19 @@ from matplotlib.figure import Figure
 from deeprestore.metrics import layer_sweep_figure, markdown_table, mean_std, save_figure
 from deeprestore.studies.inversion.scoring import COLUMNS
 
-__all__ = ["METRICS", "ORIGINALS_FILE", "evidence_table", "file_stem", "layer_table", "metric_plot", "report_sections", "settings_section", "ssim_summary_table",
-           "wandb_job_payload", "wandb_study_payload"]
+__all__ = [
+    "METRICS",
+    "ORIGINALS_FILE",
+    "evidence_table",
+    "file_stem",
+    "layer_table",
+    "metric_plot",
+    "report_sections",
+    "settings_section",
+    "ssim_summary_table",
+    "wandb_job_payload",
+    "wandb_study_payload",
+]
 
 Row = Mapping[str, Any]
 
@@ -109,8 +120,17 @@ def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
         sel = select(rows, method, layer)
         if sel:
             cells = [_cell([float(r[m]) for r in sel], METRICS[m][1]) for m in shown]
-            body.append([method, len(sel), *cells, _rate([r["top1_kept"] for r in sel]), _rate([r.get("top1_correct") for r in sel]),
-                         sum(bool(r.get("diverged")) for r in sel), f"{sum(float(r['seconds']) for r in sel) / len(sel):.2f}"])
+            body.append(
+                [
+                    method,
+                    len(sel),
+                    *cells,
+                    _rate([r["top1_kept"] for r in sel]),
+                    _rate([r.get("top1_correct") for r in sel]),
+                    sum(bool(r.get("diverged")) for r in sel),
+                    f"{sum(float(r['seconds']) for r in sel) / len(sel):.2f}",
+                ]
+            )
     return markdown_table(header, body)
 
 
@@ -128,10 +148,17 @@ def evidence_table(rows: Sequence[Row], layer: str, methods: Sequence[str], refe
             continue
         worst_fe = max(sel, key=lambda r: float(r["feature_error"]))
         worst_ssim = min(sel, key=lambda r: float(r["ssim"]))
-        cells = [f"{float(worst_fe['feature_error']):.3f} ({worst_fe['image']})", f"{float(worst_ssim['ssim']):.3f} ({worst_ssim['image']})"]
+        cells = [
+            f"{float(worst_fe['feature_error']):.3f} ({worst_fe['image']})",
+            f"{float(worst_ssim['ssim']):.3f} ({worst_ssim['image']})",
+        ]
         cells += [_rate([float(r["feature_error"]) <= t for r in sel]) for t in FEATURE_ERROR_THRESHOLDS]
         if by_image:
-            cells.append("–" if method == reference else _rate([float(r["ssim"]) > by_image[r["image"]] if r["image"] in by_image else None for r in sel]))
+            cells.append(
+                "–"
+                if method == reference
+                else _rate([float(r["ssim"]) > by_image[r["image"]] if r["image"] in by_image else None for r in sel])
+            )
         body.append([method, *cells])
     return markdown_table(header, body)
 
@@ -139,14 +166,18 @@ def evidence_table(rows: Sequence[Row], layer: str, methods: Sequence[str], refe
 def ssim_summary(rows: Sequence[Row], layer_order: Sequence[str]) -> tuple[list[str], list[str], list[list[float | None]]]:
     """``(layers, methods, mean SSIM [layer][method] or None)``."""
     layers, methods = ordered_layers(rows, layer_order), ordered_methods(rows)
-    table = [[mean_std([float(r["ssim"]) for r in sel])[0] if (sel := select(rows, m, layer)) else None for m in methods] for layer in layers]
+    table = [
+        [mean_std([float(r["ssim"]) for r in sel])[0] if (sel := select(rows, m, layer)) else None for m in methods] for layer in layers
+    ]
     return layers, methods, table
 
 
 def ssim_summary_table(rows: Sequence[Row], layer_order: Sequence[str]) -> str:
     """Rows = layers in network order, columns = methods, cells = mean SSIM."""
     layers, methods, table = ssim_summary(rows, layer_order)
-    return markdown_table(["layer", *methods], [[layer] + ["–" if v is None else f"{v:.3f}" for v in values] for layer, values in zip(layers, table)])
+    return markdown_table(
+        ["layer", *methods], [[layer] + ["–" if v is None else f"{v:.3f}" for v in values] for layer, values in zip(layers, table)]
+    )
 
 
 def metric_plot(rows: Sequence[Row], metric: str, layer_order: Sequence[str]) -> Figure:
@@ -223,17 +254,24 @@ def settings_section(data_weights: Mapping[str, Mapping[str, str]]) -> str:
     return "## Settings\n\n" + ("\n".join(lines) or "no optimisation method")
 
 
-def report_sections(folder: Path, rows: Sequence[Row], layer_order: Sequence[str], sweep_images: int = 2,
-                    data_weights: Mapping[str, Mapping[str, str]] | None = None) -> list[str]:
+def report_sections(
+    folder: Path,
+    rows: Sequence[Row],
+    layer_order: Sequence[str],
+    sweep_images: int = 2,
+    data_weights: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[str]:
     """Write the plots and return the sections of ``report.md`` (see the module docstring);
     ``data_weights`` (method → layer → note) adds :func:`settings_section`."""
     for metric in METRICS:
         save_figure(metric_plot(rows, metric, layer_order), folder / "plots" / f"{metric}.png")
     layers, methods = ordered_layers(rows, layer_order), ordered_methods(rows)
     images = len({r["image"] for r in rows})
-    sections = [f"{images} images. Data: [metrics.csv](metrics.csv), [metrics.json](metrics.json). {SCORE_EXPLANATION}",
-                "## Summary: mean SSIM\n\n" + ssim_summary_table(rows, layer_order),
-                "## Plots\n\n" + "\n".join(f"![{METRICS[m][0]}](plots/{m}.png)" for m in METRICS)]
+    sections = [
+        f"{images} images. Data: [metrics.csv](metrics.csv), [metrics.json](metrics.json). {SCORE_EXPLANATION}",
+        "## Summary: mean SSIM\n\n" + ssim_summary_table(rows, layer_order),
+        "## Plots\n\n" + "\n".join(f"![{METRICS[m][0]}](plots/{m}.png)" for m in METRICS),
+    ]
     sweeps = layer_sweep_figures(folder, rows, layer_order, sweep_images)
     if sweeps:
         sections.append("## Reconstructions by layer\n\n" + "\n".join(f"![{p.stem}](plots/{p.name})" for p in sweeps))
@@ -272,9 +310,15 @@ def wandb_study_payload(wandb: Any, folder: Path, rows: Sequence[Row], layer_ord
     sweeps, and ``reconstructions`` (per saved image, method and layer: original, reconstruction, scores)."""
     payload: dict[str, Any] = {"metrics": _table(wandb, rows)}
     layers, methods = ordered_layers(rows, layer_order), ordered_methods(rows)
-    means = [[m, layer, len(sel), *(v for k in METRICS for v in mean_std([float(r[k]) for r in sel])[:2])]
-             for layer in layers for m in methods if (sel := select(rows, m, layer))]
-    payload["means"] = wandb.Table(columns=["method", "layer", "images"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "std")], data=means)
+    means = [
+        [m, layer, len(sel), *(v for k in METRICS for v in mean_std([float(r[k]) for r in sel])[:2])]
+        for layer in layers
+        for m in methods
+        if (sel := select(rows, m, layer))
+    ]
+    payload["means"] = wandb.Table(
+        columns=["method", "layer", "images"] + [f"{k}_{s}" for k in METRICS for s in ("mean", "std")], data=means
+    )
     _, _, table = ssim_summary(rows, layer_order)
     payload["ssim_summary"] = wandb.Table(columns=["layer", *methods], data=[[layer, *v] for layer, v in zip(layers, table)])
     for path in sorted((folder / "plots").glob("layers_*.png")):
@@ -287,8 +331,19 @@ def wandb_study_payload(wandb: Any, folder: Path, rows: Sequence[Row], layer_ord
             for name, image in images.items():
                 row = by_key.get((method, layer, name))
                 if row is not None and name in originals:
-                    data.append([method, layer, name, wandb.Image(originals[name].permute(1, 2, 0).numpy()),
-                                 wandb.Image(image.clamp(0, 1).permute(1, 2, 0).numpy()), row["ssim"], row["psnr"], row["feature_error"]])
-    payload["reconstructions"] = wandb.Table(columns=["method", "layer", "image", "original", "reconstruction", "ssim", "psnr", "feature_error"],
-                                             data=data)
+                    data.append(
+                        [
+                            method,
+                            layer,
+                            name,
+                            wandb.Image(originals[name].permute(1, 2, 0).numpy()),
+                            wandb.Image(image.clamp(0, 1).permute(1, 2, 0).numpy()),
+                            row["ssim"],
+                            row["psnr"],
+                            row["feature_error"],
+                        ]
+                    )
+    payload["reconstructions"] = wandb.Table(
+        columns=["method", "layer", "image", "original", "reconstruction", "ssim", "psnr", "feature_error"], data=data
+    )
     return payload

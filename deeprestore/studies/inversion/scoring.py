@@ -39,8 +39,23 @@ from deeprestore.nets.feature_network import FeatureNetwork
 
 __all__ = ["COLUMNS", "FLOAT_COLUMNS", "Row", "read_rows", "score"]
 
-COLUMNS: tuple[str, ...] = ("method", "net", "layer", "image", "label", "mse", "psnr", "ssim", "feature_error",
-                            "top1_kept", "top1_correct", "diverged", "seconds", "training_run", "training_wandb_id")
+COLUMNS: tuple[str, ...] = (
+    "method",
+    "net",
+    "layer",
+    "image",
+    "label",
+    "mse",
+    "psnr",
+    "ssim",
+    "feature_error",
+    "top1_kept",
+    "top1_correct",
+    "diverged",
+    "seconds",
+    "training_run",
+    "training_wandb_id",
+)
 FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error", "seconds")
 BOOL_COLUMNS = ("top1_kept", "diverged")
 OPTIONAL_COLUMNS = ("label", "top1_correct", "training_run", "training_wandb_id")
@@ -49,8 +64,9 @@ Row = dict[str, Any]
 
 
 @torch.no_grad()
-def score(net: FeatureNetwork, layer: str, originals: Tensor, reconstructions: Tensor,
-          labels: Sequence[int | None]) -> dict[str, list[Any]]:
+def score(
+    net: FeatureNetwork, layer: str, originals: Tensor, reconstructions: Tensor, labels: Sequence[int | None]
+) -> dict[str, list[Any]]:
     """Per-image scores of reconstructions against the originals.
 
     Args:

@@ -71,8 +71,22 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
 #: resolved against the Trainer's), the Trainer's precision and the number of processes (which
 #: shares the images out into other batches), and the versions of torch and torchvision (their
 #: kernels and transforms).
-RESUME_KEYS: tuple[str, ...] = ("net", "weights", "images", "image_names", "crop_size", "iterations_scale", "budget", "seed_everything",
-                                "batch_size", "random_streams", "execution", "precision", "world_size", "versions")
+RESUME_KEYS: tuple[str, ...] = (
+    "net",
+    "weights",
+    "images",
+    "image_names",
+    "crop_size",
+    "iterations_scale",
+    "budget",
+    "seed_everything",
+    "batch_size",
+    "random_streams",
+    "execution",
+    "precision",
+    "world_size",
+    "versions",
+)
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
 
@@ -208,16 +222,20 @@ class InversionStudy(StudyOptions):
         if self.num_workers < 0:
             raise ValueError(f"--num_workers must be 0 or more, got {self.num_workers}")
         if self.learned_prior_weights and len(self.learned_prior_weights) != len(self.learned_priors):
-            raise ValueError(f"--learned_prior_weights needs one weight per learned prior ({len(self.learned_priors)}), "
-                             f"got {len(self.learned_prior_weights)}")
+            raise ValueError(
+                f"--learned_prior_weights needs one weight per learned prior ({len(self.learned_priors)}), "
+                f"got {len(self.learned_prior_weights)}"
+            )
         for preset in (*self.presets, self.learned_prior_base):
             get_preset(preset)
 
     def methods(self, net: FeatureNetwork) -> list[Method]:
         """Presets, then learned priors, then the inverting networks found (notes printed)."""
         weights = self.learned_prior_weights or [0.1] * len(self.learned_priors)
-        learned = [LearnedPriorMethod.from_checkpoint(p, w, self.learned_prior_base, self.trust_checkpoints)
-                   for p, w in zip(self.learned_priors, weights)]
+        learned = [
+            LearnedPriorMethod.from_checkpoint(p, w, self.learned_prior_base, self.trust_checkpoints)
+            for p, w in zip(self.learned_priors, weights)
+        ]
         inverters, notes = find_inverter_checkpoints(self.checkpoints, net.name, self.weights) if self.checkpoints else ([], [])
         for note in notes:
             rank_zero_only(print)(f"note: {note}")
@@ -255,9 +273,16 @@ class InversionStudy(StudyOptions):
         jobs = plan_jobs(methods, layers, net)
         trainer = self.trainer.make()
         execution = self.execution.for_trainer_precision(trainer.precision)
-        config = {"layers": layers, "image_names": data.names, "random_streams": RANDOM_STREAMS, "execution": asdict(execution),
-                  "precision": trainer.precision, "world_size": trainer.world_size, "versions": package_versions(),
-                  "methods": [m.describe() for m in methods]}
+        config = {
+            "layers": layers,
+            "image_names": data.names,
+            "random_streams": RANDOM_STREAMS,
+            "execution": asdict(execution),
+            "precision": trainer.precision,
+            "world_size": trainer.world_size,
+            "versions": package_versions(),
+            "methods": [m.describe() for m in methods],
+        }
         folder = StudyFolder("inversion", self, config, resume_keys=RESUME_KEYS, writer=trainer.is_global_zero, command=command).open()
         rows = read_rows(folder.path / "metrics.csv")
         done = finished_jobs(rows, net.name, data.names)
@@ -274,9 +299,18 @@ class InversionStudy(StudyOptions):
             if job in done:
                 result.skipped.append(job)
                 continue
-            module = InversionJob(net, method, layer, data.names, data.labels, iterations_scale=self.iterations_scale_of(method),
-                                  seed=self.seed_everything, saved_reconstructions=keep, progress=self.progress,
-                                  execution=execution)
+            module = InversionJob(
+                net,
+                method,
+                layer,
+                data.names,
+                data.labels,
+                iterations_scale=self.iterations_scale_of(method),
+                seed=self.seed_everything,
+                saved_reconstructions=keep,
+                progress=self.progress,
+                execution=execution,
+            )
             run_job(trainer, module, data, self.batch_size, self.num_workers)
             result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
             result.ran.append(job)
@@ -288,8 +322,10 @@ class InversionStudy(StudyOptions):
         bar.close()
         if folder.writer:
             folder.write_table("metrics", COLUMNS, result.rows, json_too=True)
-            notes = {m.name: {layer: note for layer in m.layers(layers, net) if (note := m.data_weight_note(net, layer, self.crop_size))}
-                     for m in methods}
+            notes = {
+                m.name: {layer: note for layer in m.layers(layers, net) if (note := m.data_weight_note(net, layer, self.crop_size))}
+                for m in methods
+            }
             sections = report_sections(folder.path, result.rows, net.layer_names, self.sweep_images, {k: v for k, v in notes.items() if v})
             folder.write_report(f"Inversion study: {net.name} ({self.weights} weights)", sections)
             folder.log_wandb(lambda wandb: wandb_study_payload(wandb, folder.path, result.rows, net.layer_names))
@@ -316,4 +352,3 @@ class InversionStudy(StudyOptions):
         if len(skips):
             print(skips.report())
         folder.print_done("mean SSIM by layer:\n" + ssim_summary_table(result.rows, layer_order))
-

@@ -135,8 +135,14 @@ def _affines(generator: StagedGenerator) -> list[tuple[Tensor, Tensor]]:
 
 
 def _trial_rows(
-    generator: StagedGenerator, z: Tensor, noise_levels: Sequence[float], methods: Sequence[str],
-    trial: int, noise_gen: torch.Generator, gd_options: Mapping | None, seed: int,
+    generator: StagedGenerator,
+    z: Tensor,
+    noise_levels: Sequence[float],
+    methods: Sequence[str],
+    trial: int,
+    noise_gen: torch.Generator,
+    gd_options: Mapping | None,
+    seed: int,
 ) -> list[dict]:
     """One network, one latent ``z`` (``1 × k``), every noise level and method."""
     x0 = generator(z)
@@ -152,8 +158,17 @@ def _trial_rows(
     for method in methods:
         z_hat, seconds, _ = invert_with(method, generator, x, affines, seed=seed, gd_options=gd_options, memo=memo)
         for level, err, sec in zip(noise_levels, _rel_errors(z_hat, zs), seconds):
-            rows.append(dict(method=method, widths=widths, noise=float(level), trial=trial,
-                             latent_rel_error=err, seconds=sec, success=_success(err, float(level))))
+            rows.append(
+                dict(
+                    method=method,
+                    widths=widths,
+                    noise=float(level),
+                    trial=trial,
+                    latent_rel_error=err,
+                    seconds=sec,
+                    success=_success(err, float(level)),
+                )
+            )
     return rows
 
 
@@ -181,8 +196,15 @@ def _map_trials(fn: Callable[..., list[dict]], jobs: Sequence[tuple], workers: i
     return rows
 
 
-def _random_network_trial(widths: Sequence[int], activation: str, noise_levels: Sequence[float], methods: Sequence[str], trial: int,
-                          seed: int, gd_options: Mapping | None) -> list[dict]:
+def _random_network_trial(
+    widths: Sequence[int],
+    activation: str,
+    noise_levels: Sequence[float],
+    methods: Sequence[str],
+    trial: int,
+    seed: int,
+    gd_options: Mapping | None,
+) -> list[dict]:
     """Trial ``trial``: its network, latent and noise from the seeds of the module docstring."""
     G = fully_connected_generator(widths, activation=activation, seed=1000 * seed + trial, dtype=torch.float64)
     g = torch.Generator().manual_seed(10**6 + 1000 * seed + trial)
@@ -244,8 +266,12 @@ def dimension_study(
         rows with :data:`LP_COLUMNS` (``noise = 0``).
     """
     _check_methods(methods)
-    jobs = [(_expansion_widths(k, c, depth), "relu", (0.0,), tuple(methods), trial, seed, gd_options)
-            for c in expansions for k in latent_dims for trial in range(trials)]
+    jobs = [
+        (_expansion_widths(k, c, depth), "relu", (0.0,), tuple(methods), trial, seed, gd_options)
+        for c in expansions
+        for k in latent_dims
+        for trial in range(trials)
+    ]
     with tqdm(total=len(jobs), desc="dimension study", unit="trial", disable=not progress) as bar:
         return _map_trials(_random_network_trial, jobs, workers, bar)
 
@@ -280,8 +306,11 @@ def trained_generator_study(
     expansions = layer_expansions(G)
     # ReLU stages need ≳ 2× (about half the outputs are zero, Lei et al. Theorem 3); invertible
     # activations need only a full-column-rank A (≥ 1×)
-    weak = [f"stage {k} ({e:.2f}×, {G.stages[k].activation})" for k, e in enumerate(expansions)
-            if e < (2.0 if G.stages[k].activation == "relu" else 1.0)]
+    weak = [
+        f"stage {k} ({e:.2f}×, {G.stages[k].activation})"
+        for k, e in enumerate(expansions)
+        if e < (2.0 if G.stages[k].activation == "relu" else 1.0)
+    ]
     if weak and any(m != "gd" for m in methods):
         log.warning("stages that do not expand enough: %s — layer-wise LP recovery is not guaranteed there", ", ".join(weak))
     z = G.sample_latent(trials, torch.Generator().manual_seed(10**6 + 1000 * seed)).double()
@@ -295,7 +324,7 @@ def trained_generator_study(
         if diag is not None and not diag.ok.all():
             log.warning("%s on %s: %s", method, widths, diag.summary())
         for trial, (err, sec) in enumerate(zip(_rel_errors(z_hat, z), seconds)):
-            rows.append(dict(method=method, widths=widths, noise=0.0, trial=trial,
-                             latent_rel_error=err, seconds=sec, success=_success(err, 0.0)))
+            rows.append(
+                dict(method=method, widths=widths, noise=0.0, trial=trial, latent_rel_error=err, seconds=sec, success=_success(err, 0.0))
+            )
     return rows
-

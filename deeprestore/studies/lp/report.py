@@ -44,12 +44,15 @@ def lp_report(rows: Sequence[Mapping]) -> str:
         "| method | widths | noise | n | median ‖ẑ−z‖/‖z‖ | success | median s/sample |",
         "|---|---|---|---|---|---|---|",
     ]
-    for (method, widths, noise), sel in sorted(_groups(rows, ("method", "widths", "noise")).items(),
-                                              key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])):
+    for (method, widths, noise), sel in sorted(
+        _groups(rows, ("method", "widths", "noise")).items(), key=lambda kv: (kv[0][1], kv[0][2], kv[0][0])
+    ):
         errs = [_f(r["latent_rel_error"]) for r in sel]
         succ = sum(_b(r["success"]) for r in sel)
-        lines.append(f"| {method} | {widths} | {noise:g} | {len(sel)} | {statistics.median(errs):.2e} | "
-                     f"{succ}/{len(sel)} ({100 * succ / len(sel):.0f}%) | {statistics.median(_f(r['seconds']) for r in sel):.3g} |")
+        lines.append(
+            f"| {method} | {widths} | {noise:g} | {len(sel)} | {statistics.median(errs):.2e} | "
+            f"{succ}/{len(sel)} ({100 * succ / len(sel):.0f}%) | {statistics.median(_f(r['seconds']) for r in sel):.3g} |"
+        )
     return "\n".join(lines)
 
 
@@ -123,8 +126,12 @@ def lp_figures(rows: Sequence[Mapping], out_dir: str | os.PathLike[str]) -> list
                 ks = sorted(by_k)
                 label = f"{method}, {c:g}× expansion" + (f", depth {depth}" if depths else "")
                 (ax.semilogy if logy else ax.plot)(
-                    ks, [stat(by_k[k]) for k in ks], marker="o", color=f"C{methods.index(method)}",
-                    linestyle=styles[expansions.index(c) % len(styles)], label=label,
+                    ks,
+                    [stat(by_k[k]) for k in ks],
+                    marker="o",
+                    color=f"C{methods.index(method)}",
+                    linestyle=styles[expansions.index(c) % len(styles)],
+                    label=label,
                 )
             ax.set_xlabel("latent dimension k")
             ax.set_ylabel(ylabel)

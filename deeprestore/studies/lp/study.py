@@ -18,9 +18,11 @@ from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 
 __all__ = ["LPStudy"]
 
-INTRO = ("Lei, Jalal, Dhillon & Dimakis (2019): layer-wise linear programs (scipy HiGHS) against gradient descent (Adam with "
-         "restarts). Relative latent error ‖ẑ − z‖/‖z‖; success: < 1e-6 without noise, < 10 × the noise level with it. "
-         "Data: [lp_inversion.csv](lp_inversion.csv).")
+INTRO = (
+    "Lei, Jalal, Dhillon & Dimakis (2019): layer-wise linear programs (scipy HiGHS) against gradient descent (Adam with "
+    "restarts). Relative latent error ‖ẑ − z‖/‖z‖; success: < 1e-6 without noise, < 10 × the noise level with it. "
+    "Data: [lp_inversion.csv](lp_inversion.csv)."
+)
 
 
 @dataclass
@@ -54,8 +56,10 @@ class LPStudy(StudyOptions):
 
     def check(self) -> None:
         if self.trials < 1 or self.dimension_trials < 0 or self.generator_trials < 0:
-            raise ValueError(f"--trials must be positive and the other trial counts non-negative, got {self.trials}, "
-                             f"{self.dimension_trials}, {self.generator_trials}")
+            raise ValueError(
+                f"--trials must be positive and the other trial counts non-negative, got {self.trials}, "
+                f"{self.dimension_trials}, {self.generator_trials}"
+            )
         unknown = [m for m in self.methods if m not in LP_METHODS]
         if unknown or not self.methods:
             raise ValueError(f"--methods {unknown or '(none)'}: choose from {', '.join(LP_METHODS)}")
@@ -70,13 +74,21 @@ class LPStudy(StudyOptions):
         folder = StudyFolder("lp", self, command=command).open()
         seed, progress = self.seed_everything, self.progress
         workers = self.workers or len(os.sched_getaffinity(0))
-        rows: list[dict] = noise_study(tuple(self.widths), tuple(self.noise_levels), self.trials, tuple(self.methods), seed=seed, progress=progress,
-                                       workers=workers)
+        rows: list[dict] = noise_study(
+            tuple(self.widths), tuple(self.noise_levels), self.trials, tuple(self.methods), seed=seed, progress=progress, workers=workers
+        )
         folder.write_table("lp_inversion", LP_COLUMNS, rows)
         two_methods = tuple(m for m in ("lp", "gd") if m in self.methods) or ("lp",)
         if self.dimension_trials and self.latent_dims and self.expansions:
-            rows += dimension_study(tuple(self.latent_dims), tuple(self.expansions), trials=self.dimension_trials, methods=two_methods,
-                                    seed=seed, progress=progress, workers=workers)
+            rows += dimension_study(
+                tuple(self.latent_dims),
+                tuple(self.expansions),
+                trials=self.dimension_trials,
+                methods=two_methods,
+                seed=seed,
+                progress=progress,
+                workers=workers,
+            )
             folder.write_table("lp_inversion", LP_COLUMNS, rows)
         if self.generator and self.generator_trials:
             generator = load_generator(self.generator, "--generator", trusted=self.trust_checkpoints).double()
@@ -84,10 +96,12 @@ class LPStudy(StudyOptions):
             folder.write_table("lp_inversion", LP_COLUMNS, rows, json_too=True)
         figures = lp_figures(rows, folder.path / "plots")
         table = lp_report(rows)
-        folder.write_report("Inverting ReLU generators one layer at a time", [table, "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)],
-                            intro=INTRO)
+        folder.write_report(
+            "Inverting ReLU generators one layer at a time",
+            [table, "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)],
+            intro=INTRO,
+        )
         folder.log_table("lp_inversion", LP_COLUMNS, rows, figures)
         folder.finish()
         folder.print_done(table)
         return rows
-

@@ -86,17 +86,32 @@ class NetworksStudy(StudyOptions):
         rows: list[Row] = []
         for net in self.nets:
             study = InversionStudy(
-                experiment=file_stem(net), report_root=str(folder.path), seed_everything=self.seed_everything, wandb=self.wandb,
-                wandb_project=self.wandb_project, progress=self.progress, net=net, weights=self.weights, layers=layers[net],
-                presets=list(self.presets), iterations_scale=self.iterations_scale, checkpoints=self.checkpoints, images=self.images,
-                crop_size=self.crop_size, batch_size=self.batch_size, trainer=replace(self.trainer))
+                experiment=file_stem(net),
+                report_root=str(folder.path),
+                seed_everything=self.seed_everything,
+                wandb=self.wandb,
+                wandb_project=self.wandb_project,
+                progress=self.progress,
+                net=net,
+                weights=self.weights,
+                layers=layers[net],
+                presets=list(self.presets),
+                iterations_scale=self.iterations_scale,
+                checkpoints=self.checkpoints,
+                images=self.images,
+                crop_size=self.crop_size,
+                batch_size=self.batch_size,
+                trainer=replace(self.trainer),
+            )
             position = {layer: p for p, layer in zip(self.positions, layers[net])}
             rows += [{**r, "position": position[r["layer"]]} for r in study.run(command).rows if r["layer"] in position]
         if folder.writer:
             folder.write_table("networks", NETWORK_COLUMNS, rows, json_too=True)
             for metric, label in PLOTTED.items():
                 save_figure(position_plot(rows, metric, label, self.nets, self.positions), folder.path / "plots" / f"{metric}.png")
-            folder.write_report(f"Does the network matter? {', '.join(self.nets)}", report_sections(rows, self.nets, self.positions, layers))
+            folder.write_report(
+                f"Does the network matter? {', '.join(self.nets)}", report_sections(rows, self.nets, self.positions, layers)
+            )
             folder.log_table("networks", NETWORK_COLUMNS, rows, [folder.path / "plots" / f"{m}.png" for m in PLOTTED])
             folder.finish()
             folder.print_done("mean SSIM by position:\n" + summary_table(rows, self.nets, self.positions, layers, "ssim"))
@@ -121,7 +136,9 @@ def summary_table(rows: Sequence[Row], nets: Sequence[str], positions: Sequence[
     header = ["position", *(f"{net} {method}" for net in nets for method in methods)]
     body = []
     for i, p in enumerate(positions):
-        cells = [_cell([r for r in rows if r["net"] == net and r["method"] == m and r["position"] == p], metric) for net in nets for m in methods]
+        cells = [
+            _cell([r for r in rows if r["net"] == net and r["method"] == m and r["position"] == p], metric) for net in nets for m in methods
+        ]
         body.append([f"{p} ({' / '.join(layers[net][i] for net in nets)})", *cells])
     return markdown_table(header, body)
 
@@ -131,7 +148,9 @@ def report_sections(rows: Sequence[Row], nets: Sequence[str], positions: Sequenc
     images = len({r["image"] for r in rows})
     sections = [f"{images} images; each network's own inversion report is in its sub-folder. Data: [networks.csv](networks.csv)."]
     for metric, label in PLOTTED.items():
-        sections.append(f"## Mean {label}\n\n" + summary_table(rows, nets, positions, layers, metric) + f"\n\n![{label}](plots/{metric}.png)")
+        sections.append(
+            f"## Mean {label}\n\n" + summary_table(rows, nets, positions, layers, metric) + f"\n\n![{label}](plots/{metric}.png)"
+        )
     return sections
 
 
@@ -141,11 +160,22 @@ def position_plot(rows: Sequence[Row], metric: str, label: str, nets: Sequence[s
     ax = figure.subplots()
     for n, net in enumerate(nets):
         for k, method in enumerate(_methods(rows)):
-            stats = [mean_std([float(r[metric]) for r in rows if r["net"] == net and r["method"] == method and r["position"] == p]) for p in positions]
+            stats = [
+                mean_std([float(r[metric]) for r in rows if r["net"] == net and r["method"] == method and r["position"] == p])
+                for p in positions
+            ]
             kept = [(p, s) for p, s in zip(positions, stats) if s[0] == s[0]]
             if kept:
-                ax.errorbar([p for p, _ in kept], [s[0] for _, s in kept], yerr=[s[1] for _, s in kept], marker="o", capsize=3,
-                            color=f"C{n}", linestyle=("-", "--", ":", "-.")[k % 4], label=f"{net} {method}")
+                ax.errorbar(
+                    [p for p, _ in kept],
+                    [s[0] for _, s in kept],
+                    yerr=[s[1] for _, s in kept],
+                    marker="o",
+                    capsize=3,
+                    color=f"C{n}",
+                    linestyle=("-", "--", ":", "-.")[k % 4],
+                    label=f"{net} {method}",
+                )
     ax.set_xlabel("matched position (DEFAULT_LAYERS index)")
     ax.set_ylabel(label)
     ax.set_xticks(list(positions))

@@ -76,8 +76,9 @@ class VisualisationJob(GatheredJob):
     in class order) and :attr:`kept` (row position → ``{"image": 3×size×size}``, the first start's).
     """
 
-    def __init__(self, net: FeatureNetwork, preset: str, iterations_scale: float, images_per_class: int, size: int, seed: int,
-                 names: Sequence[str]) -> None:
+    def __init__(
+        self, net: FeatureNetwork, preset: str, iterations_scale: float, images_per_class: int, size: int, seed: int, names: Sequence[str]
+    ) -> None:
         super().__init__()
         self.net, self.preset, self.iterations_scale = net, preset, iterations_scale
         self.images_per_class, self.size, self.seed, self.names = images_per_class, size, seed, list(names)
@@ -88,9 +89,18 @@ class VisualisationJob(GatheredJob):
         for position, k in zip(batch["index"].tolist(), batch["class_index"].tolist()):
             started = time.perf_counter()
             with self.float32(), torch.enable_grad():
-                result = maximise_activation(self.net, self.net.logits_layer, k, "class", num_images=self.images_per_class,
-                                             size=(self.size, self.size), preset=self.preset, iterations_scale=self.iterations_scale,
-                                             seed=self.seed + k, progress=False)
+                result = maximise_activation(
+                    self.net,
+                    self.net.logits_layer,
+                    k,
+                    "class",
+                    num_images=self.images_per_class,
+                    size=(self.size, self.size),
+                    preset=self.preset,
+                    iterations_scale=self.iterations_scale,
+                    seed=self.seed + k,
+                    progress=False,
+                )
             seconds = (time.perf_counter() - started) / self.images_per_class
             made = result.images.detach().clamp(0, 1)
             with self.float32(), torch.no_grad():
@@ -98,8 +108,16 @@ class VisualisationJob(GatheredJob):
             probability = logits.softmax(1)[:, k].tolist()
             logit, top1 = logits[:, k].tolist(), (logits.argmax(1) == k).tolist()
             for i in range(len(made)):
-                row = {"preset": self.preset, "class_index": k, "class_name": self.names[k], "start": i, "logit": logit[i],
-                       "probability": probability[i], "top1": top1[i], "seconds": seconds}
+                row = {
+                    "preset": self.preset,
+                    "class_index": k,
+                    "class_name": self.names[k],
+                    "start": i,
+                    "logit": logit[i],
+                    "probability": probability[i],
+                    "top1": top1[i],
+                    "seconds": seconds,
+                }
                 self.add(position * self.images_per_class + i, row, {"image": made[0]} if i == 0 else None)
             made_count += len(made)
         return made_count
@@ -180,17 +198,27 @@ def summary_table(rows: Sequence[dict], presets: Sequence[str]) -> str:
         sel = [r for r in rows if r["preset"] == preset]
         if sel:
             prob, std, _ = mean_std([r["probability"] for r in sel])
-            body.append([preset, len(sel), f"{sum(r['top1'] for r in sel)}/{len(sel)}", f"{prob:.3f} ± {std:.3f}",
-                         f"{mean_std([r['logit'] for r in sel])[0]:.1f}", f"{mean_std([r['seconds'] for r in sel])[0]:.1f}"])
+            body.append(
+                [
+                    preset,
+                    len(sel),
+                    f"{sum(r['top1'] for r in sel)}/{len(sel)}",
+                    f"{prob:.3f} ± {std:.3f}",
+                    f"{mean_std([r['logit'] for r in sel])[0]:.1f}",
+                    f"{mean_std([r['seconds'] for r in sel])[0]:.1f}",
+                ]
+            )
     return markdown_table(["preset", "images", "top-1 is the class", "probability of the class", "logit", "s / image"], body)
 
 
 def report_sections(rows: Sequence[dict], presets: Sequence[str], figure: Path) -> list[str]:
     """The sections of ``report.md``."""
-    return ["Each image maximises one class's logit from its own random start; the network then scores it. "
-            "Data: [visualisations.csv](visualisations.csv).",
-            "## By preset\n\n" + summary_table(rows, presets),
-            f"## The images\n\n![classes]({figure.name})"]
+    return [
+        "Each image maximises one class's logit from its own random start; the network then scores it. "
+        "Data: [visualisations.csv](visualisations.csv).",
+        "## By preset\n\n" + summary_table(rows, presets),
+        f"## The images\n\n![classes]({figure.name})",
+    ]
 
 
 def class_grid(images: dict[tuple[str, int], torch.Tensor], presets: Sequence[str], classes: Sequence[int], names: Sequence[str]) -> Figure:
