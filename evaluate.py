@@ -12,7 +12,8 @@ One subcommand per study (``python evaluate.py <study> --help`` lists its option
   super-resolution, compressed sensing);
 * ``lp``: Lei et al.'s layer-wise linear-program inversion of ReLU generators;
 * ``calibrate``: tune mv2016 per layer on one split of the held-out set, report on the other;
-* ``networks``: the inversion study over several networks (EfficientNet-Lite0/1/2) at matched depths.
+* ``networks``: the inversion study over several networks (EfficientNet-Lite0/1/2) at matched depths;
+* ``visualise``: class visualisations by activation maximisation under several presets, scored by the network.
 
 Each writes a study folder ``<report_root>/<experiment>/`` (``config.yaml``, CSV/JSON, ``report.md``,
 ``plots/``, ``wandb/``); rerunning with the same ``--experiment`` resumes the inversion study.

@@ -1,4 +1,4 @@
-"""Base class of the hand-crafted image priors."""
+"""Base class of every image prior of the optimisation: hand-crafted, learned or read from the network."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["ImagePrior"]
 
 
 class ImagePrior(nn.Module, metaclass=ABCMeta):
-    """A hand-crafted image prior: a per-image energy plus an optional hard constraint.
+    """An image prior: a per-image energy plus an optional hard constraint.
 
     Interface used by an optimisation engine (pre-image / inversion by gradient descent):
 
@@ -21,8 +21,11 @@ class ImagePrior(nn.Module, metaclass=ABCMeta):
       after every optimisation step (identity unless the prior has a hard constraint).
     * ``prior.name``: a short human-readable identifier for logs.
 
-    Priors hold no tensors: constants are Python floats and tensors are created on the input's
-    device with its dtype at each call (fp16/bf16 inputs are computed in float32).
+    The hand-crafted priors hold no tensors of their own: their constants are Python floats, or
+    :class:`~deeprestore.constant_tensors.ConstantTensor` s copied once to the input's device and
+    dtype (fp16/bf16 inputs are computed in float32). The learned priors
+    (:mod:`deeprestore.priors.learned_prior`, :mod:`deeprestore.priors.dae`) hold their trained
+    modules, and the batch-norm statistics prior its network's running statistics.
     """
 
     @abstractmethod
