@@ -3,7 +3,7 @@
 One subcommand per study (``python evaluate.py <study> --help`` lists its options):
 
 * ``inversion`` (the default): reconstruct images from a network's features at each layer with
-  each method — the optimisation presets (M&V 2016, M&V 2015, seed 000's plain gradient descent),
+  each method — the optimisation presets (M&V 2016, M&V 2015, plain gradient descent),
   ``mv2016`` plus learned priors, and every inverting network trained by ``train.py`` — and score
   them (MSE, PSNR, SSIM, feature error, top-1 kept / correct). Runs through a Lightning Trainer:
   ``--trainer.devices 8 --trainer.strategy ddp`` shares the images out over GPUs;

@@ -38,7 +38,7 @@ def stepper_factory(name: str, momentum: float = 0.9, betas: tuple[float, float]
     * ``sgd`` — momentum SGD (M&V 2015), rate × H·W;
     * ``adam`` — Adam with ``betas``, rate as given;
     * ``lbfgs`` — L-BFGS with strong-Wolfe line search, rate as given (1 is usual);
-    * ``adaptive_gd`` — seed 000's plain gradient descent with an adaptive step (:class:`AdaptiveStepGD`), initial step × H·W.
+    * ``adaptive_gd`` — plain gradient descent with an adaptive step (:class:`AdaptiveStepGD`), initial step × H·W.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")

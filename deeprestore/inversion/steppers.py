@@ -81,7 +81,7 @@ class LBFGSStepper(TorchStepper):
 
 
 class AdaptiveStepGD:
-    """Seed 000's gradient descent: plain steps ``x ← x − h·∇E`` with a step size per image that
+    """Plain gradient descent with an adaptive step (the rule of docs/local_minima.md): steps ``x ← x − h·∇E`` with a step size per image that
     grows by ``grow`` after a step that lowered the energy and shrinks by ``shrink`` (the step
     being undone) after one that did not.
 

@@ -1,7 +1,7 @@
 """Presets of the optimisation engine, by name.
 
 * Mahendran & Vedaldi's (:mod:`.mahendran_vedaldi`): ``mv2016``, ``mv2016-calibrated``, ``mv2015``,
-  and seed 000's ``gd-plain``;
+  and ``gd-plain`` (plain gradient descent with an adaptive step);
 * the newer literature: ``deepinversion`` (:mod:`.deepinversion`), ``lucent`` (:mod:`.lucent`),
   ``plugin`` (:mod:`.plugin_inversion`);
 * combinations: ``mv2016+bn`` (M&V 2016 with DeepInversion's batch-norm statistics prior) and

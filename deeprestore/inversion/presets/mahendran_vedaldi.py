@@ -1,4 +1,4 @@
-"""Mahendran & Vedaldi's presets (the defaults of the authors' public code), and seed 000's plain
+"""Mahendran & Vedaldi's presets (the defaults of the authors' public code), and plain
 gradient descent.
 
 ``mv2016`` — Mahendran & Vedaldi 2016 (``nnpreimage``; see ``docs/mv_reference.md``): bounded
@@ -14,7 +14,7 @@ iterations, no jitter, no bound; base rate 10 per pixel (the 2015 value is ≈ 5
 depth) re-expressed in the 2016 normalisation with σ ≈ 2.7·10⁴ (the 2015 image-norm constant,
 inferred, not read: see the reference notes).
 
-``gd-plain`` — seed 000's set-up: the normalised feature loss alone (C = 1), no priors, no jitter,
+``gd-plain`` — plain gradient descent as a newcomer sets it up (docs/local_minima.md): the normalised feature loss alone (C = 1), no priors, no jitter,
 plain gradient descent whose step grows ×1.1 after a step that lowers the loss and halves (the
 step undone) after one that does not; 350 iterations, the same budget as ``mv2016``.
 """

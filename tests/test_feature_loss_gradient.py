@@ -1,4 +1,4 @@
-"""Seed 000: the question's worked example, through the project's own loss and autograd.
+"""A worked example of the gradient of the feature loss, by hand and through the project's own loss and autograd.
 
 The asker convolves the 1-D image [1, 2, −1] with the two filters (rows of) W = [[−1, 2], [1, 1]]
 by im2col, compares with the same for white noise [−1, 0, 1] under L = ½ Σ (x − y)², and
@@ -22,7 +22,7 @@ def one_conv_network() -> LayeredNetwork:
     with torch.no_grad():
         conv.weight.zero_()
         conv.weight[:, 0, 0, :] = torch.tensor([[-1.0, 2.0], [1.0, 1.0]])  # the rows of W act on channel 0
-    return LayeredNetwork("seed000", OrderedDict(conv=conv), {"conv": "conv"}, mean=(0, 0, 0), std=(1, 1, 1), weights="hand-set")
+    return LayeredNetwork("one_conv", OrderedDict(conv=conv), {"conv": "conv"}, mean=(0, 0, 0), std=(1, 1, 1), weights="hand-set")
 
 
 def as_image(values: list[float]) -> torch.Tensor:
