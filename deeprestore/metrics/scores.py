@@ -22,7 +22,7 @@ Conventions for the image metrics (:func:`mse`, :func:`psnr`, :func:`ssim`,
 * the functions are differentiable (no ``no_grad``), although they are meant
   for evaluation.
 
-Agreement with scikit-image (checked in ``tests/test_metrics.py`` on crops of
+Agreement with scikit-image (checked in ``tests/metrics/test_scores.py`` on crops of
 ``skimage.data.astronaut/chelsea/coffee``): :func:`mse` and :func:`psnr` match
 ``skimage.metrics.mean_squared_error`` / ``peak_signal_noise_ratio``;
 :func:`ssim` matches ``skimage.metrics.structural_similarity(...,

@@ -670,7 +670,7 @@ def test_unreadable_subfolders_are_counted_not_dropped(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             timeout=120,
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=Path(__file__).resolve().parents[2],
             preexec_fn=without_dac_override if os.geteuid() == 0 else None,
         )
     except subprocess.SubprocessError as error:

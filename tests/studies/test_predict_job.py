@@ -14,7 +14,7 @@ from PIL import Image
 
 from deeprestore.studies.predict_job import ShareOfRanks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_without_distributed_one_process_takes_every_item():

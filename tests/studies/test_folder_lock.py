@@ -18,7 +18,7 @@ from PIL import Image
 
 from deeprestore.studies.folder_lock import FolderLock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _lock_of(folder: Path, pid: int) -> None:

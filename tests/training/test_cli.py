@@ -18,7 +18,7 @@ from deeprestore.training import main
 from deeprestore.training.cli import build_cli
 from tests.wandb_records import logged_config, logged_history
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "--data.init_args.crop_size",
     "64",

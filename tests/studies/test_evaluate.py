@@ -28,7 +28,7 @@ from deeprestore.studies.inversion.inverter_checkpoints import checkpoint_in, fi
 from deeprestore.studies.inversion.scoring import COLUMNS, read_rows, score
 from deeprestore.studies.inversion.study import InversionStudy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["stem", "block1"]
 METHODS = ["mv2016", "gd-plain"]
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # 24 crops of 64², batch 8: 3 steps per epoch, validation every 2nd epoch, 4 epochs
 SHORT = [
     "--data.init_args.crop_size",

@@ -132,7 +132,7 @@ class TinyNet(nn.Module):
 
 
 def tiny_net() -> nn.Module:
-    """The factory ``tests.test_graph_networks:tiny_net`` names."""
+    """The factory ``tests.nets.test_graph_network:tiny_net`` names."""
     return TinyNet()
 
 
@@ -147,12 +147,12 @@ def test_a_custom_module_by_object_and_by_name(tmp_path):
     with pytest.raises(ValueError, match="chain points: conv, relu, add, mean, head"):
         net.check_layer("nope")
     torch.save(model.state_dict(), tmp_path / "tiny.pth")
-    by_name = load_network("tests.test_graph_networks:tiny_net", str(tmp_path / "tiny.pth"))
+    by_name = load_network("tests.nets.test_graph_network:tiny_net", str(tmp_path / "tiny.pth"))
     torch.testing.assert_close(
         by_name(x), model((x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
     )
     with pytest.raises(ValueError, match="cannot import 'nope'"):
-        load_network("tests.test_graph_networks:nope")
+        load_network("tests.nets.test_graph_network:nope")
 
 
 def test_torchvision_weights_from_the_hub_cache_or_a_clear_error(tmp_path, monkeypatch):
@@ -286,7 +286,11 @@ def test_the_inversion_study_on_a_torchvision_network_says_where_c_comes_from(tm
 
 @pytest.mark.parametrize(
     "name,layer,size",
-    [("torchvision/resnet18", "layer2", 64), ("torchvision/resnet18", "avgpool", 64), ("tests.test_graph_networks:tiny_net", "add", 32)],
+    [
+        ("torchvision/resnet18", "layer2", 64),
+        ("torchvision/resnet18", "avgpool", 64),
+        ("tests.nets.test_graph_network:tiny_net", "add", 32),
+    ],
 )
 def test_a_generic_decoder_trains_through_the_trainer_and_its_loss_falls(photo_crops, name, layer, size):
     """Map, vector and custom-module layers: the decoder is built from the feature shape alone."""
