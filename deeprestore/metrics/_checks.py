@@ -7,39 +7,12 @@ clear messages.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 from torch import Tensor
 
 from deeprestore.image_checks import RANGE_TOLERANCE, check_images
 
-__all__ = ["check_image_pair", "check_finite", "compute_dtype", "full_precision"]
-
-
-def compute_dtype(t: Tensor) -> torch.dtype:
-    """Dtype to compute in: float64 stays float64, everything else is float32.
-
-    Half / bfloat16 inputs (e.g. produced under ``torch.autocast``) are upcast so
-    that metrics are not computed with 8 bits of mantissa.
-    """
-    return torch.float64 if t.dtype == torch.float64 else torch.float32
-
-
-@contextlib.contextmanager
-def full_precision(device: torch.device) -> Iterator[None]:
-    """Disable autocast on ``device`` for the enclosed block.
-
-    Inside a ``torch.autocast`` region, ops such as ``conv2d`` (used by SSIM) would
-    otherwise silently run in bf16/fp16 even on float32 tensors.
-    """
-    device_type = device.type
-    if torch.amp.is_autocast_available(device_type):
-        with torch.autocast(device_type=device_type, enabled=False):
-            yield
-    else:  # e.g. "meta" or an exotic backend without autocast support
-        yield
+__all__ = ["check_image_pair", "check_finite"]
 
 
 def check_finite(t: Tensor, name: str) -> None:

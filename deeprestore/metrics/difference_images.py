@@ -28,7 +28,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from deeprestore.metrics._checks import check_image_pair, compute_dtype
+from deeprestore.metrics._checks import check_image_pair
+from deeprestore.precision import compute_dtype
 
 __all__ = ["signed_difference_image", "absolute_difference_image"]
 

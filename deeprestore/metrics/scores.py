@@ -36,7 +36,8 @@ import torch
 from torch import Tensor
 from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
-from deeprestore.metrics._checks import check_finite, check_image_pair, compute_dtype, full_precision
+from deeprestore.metrics._checks import check_finite, check_image_pair
+from deeprestore.precision import compute_dtype, full_precision
 
 __all__ = ["mse", "psnr", "ssim", "feature_error", "image_metrics", "SSIM_SIGMA", "SSIM_WINDOW"]
 

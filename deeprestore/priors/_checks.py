@@ -9,14 +9,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
-__all__ = ["check_images", "compute_dtype", "as_mean_colour"]
+__all__ = ["as_mean_colour", "check_image_batch"]
 
 
-def check_images(images: object, name: str = "images", channels: int | None = None) -> Tensor:
-    """Validate an ``N×C×H×W`` floating-point image batch and return it.
+def check_image_batch(images: object, name: str = "images", channels: int | None = None) -> Tensor:
+    """Validate the form of an ``N×C×H×W`` floating-point image batch — type, rank, dtype, channels,
+    never its values (unlike :func:`deeprestore.image_checks.check_images`, which reads them and
+    waits for the device) — and return it.
 
     Args:
         images: the object to check.
@@ -36,14 +37,6 @@ def check_images(images: object, name: str = "images", channels: int | None = No
     if channels is not None and images.shape[1] != channels:
         raise ValueError(f"{name} has {images.shape[1]} channel(s) but the mean colour has {channels} value(s)")
     return images
-
-
-def compute_dtype(t: Tensor) -> torch.dtype:
-    """Dtype the priors compute in: float64 and float32 stay, fp16/bf16 are upcast to float32.
-
-    An α = 6 power of 0–255 values (255⁶ ≈ 2.7e14) overflows fp16 and loses all precision in bf16.
-    """
-    return t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
 
 
 def as_mean_colour(mean: float | Sequence[float]) -> tuple[float, ...]:

@@ -7,7 +7,8 @@ from typing import Literal
 
 from torch import Tensor
 
-from deeprestore.priors._checks import check_images, compute_dtype
+from deeprestore.precision import compute_dtype
+from deeprestore.priors._checks import check_image_batch
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.units import IMAGENET_MEAN_255, B, mean_colour, to_mv_units
 
@@ -77,7 +78,7 @@ class AlphaNorm(ImagePrior):
 
     def forward(self, images: Tensor) -> Tensor:
         """``N×C×H×W`` → ``(N,)`` α-norm energies (see the class docstring)."""
-        x = check_images(images)
+        x = check_image_batch(images)
         x = x.to(compute_dtype(x))
         if self.normalize:
             x = to_mv_units(x, self.mean)

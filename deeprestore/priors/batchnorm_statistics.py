@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from deeprestore.nets.feature_network import FeatureNetwork
-from deeprestore.priors._checks import compute_dtype
+from deeprestore.precision import compute_dtype
 
 __all__ = ["FIRST_BN_MULTIPLIER", "BatchNormStatistics", "batchnorm_layers", "statistics_distance"]
 

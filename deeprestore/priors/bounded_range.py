@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from deeprestore.priors._checks import check_images, compute_dtype
+from deeprestore.precision import compute_dtype
+from deeprestore.priors._checks import check_image_batch
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.units import B_PLUS, IMAGENET_MEAN_255, B, from_mv_units, mean_colour, to_mv_units
 
@@ -78,7 +79,7 @@ class BoundedRange(ImagePrior):
 
     def forward(self, images: Tensor) -> Tensor:
         """``N×C×H×W`` → ``(N,)`` bounded-range energies (see the class docstring)."""
-        x = check_images(images)
+        x = check_image_batch(images)
         x = x.to(compute_dtype(x))
         if self.normalize:
             x = to_mv_units(x, self.mean) / self.scale
@@ -93,7 +94,7 @@ class BoundedRange(ImagePrior):
 
         Computed in float32 for fp16/bf16 input (float32/float64 input keeps its dtype).
         """
-        x = check_images(images)
+        x = check_image_batch(images)
         x = to_mv_units(x.to(compute_dtype(x)), self.mean)
         return x.square().sum(dim=1, keepdim=True).sqrt()
 
@@ -107,7 +108,7 @@ class BoundedRange(ImagePrior):
             ``N×C×H×W`` images in library units, same dtype and device; in-bound pixels are the
             input values unchanged. Idempotent up to floating-point rounding.
         """
-        x = check_images(images)
+        x = check_image_batch(images)
         x = to_mv_units(x.to(compute_dtype(x)), self.mean)  # fp16/bf16 are projected in float32
         norm = x.square().sum(dim=1, keepdim=True).sqrt()
         outside = norm > self.bound

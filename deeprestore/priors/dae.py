@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from deeprestore.nets.feature_network import FeatureNetwork
-from deeprestore.priors._checks import compute_dtype
+from deeprestore.precision import compute_dtype
 from deeprestore.priors.base import ImagePrior
 
 __all__ = ["DAEPrior", "DenoisingAutoencoder", "dae_score"]

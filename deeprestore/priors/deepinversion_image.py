@@ -19,7 +19,8 @@ from torch import Tensor
 
 from deeprestore.constant_tensors import ConstantTensor
 from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD
-from deeprestore.priors._checks import check_images, compute_dtype
+from deeprestore.precision import compute_dtype
+from deeprestore.priors._checks import check_image_batch
 from deeprestore.priors.base import ImagePrior
 
 __all__ = ["ImageNorm", "NeighbourDifferenceNorm", "ValidRange"]
@@ -31,7 +32,7 @@ class _NormalisedInput(ImagePrior):
         self.mean, self.std = ConstantTensor(mean, (1, -1, 1, 1)), ConstantTensor(std, (1, -1, 1, 1))
 
     def normalised(self, images: Tensor) -> Tensor:
-        x = check_images(images, channels=len(self.mean))
+        x = check_image_batch(images, channels=len(self.mean))
         x = x.to(compute_dtype(x))
         return (x - self.mean.like(x)) / self.std.like(x)
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from deeprestore.nets.feature_network import FeatureNetwork
-from deeprestore.priors._checks import compute_dtype
+from deeprestore.precision import compute_dtype
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patches import to_grey

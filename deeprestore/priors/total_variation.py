@@ -7,7 +7,8 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor
 
-from deeprestore.priors._checks import check_images, compute_dtype
+from deeprestore.precision import compute_dtype
+from deeprestore.priors._checks import check_image_batch
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.units import MV_SCALE, V
 
@@ -90,7 +91,7 @@ class TotalVariation(ImagePrior):
         Returns ``N×C×H×W`` (``"replicate"``) or ``N×C×(H−1)×(W−1)`` (``"crop"``), in the units
         the energy uses (scaled by 255/V when ``normalize=True``).
         """
-        x = check_images(images)
+        x = check_image_batch(images)
         x = x.to(compute_dtype(x))
         if self.normalize:
             x = x * (MV_SCALE / self.scale)

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from deeprestore.constant_tensors import ConstantTensor
-from deeprestore.priors._checks import as_mean_colour, check_images
+from deeprestore.priors._checks import as_mean_colour, check_image_batch
 
 __all__ = ["IMAGENET_MEAN_255", "B", "B_PLUS", "V", "MV_SCALE", "MeanColour", "mean_colour", "mean_tensor", "to_mv_units", "from_mv_units"]
 
@@ -86,7 +86,7 @@ def to_mv_units(images: Tensor, mean: MeanColour = IMAGENET_MEAN_255) -> Tensor:
     Returns:
         ``N×C×H×W`` tensor, same device and dtype, on the 0–255 scale with the mean subtracted.
     """
-    check_images(images)
+    check_image_batch(images)
     return images * MV_SCALE - mean_tensor(mean, images)
 
 
@@ -100,5 +100,5 @@ def from_mv_units(x: Tensor, mean: MeanColour = IMAGENET_MEAN_255) -> Tensor:
     Returns:
         ``N×C×H×W`` tensor in the library's [0, 1]-based units (not clamped).
     """
-    check_images(x, "x")
+    check_image_batch(x, "x")
     return (x + mean_tensor(mean, x)) / MV_SCALE
