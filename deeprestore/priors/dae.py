@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from deeprestore.nets.feature_network import FeatureNetwork
-from deeprestore.precision import compute_dtype
+from deeprestore.precision import compute_dtype, full_precision
 from deeprestore.priors.base import ImagePrior
 
 __all__ = ["DAEPrior", "DenoisingAutoencoder", "dae_score"]
@@ -74,7 +74,7 @@ class DAEPrior(ImagePrior):
         self.sigma, self.net, self.layer = sigma, net, layer
 
     def forward(self, images: Tensor) -> Tensor:
-        with torch.autocast(images.device.type, enabled=False):
+        with full_precision(images.device):
             images = images.to(compute_dtype(images))
             maps = images if self.net is None else self.net.features(images, self.layer)[self.layer]
             with torch.no_grad():

@@ -14,11 +14,10 @@ a log-cosh or Student-t expert is what the optimisation follows.
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from deeprestore.nets.feature_network import FeatureNetwork
-from deeprestore.precision import compute_dtype
+from deeprestore.precision import compute_dtype, full_precision
 from deeprestore.priors.base import ImagePrior
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patches import to_grey
@@ -42,7 +41,7 @@ class PatchImagePrior(ImagePrior):
         self.energy = energy.eval().requires_grad_(False)
 
     def forward(self, images: Tensor) -> Tensor:
-        with torch.autocast(images.device.type, enabled=False):
+        with full_precision(images.device):
             images = images.to(compute_dtype(images))
             maps = to_grey(images) if self.energy.channels == 1 else images
             return _mean_field_energy(self.energy, maps)
@@ -62,7 +61,7 @@ class FeatureMapPrior(ImagePrior):
         self.net, self.layer = net, layer
 
     def forward(self, images: Tensor) -> Tensor:
-        with torch.autocast(images.device.type, enabled=False):
+        with full_precision(images.device):
             maps = self.net.features(images.to(compute_dtype(images)), self.layer)[self.layer]
             if maps.shape[1] != self.energy.channels:
                 raise ValueError(f"{self.layer} has {maps.shape[1]} channels, the prior models {self.energy.channels}")

@@ -32,6 +32,7 @@ from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoi
 from deeprestore.metrics import save_figure
 from deeprestore.nets import load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
+from deeprestore.precision import full_precision
 from deeprestore.priors.filter_figure import filter_figure
 from deeprestore.priors.patch_energy import PatchEnergy
 from deeprestore.priors.patches import random_patches, to_grey
@@ -119,7 +120,7 @@ class PatchPriorModule(FrozenNetCheckpoints, L.LightningModule):
     def loss(self, images: Tensor) -> Tensor:
         """J̃ on random patches of ``N×3×H×W`` images, in float32 even under bf16/fp16 autocast."""
         patches = self.patches(images)
-        with torch.autocast(patches.device.type, enabled=False):
+        with full_precision(patches.device):
             return self.energy.score_matching_loss(patches)
 
     def fit_whitening(self) -> None:

@@ -23,10 +23,11 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import lightning as L
-import torch
 import torch.distributed as dist
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from deeprestore.precision import full_precision
 
 __all__ = ["GatheredJob", "ShareOfRanks", "run_job"]
 
@@ -78,7 +79,7 @@ class GatheredJob(L.LightningModule):
     def float32(self) -> AbstractContextManager:
         """A region where Lightning's mixed-precision autocast is off: what it computes is float32
         (a network pass with ``Execution(precision="bf16")`` turns bf16 back on for itself)."""
-        return torch.autocast(self.device.type, enabled=False)
+        return full_precision(self.device)
 
     def gather(self) -> None:
         """Every rank's rows and tensors, on every rank (a collective: every rank calls it)."""

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from deeprestore.precision import compute_dtype, full_precision
+
 __all__ = ["ForwardOperator", "check_image_shape", "check_noise_std"]
 
 
@@ -47,10 +49,6 @@ def check_noise_std(noise_std: float) -> float:
     if not math.isfinite(noise_std) or noise_std < 0:
         raise ValueError(f"noise_std must be a finite number ≥ 0, got {noise_std}")
     return noise_std
-
-
-def _at_least_float32(t: Tensor) -> Tensor:
-    return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
 class ForwardOperator(nn.Module):
@@ -99,14 +97,14 @@ class ForwardOperator(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``A x``: images ``N×C×H×W`` → measurements ``N×measurement_shape`` (noise-free, float32 or float64)."""
         self._check_images(x)
-        with torch.autocast(x.device.type, enabled=False):
-            return self._forward(_at_least_float32(x))
+        with full_precision(x.device):
+            return self._forward(x.to(compute_dtype(x)))
 
     def adjoint(self, y: Tensor) -> Tensor:
         """``Aᵀ y``: measurements ``N×measurement_shape`` → images ``N×C×H×W`` (float32 or float64)."""
         self.check_measurements(y)
-        with torch.autocast(y.device.type, enabled=False):
-            return self._adjoint(_at_least_float32(y))
+        with full_precision(y.device):
+            return self._adjoint(y.to(compute_dtype(y)))
 
     def measure(self, x: Tensor, generator: torch.Generator | None = None, seeds: Sequence[int] | None = None) -> Tensor:
         """``A x + σ ε`` with ``ε ~ N(0, I)``, ``σ = noise_std``: drawn from ``generator`` (on ``x``'s
