@@ -36,7 +36,7 @@ from machine import machine_lines, markdown_table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from datamodules.evaluation_images import foolbox_imagenet_files, image_files  # noqa: E402
+from datamodules.evaluation_images import foolbox_imagenet_files, images_from_paths  # noqa: E402
 from datamodules.skips import SkipTracker  # noqa: E402
 from deeprestore.inversion import invert  # noqa: E402
 from deeprestore.nets import load_network  # noqa: E402
@@ -99,7 +99,7 @@ def main() -> None:
     files = [str(p) for p in foolbox_imagenet_files()[: args.images]]
     device = torch.device("cuda" if args.accelerator in ("gpu", "cuda") else "cpu")
     net = load_network("efficientnet_lite0").to(device)
-    data = image_files(files, args.crop_size, SkipTracker())
+    data = images_from_paths(files, args.crop_size, SkipTracker())
     start = time.perf_counter()
     for begin in range(0, len(data), args.batch_size):
         batch = torch.stack([data[i]["image"] for i in range(begin, min(begin + args.batch_size, len(data)))]).to(device)

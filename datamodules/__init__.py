@@ -11,7 +11,7 @@ converted to RGB; see :mod:`datamodules.image_files` and :mod:`datamodules.skips
 
 from .crop_datamodule import CropDataModule
 from .image_file_dataset import ImageFileDataset
-from .image_files import BadImageError, list_image_files, load_rgb
+from .image_files import BadImageError, load_rgb, scan_folder
 from .image_folder import ImageFolder
 from .imagenet import ImageNet
 from .sample_photos import SamplePhotos, sample_photo_splits
@@ -29,7 +29,7 @@ __all__ = [
     "SamplePhotos",
     "SkipTracker",
     "TrainTransform",
-    "list_image_files",
+    "scan_folder",
     "load_rgb",
     "sample_photo_splits",
 ]

@@ -11,7 +11,7 @@ memory of one batch. Three sources:
   labelled ImageNet validation photos shipped in the PyPI package ``foolbox``
   (``foolbox/data/imagenet_<k>_<label>.jpg``; shorter side resized to ``round(crop × 256 / 224)``,
   then the centre crop: the ImageNet evaluation protocol scaled to the crop);
-* :func:`image_files` — files and folders a user names (shorter side shrunk to the crop, never
+* :func:`images_from_paths` — files and folders a user names (shorter side shrunk to the crop, never
   enlarged, then the centre crop); no labels;
 * :func:`sample_photo_crops` — the held-out sample photos as tensors, centre or five crops (the
   generator studies).
@@ -36,7 +36,7 @@ from torchvision.transforms.v2 import functional as F
 
 from deeprestore.metrics.scores import SSIM_WINDOW
 
-from .image_file_dataset import scan_image_files
+from .image_file_dataset import check_image_files
 from .image_files import load_rgb
 from .image_paths import expand_image_paths
 from .sample_photos import SamplePhotos, load_sample_photo
@@ -52,7 +52,7 @@ __all__ = [
     "grey_test_photos",
     "held_out_images",
     "held_out_split",
-    "image_files",
+    "images_from_paths",
     "sample_photo_crops",
 ]
 
@@ -191,7 +191,7 @@ def held_out_split(crop_size: int = 128) -> tuple[EvaluationImages, EvaluationIm
     return EvaluationImages(tuning, crop_size), EvaluationImages(report, crop_size)
 
 
-def image_files(
+def images_from_paths(
     paths: Sequence[str | os.PathLike[str]], crop_size: int, skips: SkipTracker, scan: Literal["header", "decode"] = "decode"
 ) -> EvaluationImages:
     """Image files and folders (recursively), each shrunk to the crop (shorter side) and centre-cropped.
@@ -209,7 +209,7 @@ def image_files(
     check_crop_size(crop_size)
     files = expand_image_paths(paths, skips)
     ids = skips.register([str(f.path) for f in files])
-    good = set(scan_image_files([f.path for f in files], skips, ids, crop_size, crop_size, scan))
+    good = set(check_image_files([f.path for f in files], skips, ids, crop_size, crop_size, scan))
     for position, file in enumerate(files):
         if file.named and position not in good:
             skip = next(s for s in skips.skipped() if s.name == str(file.path))

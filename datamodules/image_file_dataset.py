@@ -16,12 +16,12 @@ from .image_files import BadImageError, load_rgb, probe_image
 from .skips import SkipReason, SkipTracker
 from .transforms import ImageTooSmallError, resized_size
 
-__all__ = ["ImageFileDataset", "ScanMode", "scan_image_files"]
+__all__ = ["ImageFileDataset", "ScanMode", "check_image_files"]
 
 logger = logging.getLogger(__name__)
 
 ScanMode = Literal["none", "header", "decode"]
-"""How :func:`scan_image_files` checks files at setup.
+"""How :func:`check_image_files` checks files at setup.
 
 ``"none"``: no check (bad files are found while loading). ``"header"``: open each header
 (fast; finds non-images, unsupported formats, and images too small for the crop).
@@ -53,7 +53,7 @@ class ImageFileDataset(Dataset[torch.Tensor]):
         return F.pil_to_tensor(load_rgb(self.files[index])).as_subclass(torch.Tensor)
 
 
-def scan_image_files(
+def check_image_files(
     files: Sequence[Path],
     skips: SkipTracker,
     skip_ids: Sequence[int],

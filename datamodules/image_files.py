@@ -60,7 +60,6 @@ __all__ = [
     "BadImageError",
     "FolderListing",
     "IMAGE_EXTENSIONS",
-    "list_image_files",
     "load_rgb",
     "probe_image",
     "scan_folder",
@@ -169,11 +168,6 @@ def scan_folder(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_
     listing.files.sort(key=lambda p: (p.name, str(p)))
     listing.other_files.sort()
     return listing
-
-
-def list_image_files(root: str | os.PathLike[str], extensions: Iterable[str] = IMAGE_EXTENSIONS) -> list[Path]:
-    """The image files of :func:`scan_folder` (unreadable sub-folders are logged there)."""
-    return scan_folder(root, extensions).files
 
 
 def probe_image(path: str | os.PathLike[str]) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import ImageFile
 
 from .crop_datamodule import CropDataModule, Split, stage_splits
-from .image_file_dataset import ImageFileDataset, ScanMode, scan_image_files
+from .image_file_dataset import ImageFileDataset, ScanMode, check_image_files
 from .image_files import IMAGE_EXTENSIONS, scan_folder
 from .transforms import EvalCrops
 
@@ -97,7 +97,7 @@ class FileCropDataModule(CropDataModule):
             key, files = found
             if key not in self._groups:
                 ids = list(self.skips.register([str(f) for f in files]))
-                good = scan_image_files(files, self.skips, ids, self.crop_size, self.resize, self.scan)
+                good = check_image_files(files, self.skips, ids, self.crop_size, self.resize, self.scan)
                 self._groups[key] = (files, ids, good)
             files, ids, good = self._groups[key]
             if not good:

@@ -21,12 +21,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from deeprestore.nets.alexnet_vgg16 import alexnet, vgg16
 from deeprestore.nets.efficientnet_lite import efficientnet_lite0, efficientnet_lite1, efficientnet_lite2
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.nets.graph_network import GraphNetwork
 from deeprestore.nets.timm_models import TIMM_PREFIX, timm_network
 from deeprestore.nets.torchvision_models import TORCHVISION_PREFIX, torchvision_network
-from deeprestore.nets.torchvision_nets import alexnet, vgg16
 from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD, apply_state_dict, load_state_dict
 
 __all__ = ["NETWORKS", "load_network", "network_from_module"]

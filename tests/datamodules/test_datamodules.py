@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from datamodules import BadImageError, ImageFolder, ImageNet, SamplePhotos, sample_photo_splits
 from datamodules.crop_datasets import FixedCropDataset, RandomCropDataset
-from datamodules.image_files import list_image_files, load_rgb, probe_image, to_rgb
+from datamodules.image_files import load_rgb, probe_image, scan_folder, to_rgb
 from datamodules.sampling import EpochSampler
 from datamodules.skips import SkipReason, SkipTracker
 from datamodules.transforms import EvalTransform, ImageTooSmallError, TrainTransform
@@ -191,16 +191,16 @@ def test_bad_files_raise_bad_image_error_with_path(tmp_path: Path) -> None:
         probe_image(tmp_path / "notes.png")
 
 
-def test_list_image_files_recursive_case_insensitive_sorted_by_name(tmp_path: Path) -> None:
+def test_scan_folder_lists_image_files_recursively_case_insensitively_by_name(tmp_path: Path) -> None:
     for relative in ("b/z.JPEG", "a/y.png", "x.Jpg", "c/d/w.webp", "v.ppm", "u.TIF", "t.bmp"):
         solid_png(tmp_path / relative, (0, 0, 0))
     (tmp_path / "c" / "d" / "loop").symlink_to(tmp_path / "c")  # listed once, no recursion
     (tmp_path / "readme.txt").write_text("not listed")
     (tmp_path / "a" / "labels.csv").write_text("not listed")
-    names = [p.name for p in list_image_files(tmp_path)]
+    names = [p.name for p in scan_folder(tmp_path).files]
     assert names == ["t.bmp", "u.TIF", "v.ppm", "w.webp", "x.Jpg", "y.png", "z.JPEG"]
     with pytest.raises(FileNotFoundError):
-        list_image_files(tmp_path / "missing")
+        scan_folder(tmp_path / "missing")
 
 
 # ---------------------------------------------------------------------------------------
@@ -693,7 +693,7 @@ def test_unreadable_subfolders_are_counted_not_dropped(tmp_path: Path) -> None:
 @pytest.mark.parametrize("scan", ["decode", "header"])
 def test_an_exif_rotated_jpeg_gives_the_crop_of_the_upright_photo(tmp_path, scan):
     """A phone photo stored sideways with an orientation tag is read upright (size and pixels)."""
-    from datamodules.evaluation_images import image_files
+    from datamodules.evaluation_images import images_from_paths
 
     photo = skimage.data.astronaut()[100:196, 180:244]  # 64 wide, 96 high: a portrait
     Image.fromarray(photo).save(tmp_path / "upright.jpg", quality=100)
@@ -702,5 +702,5 @@ def test_an_exif_rotated_jpeg_gives_the_crop_of_the_upright_photo(tmp_path, scan
     Image.fromarray(photo).transpose(Image.Transpose.ROTATE_90).save(tmp_path / "sideways.jpg", quality=100, exif=exif)
     assert probe_image(tmp_path / "sideways.jpg") == (64, 96) and load_rgb(tmp_path / "sideways.jpg").size == (64, 96)
     skips = SkipTracker()
-    upright, sideways = (image_files([tmp_path / f"{name}.jpg"], 48, skips, scan)[0]["image"] for name in ("upright", "sideways"))
+    upright, sideways = (images_from_paths([tmp_path / f"{name}.jpg"], 48, skips, scan)[0]["image"] for name in ("upright", "sideways"))
     assert (upright - sideways).abs().mean() < 2 / 255  # the same crop, up to JPEG's re-encoding of the turned blocks

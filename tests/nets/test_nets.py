@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torchvision import models
 
 from deeprestore.nets import alexnet, efficientnet_lite0, load_network, vgg16
-from deeprestore.nets.torchvision_nets import ALEXNET_LAYERS, VGG16_LAYERS
+from deeprestore.nets.alexnet_vgg16 import ALEXNET_LAYERS, VGG16_LAYERS
 
 
 def photo(name: str, size: int = 224) -> torch.Tensor:

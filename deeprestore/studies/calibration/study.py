@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 from tqdm.auto import tqdm
 
-from datamodules.evaluation_images import EvaluationImages, held_out_split, image_files
+from datamodules.evaluation_images import EvaluationImages, held_out_split, images_from_paths
 from datamodules.skips import SkipTracker
 from deeprestore.metrics import markdown_table, mean_std
 from deeprestore.nets import FeatureNetwork, load_network
@@ -102,7 +102,10 @@ class CalibrationStudy(StudyOptions):
         if bool(self.tuning_images) != bool(self.report_images):
             raise ValueError("give both --tuning_images and --report_images, or neither (the held-out split)")
         if self.tuning_images and self.report_images:
-            tuning, report = image_files(self.tuning_images, self.crop_size, skips), image_files(self.report_images, self.crop_size, skips)
+            tuning, report = (
+                images_from_paths(self.tuning_images, self.crop_size, skips),
+                images_from_paths(self.report_images, self.crop_size, skips),
+            )
             shared = set(tuning.names) & set(report.names)
             if shared:
                 raise ValueError(f"the tuning and report images must differ; both have {sorted(shared)}")

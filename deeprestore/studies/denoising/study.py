@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from datamodules.evaluation_images import grey_test_photos, image_files
+from datamodules.evaluation_images import grey_test_photos, images_from_paths
 from datamodules.skips import SkipTracker
 from deeprestore.metrics import markdown_table, mean_std, psnr, ssim
 from deeprestore.priors import load_patch_prior
@@ -128,7 +128,7 @@ class DenoisingStudy(StudyOptions):
     def grey_images(self, skips: SkipTracker) -> tuple[list[Image], list[str]]:
         """Grey ``crop×crop`` images in 0–255 and their names."""
         if self.images:
-            data = image_files(self.images, self.crop_size, skips)
+            data = images_from_paths(self.images, self.crop_size, skips)
             grey = to_grey(data.stack().double())
             return [255.0 * grey[i, 0].numpy() for i in range(len(grey))], data.names
         crops, names = grey_test_photos(self.crop_size)

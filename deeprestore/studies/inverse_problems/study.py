@@ -26,7 +26,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from datamodules.evaluation_images import StackedImages, image_files, sample_photo_crops
+from datamodules.evaluation_images import StackedImages, images_from_paths, sample_photo_crops
 from datamodules.face_photos import astronaut_faces
 from datamodules.skips import SkipTracker
 from deeprestore.generative.dcgan_faces import face_generator
@@ -226,7 +226,7 @@ class InverseProblemsStudy(StudyOptions):
             samples = generator_samples(generator, self.in_range, IN_RANGE_SEED + self.seed_everything)
             parts.append((samples, [f"sample_{k:02d}" for k in range(self.in_range)], "in-range"))
         if self.images:
-            files = image_files(self.images, size, skips)
+            files = images_from_paths(self.images, size, skips)
             parts.append((files.stack(), files.names, "out-of-range"))
         elif self.images is None:
             faces = self.generator == FACE_GENERATOR or self.generator.endswith(".tar")

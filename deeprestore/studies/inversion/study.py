@@ -32,7 +32,7 @@ import torchvision
 from lightning.pytorch.utilities import rank_zero_only
 from tqdm.auto import tqdm
 
-from datamodules.evaluation_images import EvaluationImages, held_out_images, image_files
+from datamodules.evaluation_images import EvaluationImages, held_out_images, images_from_paths
 from datamodules.skips import SkipTracker
 from deeprestore.atomic_io import atomic_write
 from deeprestore.inversion import Execution, get_preset
@@ -250,7 +250,7 @@ class InversionStudy(StudyOptions):
         return self.iterations_scale * self.budget / own
 
     def dataset(self, skips: SkipTracker) -> EvaluationImages:
-        return image_files(self.images, self.crop_size, skips, self.image_scan) if self.images else held_out_images(self.crop_size)
+        return images_from_paths(self.images, self.crop_size, skips, self.image_scan) if self.images else held_out_images(self.crop_size)
 
     def resolve_layers(self, net: FeatureNetwork) -> list[str]:
         """The layers asked for (or the network's defaults), checked, in network order, no repeats."""
