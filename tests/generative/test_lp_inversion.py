@@ -229,7 +229,7 @@ def test_trials_in_two_processes_give_the_rows_of_one():
 
 
 def test_the_threshold_search_finds_the_smallest_accepted_index_from_any_guess():
-    from deeprestore.generative.lp_inversion import _smallest_accepted
+    from deeprestore.generative.lp_threshold_search import smallest_accepted
 
     for first in range(1, 22):  # the predicate turns true at `first` (21: never within 1 … 20)
         for guess in range(1, 21):
@@ -239,7 +239,7 @@ def test_the_threshold_search_finds_the_smallest_accepted_index_from_any_guess()
                 asked.append(j)
                 return j >= first
 
-            _, found = _smallest_accepted(accepted, guess, 0, 20)
+            _, found = smallest_accepted(accepted, guess, 0, 20)
             assert found == (first if first <= 20 else None) and len(asked) <= 2 * 5 + 1, (first, guess)
 
 
@@ -250,7 +250,7 @@ def test_l1_lp_through_its_dual_equals_the_primal_lp(bounds):
     dual's ``x`` must attain it inside the bounds."""
     from scipy.optimize import linprog
 
-    from deeprestore.generative.lp_inversion import _l1_dual_lp
+    from deeprestore.generative.lp_programs import l1_dual_lp
 
     rng = np.random.default_rng(7)
     m, n = 120, 25
@@ -266,7 +266,7 @@ def test_l1_lp_through_its_dual_equals_the_primal_lp(bounds):
         bounds=[bounds or (None, None)] * n + [(0.0, None)] * m,
     )
     assert primal.status == 0
-    res, x, mean_slack = _l1_dual_lp(A, c, on, bounds, 10.0, [])
+    res, x, mean_slack = l1_dual_lp(A, c, on, bounds, 10.0, [])
     assert mean_slack * m == pytest.approx(primal.fun, rel=1e-9)
     r = A @ x - c
     assert np.abs(r[on]).sum() + np.maximum(r[~on], 0).sum() == pytest.approx(primal.fun, rel=1e-8)
