@@ -3,20 +3,14 @@ left half-written is removed by the next run."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
-import skimage.data
-from PIL import Image
 
 from deeprestore.atomic_io import atomic_write, remove_orphans
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.study_runs import ROOT, inversion_command, study_env, write_photo_crops
 
 
 @pytest.fixture
@@ -40,44 +34,10 @@ def test_a_full_disk_is_one_oserror_and_leaves_nothing(small_disk):
 
 
 def test_a_study_on_a_full_disk_is_one_line(small_disk, tmp_path):
-    for name in ("astronaut", "coffee"):
-        Image.fromarray(getattr(skimage.data, name)()[100:140, 150:190]).save(tmp_path / f"{name}.png")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "evaluate.py",
-            "inversion",
-            "--images",
-            str(tmp_path / "astronaut.png"),
-            str(tmp_path / "coffee.png"),
-            "--crop_size",
-            "40",
-            "--layers",
-            "stem",
-            "--presets",
-            "mv2016",
-            "--iterations_scale",
-            "0.02",
-            "--checkpoints",
-            "",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
-            "--report_root",
-            str(small_disk),
-            "--experiment",
-            "full",
-            "--trainer.accelerator",
-            "cpu",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    images = [str(path) for path in write_photo_crops(tmp_path, 40)]
+    command = inversion_command(small_disk / "full", "--images", *images, "--crop_size", "40", "--layers", "stem", "--presets", "mv2016",
+                                "--iterations_scale", "0.02")  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=600)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]
     assert lines[0].startswith("evaluate.py: error: cannot write") and "no space left on the device" in lines[0]

@@ -13,12 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-import skimage.data
-from PIL import Image
 
 from deeprestore.studies.folder_lock import FolderLock
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.study_runs import ROOT, inversion_command, study_env, write_photo_crops
 
 
 def _lock_of(folder: Path, pid: int) -> None:
@@ -48,40 +45,12 @@ def test_two_runs_on_one_folder_never_lose_rows(tmp_path):
     """While a long run holds the folder, a second run refuses in one line and writes nothing. The
     first is then killed (its lock left behind, stale); the second, run again, takes the folder
     over and adds its rows to those the first finished."""
-    for name in ("astronaut", "coffee"):
-        Image.fromarray(getattr(skimage.data, name)()[100:132, 150:182]).save(tmp_path / f"{name}.png")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    images = [str(path) for path in write_photo_crops(tmp_path)]
+    env = study_env()
 
     def command(preset: str) -> list[str]:
-        return [
-            sys.executable,
-            "evaluate.py",
-            "inversion",
-            "--images",
-            str(tmp_path / "astronaut.png"),
-            str(tmp_path / "coffee.png"),
-            "--crop_size",
-            "32",
-            "--layers",
-            "stem",
-            "block2",
-            "--presets",
-            preset,
-            "--iterations_scale",
-            "10",
-            "--checkpoints",
-            "",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
-            "--report_root",
-            str(tmp_path),
-            "--experiment",
-            "shared",
-            "--trainer.accelerator",
-            "cpu",
-        ]
+        return inversion_command(tmp_path / "shared", "--images", *images, "--crop_size", "32", "--layers", "stem", "block2", "--presets",
+                                 preset, "--iterations_scale", "10")  # fmt: skip
 
     first = subprocess.Popen(command("mv2016"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lock, table = tmp_path / "shared" / ".lock", tmp_path / "shared" / "metrics.csv"

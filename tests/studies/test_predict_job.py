@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import skimage.data
-from PIL import Image
 
 from deeprestore.studies.predict_job import ShareOfRanks
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.study_runs import ROOT, inversion_command, metrics_rows, study_env, write_photo_crops
 
 
 def test_without_distributed_one_process_takes_every_item():
@@ -22,52 +16,19 @@ def test_without_distributed_one_process_takes_every_item():
     assert list(ShareOfRanks([])) == []
 
 
-def _study(images: Path, out: Path, *extra: str) -> list[dict[str, str]]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    args = [
-        sys.executable,
-        "evaluate.py",
-        "inversion",
-        "--images",
-        str(images),
-        "--crop_size",
-        "32",
-        "--layers",
-        "stem",
-        "--presets",
-        "mv2016",
-        "--iterations_scale",
-        "0.02",
-        "--checkpoints",
-        "",
-        "--batch_size",
-        "1",
-        "--wandb",
-        "disabled",
-        "--progress",
-        "false",
-        "--report_root",
-        str(out.parent),
-        "--experiment",
-        out.name,
-        "--trainer.accelerator",
-        "cpu",
-        *extra,
-    ]
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+def _study(images: list[Path], out: Path, *extra: str) -> list[dict[str, str]]:
+    options = ["--images", *map(str, images), "--crop_size", "32", "--layers", "stem", "--presets", "mv2016", "--iterations_scale", "0.02",
+               "--batch_size", "1", *extra]  # fmt: skip
+    done = subprocess.run(inversion_command(out, *options), cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
-    with (out / "metrics.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
+    return metrics_rows(out)
 
 
 def test_three_gloo_ranks_on_two_images_give_the_rows_of_one_process(tmp_path):
     """Rank 2 has no image: it takes part in the gather and writes nothing (Lightning's own
     sampler refused it with an assertion, and NCCL ranks would have hung in the gather)."""
-    images = tmp_path / "images"
-    images.mkdir()
-    for name in ("astronaut", "coffee"):
-        Image.fromarray(getattr(skimage.data, name)()[100:132, 150:182]).save(images / f"{name}.png")
+    images = write_photo_crops(tmp_path / "images")
     one = _study(images, tmp_path / "one")
     three = _study(images, tmp_path / "three", "--trainer.devices", "3", "--trainer.strategy", "ddp")
     assert [r["image"] for r in three] == [r["image"] for r in one] == ["astronaut", "coffee"]

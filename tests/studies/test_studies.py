@@ -18,6 +18,7 @@ from PIL import Image
 
 from datamodules.evaluation_images import held_out_images
 from deeprestore.studies.cli import main
+from tests.study_runs import inversion_command, metrics_rows, study_env
 from tests.tiny_checkpoints import dae_prior, generator, patch_prior
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -184,42 +185,11 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
 
 
 def run_study(photos: Path, out: Path, *extra: str) -> list[dict[str, str]]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
-    args = [
-        sys.executable,
-        "evaluate.py",
-        "inversion",
-        "--images",
-        str(photos),
-        "--crop_size",
-        "40",
-        "--layers",
-        "stem",
-        "block2",
-        "--presets",
-        "mv2016",
-        "--iterations_scale",
-        "0.02",
-        "--checkpoints",
-        "",
-        "--batch_size",
-        "2",
-        "--wandb",
-        "disabled",
-        "--progress",
-        "false",
-        "--report_root",
-        str(out.parent),
-        "--experiment",
-        out.name,
-        "--trainer.accelerator",
-        "cpu",
-        *extra,
-    ]
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    options = ["--images", str(photos), "--crop_size", "40", "--layers", "stem", "block2", "--presets", "mv2016", "--iterations_scale", "0.02",
+               "--batch_size", "2", *extra]  # fmt: skip
+    done = subprocess.run(inversion_command(out, *options), cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    with (out / "metrics.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
+    return metrics_rows(out)
 
 
 def test_two_ddp_processes_give_the_rows_of_one(photos, tmp_path):
@@ -267,38 +237,11 @@ def test_a_study_killed_mid_run_resumes_at_job_granularity(photos, tmp_path):
     import signal
     import time
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    env = study_env()
 
     def command(out: Path) -> list[str]:
-        return [
-            sys.executable,
-            "evaluate.py",
-            "inversion",
-            "--images",
-            str(photos),
-            "--crop_size",
-            "32",
-            "--layers",
-            "stem",
-            "block4",
-            "--presets",
-            "gd-plain",
-            "mv2016",
-            "--iterations_scale",
-            "0.3",
-            "--checkpoints",
-            "",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
-            "--report_root",
-            str(out.parent),
-            "--experiment",
-            out.name,
-            "--trainer.accelerator",
-            "cpu",
-        ]
+        return inversion_command(out, "--images", str(photos), "--crop_size", "32", "--layers", "stem", "block4", "--presets", "gd-plain",
+                                 "mv2016", "--iterations_scale", "0.3")  # fmt: skip
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(command(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

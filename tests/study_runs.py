@@ -1,0 +1,42 @@
+"""An inversion study run as a subprocess (``python evaluate.py inversion``), as the tests start it:
+the options every such run shares in one place, the rest given by each test."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import skimage.data
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def inversion_command(out: Path, *options: str) -> list[str]:
+    """The command writing the study folder ``out`` on the CPU, without W&B, progress bars or
+    inverting networks; ``options`` (the images, layers, presets, budget …) follow, and win."""
+    return [sys.executable, "evaluate.py", "inversion", "--checkpoints", "", "--wandb", "disabled", "--progress", "false",
+            "--report_root", str(out.parent), "--experiment", out.name, "--trainer.accelerator", "cpu", *options]  # fmt: skip
+
+
+def study_env() -> dict[str, str]:
+    """The environment of a study subprocess: one thread (tests run side by side), W&B off."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+
+
+def metrics_rows(out: Path) -> list[dict[str, str]]:
+    """The rows of ``out/metrics.csv``."""
+    with (out / "metrics.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_photo_crops(folder: Path, size: int = 32) -> list[Path]:
+    """``size``² crops of scikit-image's astronaut and coffee photos as PNGs in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in ("astronaut", "coffee"):
+        paths.append(folder / f"{name}.png")
+        Image.fromarray(getattr(skimage.data, name)()[100 : 100 + size, 150 : 150 + size]).save(paths[-1])
+    return paths
