@@ -35,8 +35,8 @@ def test_a_full_disk_is_one_oserror_and_leaves_nothing(small_disk):
 
 def test_a_study_on_a_full_disk_is_one_line(small_disk, tmp_path):
     images = [str(path) for path in write_photo_crops(tmp_path, 40)]
-    command = inversion_command(small_disk / "full", "--images", *images, "--crop_size", "40", "--layers", "stem", "--presets", "mv2016",
-                                "--iterations_scale", "0.02")  # fmt: skip
+    command = inversion_command(small_disk / "full", "--images.files", *images, "--images.crop_size", "40", "--network.layers", "stem", "--optimisation.presets", "mv2016",
+                                "--optimisation.iterations_scale", "0.02")  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=600)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]

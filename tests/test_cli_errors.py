@@ -133,11 +133,11 @@ def test_a_checkpoint_of_another_model_is_refused_before_training(tmp_path):
 
 EVALUATE_ERRORS = [
     (["--trainer.accelerator", "sideways"], ["sideways", "cpu"]),
-    (["--batch_size", "abc"], ["--batch_size", "abc"]),
-    (["--batch_size", "0"], ["--batch_size must be positive"]),
-    (["--layers", "nosuchlayer"], ["unknown layer 'nosuchlayer'"]),
-    (["--presets", "nosuch"], ["nosuch"]),
-    (["--images", "/nonexistent/a,b.jpg"], ["image path does not exist: /nonexistent/a,b.jpg"]),
+    (["--images.batch_size", "abc"], ["--images.batch_size", "abc"]),
+    (["--images.batch_size", "0"], ["--images.batch_size must be positive"]),
+    (["--network.layers", "nosuchlayer"], ["unknown layer 'nosuchlayer'"]),
+    (["--optimisation.presets", "nosuch"], ["nosuch"]),
+    (["--images.files", "/nonexistent/a,b.jpg"], ["image path does not exist: /nonexistent/a,b.jpg"]),
     (["--nosuch"], ["unrecognized arguments: --nosuch"]),
 ]
 

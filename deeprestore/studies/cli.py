@@ -15,12 +15,15 @@ subcommand             study                                                    
 =====================  ==========================================================  =========================
 
 Each option is a field of its study's dataclass (the help text is the field's entry in the class
-docstring); jsonargparse builds the parser from it, so ``--help`` of a subcommand shows its own
-options only. Without a subcommand the inversion study runs; without ``--config`` it reads
+docstring), or of an option group several studies share (``--network.*``, ``--images.*``,
+``--optimisation.*``, ``--trainer.*``, ``--execution.*``: :mod:`~deeprestore.studies.option_groups`);
+jsonargparse builds the parser from them, so ``--help`` of a subcommand shows its own options only.
+Without a subcommand the inversion study runs; without ``--config`` it reads
 ``configs/evaluate/default.yaml``, as ``python train.py`` reads ``configs/default.yaml``. List
-options take their values one after the other (``--layers block1 block4``) or as a YAML list
-(``--layers [block1,block4]``); ``--layers null`` gives an optional list its null (the network's
-own default layers).
+options take their values one after the other (``--network.layers block1 block4``) or as a YAML
+list (``--network.layers [block1,block4]``); ``--network.layers null`` gives an optional list its
+null (the network's own default layers). Options under their former flat names (``--net``,
+``--crop_size`` …) still run, with a note (:mod:`~deeprestore.studies.renamed_options`).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ import json
 import shlex
 import sys
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from deeprestore.studies.calibration.study import CalibrationStudy
@@ -42,6 +46,7 @@ from deeprestore.studies.inverse_problems.study import InverseProblemsStudy
 from deeprestore.studies.inversion.study import InversionStudy
 from deeprestore.studies.lp.study import LPStudy
 from deeprestore.studies.networks.study import NetworksStudy
+from deeprestore.studies.renamed_options import renamed_arguments, renamed_config
 from deeprestore.studies.visualisation.study import VisualisationStudy
 
 __all__ = ["DEFAULT_CONFIG", "STUDIES", "build_parser", "main", "make_study"]
@@ -72,7 +77,7 @@ def build_parser() -> ArgumentParser:
         prog="evaluate.py",
         description="Evaluate methods of inverting and restoring images; one subcommand per study. "
         "Without one, the inversion study runs on the embedded default (configs/evaluate/default.yaml). "
-        "List options take their values one after the other (--layers block1 block4) or as a list ([block1,block4]).",
+        "List options take their values one after the other (--network.layers block1 block4) or as a list ([block1,block4]).",
         exit_on_error=False,
         default_env=False,
     )
@@ -87,33 +92,57 @@ def build_parser() -> ArgumentParser:
 
 def with_default_study(argv: Sequence[str]) -> list[str]:
     """``argv`` with the inversion subcommand put in front when none is given (top-level help excepted),
-    the embedded default config after it when no ``--config`` is given, and list options'
-    values gathered (:func:`gather_list_values`)."""
+    the embedded default config after it when no ``--config`` is given, former option names
+    rewritten to their new ones in the arguments and in each ``--config`` file
+    (:mod:`~deeprestore.studies.renamed_options`), and list options' values gathered
+    (:func:`gather_list_values`)."""
     argv = list(argv)
     if argv and argv[0] in ("-h", "--help"):
         return argv
     if not argv or argv[0] not in STUDIES:
         argv = [DEFAULT_STUDY, *argv]
-    if argv[0] == DEFAULT_STUDY and not any(a == "--config" or a.startswith("--config=") for a in argv):
-        argv = [argv[0], "--config", str(DEFAULT_CONFIG), *argv[1:]]
-    return [argv[0], *gather_list_values(argv[1:], list_options(STUDIES[argv[0]]))]
+    study, options = argv[0], argv[1:]
+    if study == DEFAULT_STUDY and not any(a == "--config" or a.startswith("--config=") for a in options):
+        options = ["--config", str(DEFAULT_CONFIG), *options]
+    options = [_renamed_config_file(study, a) if i and options[i - 1] == "--config" else a for i, a in enumerate(options)]
+    return [study, *gather_list_values(renamed_arguments(study, options), list_options(STUDIES[study]))]
 
 
-def list_options(cls: type) -> set[str]:
-    """The ``--names`` of the options of ``cls`` whose type is a list (or an optional list)."""
-    hints = typing.get_type_hints(cls)
-    return {
-        f"--{name}"
-        for name, hint in hints.items()
-        if typing.get_origin(hint) is list or any(typing.get_origin(a) is list for a in typing.get_args(hint))
-    }
+def _renamed_config_file(study: str, path: str) -> str:
+    """``path``, or the YAML text of its options under their new names if it uses former ones
+    (a file that cannot be read is left to the parser, which says why)."""
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return path
+    if not isinstance(values, dict):
+        return path
+    renamed = renamed_config(study, values, where=f"{path}: ")
+    return path if renamed == values else yaml.safe_dump(renamed, sort_keys=False)
 
 
-def gather_list_values(argv: Sequence[str], names: set[str]) -> list[str]:
-    """``--layers a b c`` → ``--layers ["a", "b", "c"]`` (JSON, so commas inside a value are kept),
+def list_options(cls: type, prefix: str = "--") -> dict[str, type | None]:
+    """The ``--names`` of the options of ``cls`` whose type is a list (or an optional list), those
+    of its nested option groups too (``--network.layers``), each with its items' type when that
+    is an options class (``--networks``: :class:`NetworkOptions`), else ``None``."""
+    found: dict[str, type | None] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        if dataclasses.is_dataclass(hint):
+            found |= list_options(hint, f"{prefix}{name}.")  # type: ignore[arg-type]
+            continue
+        lists = [h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is list]
+        if lists:
+            item = typing.get_args(lists[0])[0] if typing.get_args(lists[0]) else None
+            found[f"{prefix}{name}"] = item if dataclasses.is_dataclass(item) else None
+    return found
+
+
+def gather_list_values(argv: Sequence[str], names: Mapping[str, type | None]) -> list[str]:
+    """``--network.layers a b c`` → ``--network.layers ["a", "b", "c"]`` (JSON, so commas inside a value are kept),
     for the options in ``names``; a value that is already a list (``[a,b]``) is left as it is, an
-    option given no values is the empty list, and ``null`` alone is null (``--layers null``: the
-    network's own default layers)."""
+    option given no values is the empty list, and ``null`` alone is null (``--network.layers null``: the
+    network's own default layers). A list of option groups takes names too:
+    ``--networks efficientnet_lite0 efficientnet_lite1`` → ``[{"name": …}, {"name": …}]``."""
     out: list[str] = []
     i = 0
     while i < len(argv):
@@ -122,25 +151,32 @@ def gather_list_values(argv: Sequence[str], names: set[str]) -> list[str]:
         if arg not in names or (i < len(argv) and argv[i].lstrip().startswith("[")):
             out.append(arg)
             continue
-        values = []
+        values: list[Any] = []
         while i < len(argv) and not argv[i].startswith("--"):
             values.append(argv[i])
             i += 1
+        if names[arg] is not None:
+            values = [{"name": v} for v in values]
         out += [arg, "null" if values == ["null"] else json.dumps(values)]
     return out
 
 
-def _build(cls: type, values: dict[str, Any]) -> Any:
-    """An options dataclass from parsed values (nested dataclasses too)."""
+def _build(cls: type, values: Any) -> Any:
+    """An options dataclass from parsed values: nested option groups and lists of them too."""
+    if not dataclasses.is_dataclass(cls) or not isinstance(values, dict):
+        return values
+    hints = typing.get_type_hints(cls)
     kwargs = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in values:
+    for name, value in values.items():
+        hint = hints.get(name)
+        if name not in {f.name for f in dataclasses.fields(cls)}:
             continue
-        value = values[f.name]
-        nested = f.default_factory if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
-        if isinstance(value, dict) and nested is not None and dataclasses.is_dataclass(nested):
-            value = _build(nested, value)
-        kwargs[f.name] = value
+        if typing.get_origin(hint) is list and isinstance(value, list):
+            (item,) = typing.get_args(hint)
+            value = [_build(item, v) for v in value]
+        elif isinstance(hint, type):
+            value = _build(hint, value)
+        kwargs[name] = value
     return cls(**kwargs)
 
 

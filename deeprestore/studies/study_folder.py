@@ -36,6 +36,7 @@ import yaml
 from deeprestore.atomic_io import atomic_write, remove_orphans
 from deeprestore.cli_options import run_folder, writable_folder
 from deeprestore.studies.folder_lock import FolderLock
+from deeprestore.studies.renamed_options import renamed_config
 
 __all__ = ["StudyFolder", "StudyOptions", "WandbMode"]
 
@@ -72,6 +73,14 @@ class StudyOptions:
     def settings(self) -> dict[str, Any]:
         """All of the study's options as a dict (for ``config.yaml``)."""
         return asdict(self)
+
+
+def _lookup(config: Mapping[str, Any], key: str) -> Any:
+    """``config["a"]["b"]`` for the key ``a.b`` (``None`` where a part is missing)."""
+    value: Any = config
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def _json_value(value: Any) -> Any:
@@ -124,16 +133,20 @@ class StudyFolder:
 
     # -- config -------------------------------------------------------------------------------
     def previous_config(self) -> dict[str, Any]:
-        """The ``config.yaml`` already in the folder (empty if none)."""
+        """The ``config.yaml`` already in the folder (empty if none), its options under their
+        current names (a folder written before a rename resumes)."""
         path = self.path / "config.yaml"
-        return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+        old = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+        return renamed_config(self.study, old, quiet=True) if old else {}
 
     def check_resumable(self) -> None:
-        """Refuse a folder whose earlier run used settings that give other numbers."""
+        """Refuse a folder whose earlier run used settings that give other numbers (a resume key
+        ``group.option`` names an option of a group)."""
         old = self.previous_config()
         if not old:
             return
-        changed = {k: (old.get(k), self.config.get(k)) for k in self.resume_keys if old.get(k) != self.config.get(k)}
+        pairs = {k: (_lookup(old, k), _lookup(self.config, k)) for k in self.resume_keys}
+        changed = {k: (a, b) for k, (a, b) in pairs.items() if a != b}
         if changed:
             details = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in changed.items())
             raise ValueError(f"{self.path} holds a {self.study} study with other settings ({details}); use another --experiment")

@@ -49,7 +49,7 @@ def sweep_parser() -> argparse.ArgumentParser:
         "--evaluate_config",
         type=Path,
         default=DEFAULT_EVALUATE_CONFIG,
-        help="an evaluate.py config whose `layers` the sweep trains at when --layers is not given (default: %(default)s)",
+        help="an evaluate.py config whose `network.layers` the sweep trains at when --layers is not given (default: %(default)s)",
     )
     parser.add_argument("--index", type=int, default=None, help="run only the layer at this position (0-based; e.g. $SLURM_ARRAY_TASK_ID)")
     parser.add_argument("--print_commands", action="store_true", help="print one train.py command per layer and exit")
@@ -58,7 +58,7 @@ def sweep_parser() -> argparse.ArgumentParser:
 
 
 def layers_of_study(config: Path) -> list[str]:
-    """The ``layers`` list of an ``evaluate.py`` config file.
+    """The ``network.layers`` list of an ``evaluate.py`` config file (or its former flat ``layers``).
 
     Raises:
         ValueError: the file is missing, not YAML, or lists no layers.
@@ -66,11 +66,13 @@ def layers_of_study(config: Path) -> list[str]:
     if not config.is_file():
         raise ValueError(f"--evaluate_config {config}: no such file (an evaluate.py config such as configs/evaluate/full.yaml)")
     try:
-        layers = (yaml.safe_load(config.read_text()) or {}).get("layers")
+        values = yaml.safe_load(config.read_text()) or {}
+        network = values.get("network")
+        layers = network.get("layers") if isinstance(network, dict) else values.get("layers")
     except (yaml.YAMLError, AttributeError) as error:
         raise ValueError(f"--evaluate_config {config}: not a YAML mapping ({error})") from None
     if not layers or not isinstance(layers, list):
-        raise ValueError(f"--evaluate_config {config} lists no `layers`; give the layers with --layers")
+        raise ValueError(f"--evaluate_config {config} lists no `network.layers`; give the layers with --layers")
     return [str(layer) for layer in layers]
 
 

@@ -83,7 +83,7 @@ def test_every_operator_runs_through_the_study_in_and_out_of_range(tmp_path):
             "2",
             "1",
             "1",
-            "--batch_size",
+            "--images.batch_size",
             "8",
             "--report_root",
             str(tmp_path),

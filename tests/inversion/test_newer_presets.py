@@ -308,21 +308,6 @@ def test_activation_maximisation_with_the_new_presets_raises_the_class_score(nam
     assert result.history[-3:].mean() < result.history[:3].mean()
 
 
-def test_a_study_budget_gives_every_preset_the_same_iterations():
-    from deeprestore.studies.inversion.methods import InverterMethod, PresetMethod
-    from deeprestore.studies.inversion.study import InversionStudy
-
-    study = InversionStudy(budget=350)
-    for name in ("mv2016", "deepinversion", "lucent", "plugin", "mv2016-fourier"):
-        method = PresetMethod(name)
-        phases = [p.scaled(study.iterations_scale_of(method)) for p in get_preset(name).phases(None)]
-        assert abs(sum(p.iterations for p in phases) - 350) <= len(phases) // 2, name
-    inverter = InverterMethod("inverter-joint", Path("run/last.ckpt"), "run", "joint", "block4", "pretrained")
-    assert study.iterations_scale_of(inverter) == 1.0 and InversionStudy().iterations_scale_of(PresetMethod("plugin")) == 1.0
-    with pytest.raises(ValueError, match="--budget must be a positive number"):
-        InversionStudy(budget=0).check()
-
-
 def test_the_visualisation_study_scores_each_class_image(tmp_path):
     from deeprestore.studies.cli import main as evaluate
 
@@ -332,12 +317,12 @@ def test_the_visualisation_study_scores_each_class_image(tmp_path):
             "--classes",
             "1",
             "967",
-            "--presets",
+            "--optimisation.presets",
             "mv2016",
             "lucent",
-            "--budget",
+            "--optimisation.budget",
             "40",
-            "--size",
+            "--image_size",
             "64",
             "--report_root",
             str(tmp_path),

@@ -64,15 +64,15 @@ def out_args(out: Path) -> list[str]:
 def study_args(photos: Path, out: Path, *extra: str) -> list[str]:
     return [
         "inversion",
-        "--images",
+        "--images.files",
         as_list(str(photos / "astronaut.png"), str(photos / "coffee.png")),
-        "--crop_size",
+        "--images.crop_size",
         "48",
-        "--layers",
+        "--network.layers",
         as_list(*LAYERS),
-        "--presets",
+        "--optimisation.presets",
         as_list(*METHODS),
-        "--iterations_scale",
+        "--optimisation.iterations_scale",
         "0.05",
         "--checkpoints",
         "",
@@ -171,7 +171,7 @@ def test_json_report_plots_grids_and_config(study):
     out, _ = study
     assert json.loads((out / "metrics.json").read_text()) == read_rows(out / "metrics.csv")
     report = (out / "report.md").read_text()
-    assert "python evaluate.py inversion --images" in report and "resolved config (config.yaml)" in report
+    assert "python evaluate.py inversion --images.files" in report and "resolved config (config.yaml)" in report
     for layer in LAYERS:
         section = report.split(f"## Layer {layer}\n")[1].split("\n## ")[0]
         assert "| method | images | MSE | PSNR (dB) | SSIM | feature error | top-1 kept | top-1 correct | diverged |" in section
@@ -219,9 +219,9 @@ def test_rerun_skips_finished_jobs_and_refuses_other_settings(study, photos, cap
     for r in rows:
         assert float(after[(r["method"], r["layer"], r["image"])]["ssim"]) == pytest.approx(float(r["ssim"]), abs=1e-5)
     with pytest.raises(ValueError, match="other settings.*iterations_scale"):
-        main(study_args(photos, out, "--iterations_scale", "0.1"))
+        main(study_args(photos, out, "--optimisation.iterations_scale", "0.1"))
     with pytest.raises(ValueError, match="other settings.*batch_size: 8 before, 1 now"):
-        main(study_args(photos, out, "--batch_size", "1"))
+        main(study_args(photos, out, "--images.batch_size", "1"))
     config = yaml.safe_load((out / "config.yaml").read_text())
     del config["random_streams"]  # a folder written before the per-image noise streams
     (out / "config.yaml").write_text(yaml.safe_dump(config))
@@ -232,25 +232,25 @@ def test_rerun_skips_finished_jobs_and_refuses_other_settings(study, photos, cap
 def test_clear_errors(photos, tmp_path, monkeypatch, capsys):
     out = tmp_path / "never"
     with pytest.raises(ValueError, match="unknown layer 'block99' for efficientnet_lite0; valid layers: stem, block1"):
-        main(study_args(photos, out, "--layers", as_list("block99")))
+        main(study_args(photos, out, "--network.layers", as_list("block99")))
     with pytest.raises(ValueError, match="unknown preset 'mv2099'; choose from mv2016, mv2016-calibrated, mv2015, gd-plain"):
-        main(study_args(photos, out, "--presets", as_list("mv2099")))
+        main(study_args(photos, out, "--optimisation.presets", as_list("mv2099")))
     with pytest.raises(ValueError, match="unknown network 'resnet'"):
-        main(study_args(photos, out, "--net", "resnet"))
+        main(study_args(photos, out, "--network.name", "resnet"))
     with pytest.raises(FileNotFoundError, match="image path does not exist: .*missing.png"):
-        main(study_args(photos, out, "--images", as_list(str(tmp_path / "missing.png"))))
+        main(study_args(photos, out, "--images.files", as_list(str(tmp_path / "missing.png"))))
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no image files in folder .*empty"):
-        main(study_args(photos, out, "--images", as_list(str(tmp_path / "empty"))))
+        main(study_args(photos, out, "--images.files", as_list(str(tmp_path / "empty"))))
     assert not out.exists()
-    monkeypatch.setattr("sys.argv", ["evaluate.py", *study_args(photos, out, "--layers", as_list("block99"))])
+    monkeypatch.setattr("sys.argv", ["evaluate.py", *study_args(photos, out, "--network.layers", as_list("block99"))])
     assert run_command(main, "evaluate.py") == 2
     assert "evaluate.py: error: unknown layer 'block99'" in capsys.readouterr().err
 
 
 def test_no_subcommand_is_the_inversion_study_on_the_embedded_default():
     assert with_default_study([]) == ["inversion", "--config", str(ROOT / "configs/evaluate/default.yaml")]
-    assert with_default_study(["--layers", "[stem]"])[:3] == ["inversion", "--config", str(ROOT / "configs/evaluate/default.yaml")]
+    assert with_default_study(["--network.layers", "[stem]"])[:3] == ["inversion", "--config", str(ROOT / "configs/evaluate/default.yaml")]
     assert with_default_study(["inversion", "--config", "x.yaml"]) == ["inversion", "--config", "x.yaml"]
     assert with_default_study(["lp", "--trials", "3"]) == ["lp", "--trials", "3"]
     study = make_study(build_parser().parse_args(with_default_study([])))
@@ -305,7 +305,7 @@ def test_trained_inverter_is_evaluated_at_its_layer(photos, tmp_path, capsys):
         ]
     )
     out = tmp_path / "study"
-    result = main(study_args(photos, out, "--presets", "[]", "--checkpoints", str(root), "--wandb", "offline"))
+    result = main(study_args(photos, out, "--optimisation.presets", "[]", "--checkpoints", str(root), "--wandb", "offline"))
     assert result.ran == [("inverter-joint", "block1")]  # its own layer only, not the study's stem
     rows = read_rows(out / "metrics.csv")
     assert [(r["method"], r["layer"]) for r in rows] == [("inverter-joint", "block1")] * 2
@@ -352,7 +352,7 @@ def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
     out = tmp_path / "study"
     result = main(
         study_args(
-            photos, out, "--presets", as_list("mv2016"), "--learned_priors", as_list(*paths), "--learned_prior_weights", "[0.1,0.1,10]"
+            photos, out, "--optimisation.presets", as_list("mv2016"), "--learned_priors", as_list(*paths), "--learned_prior_weights", "[0.1,0.1,10]"
         )
     )
     jobs = {(r["method"], r["layer"]) for r in result.rows}
@@ -367,9 +367,9 @@ def test_denoise_study_through_evaluate_on_a_folder(photos, tmp_path):
     rows = main(
         [
             "denoise",
-            "--images",
+            "--images.files",
             as_list(str(photos)),
-            "--crop_size",
+            "--images.crop_size",
             "48",
             "--sigmas",
             "[25]",
@@ -403,15 +403,15 @@ def test_batch_1_and_batch_8_give_the_same_rows(tmp_path):
     for batch in (1, 8):
         args = [
             "inversion",
-            "--images",
+            "--images.files",
             as_list(str(folder)),
-            "--crop_size",
+            "--images.crop_size",
             "128",
-            "--layers",
+            "--network.layers",
             "[block2]",
-            "--presets",
+            "--optimisation.presets",
             "[mv2016]",
-            "--iterations_scale",
+            "--optimisation.iterations_scale",
             "0.03",
             "--checkpoints",
             "",
@@ -421,7 +421,7 @@ def test_batch_1_and_batch_8_give_the_same_rows(tmp_path):
             "false",
             "--grid_images",
             "0",
-            "--batch_size",
+            "--images.batch_size",
             str(batch),
             *out_args(tmp_path / f"b{batch}"),
         ]
@@ -442,13 +442,13 @@ def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
     Image.fromarray(skimage.data.coffee()[:1, :1]).save(folder / "dot.png")
     (folder / "notes.txt").write_text("not an image")
     common = [
-        "--crop_size",
+        "--images.crop_size",
         "32",
-        "--layers",
+        "--network.layers",
         "[stem]",
-        "--presets",
+        "--optimisation.presets",
         "[gd-plain]",
-        "--iterations_scale",
+        "--optimisation.iterations_scale",
         "0.01",
         "--checkpoints",
         "",
@@ -461,7 +461,7 @@ def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
     ]
     env = {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
     named = subprocess.run(
-        [sys.executable, "evaluate.py", "inversion", "--images", f'["{folder / "face,crop.png"}"]', *common, *out_args(tmp_path / "a")],
+        [sys.executable, "evaluate.py", "inversion", "--images.files", f'["{folder / "face,crop.png"}"]', *common, *out_args(tmp_path / "a")],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -471,7 +471,7 @@ def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
     assert named.returncode == 0, named.stderr[-2000:]
     assert [r["image"] for r in read_rows(tmp_path / "a" / "metrics.csv")] == ["face,crop"]
     found = subprocess.run(
-        [sys.executable, "evaluate.py", "inversion", "--images", f'["{folder}"]', *common, *out_args(tmp_path / "b")],
+        [sys.executable, "evaluate.py", "inversion", "--images.files", f'["{folder}"]', *common, *out_args(tmp_path / "b")],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -486,7 +486,7 @@ def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
     )
     assert "dot.png" in found.stderr and "tiny.png" in found.stderr
     with pytest.raises(ValueError, match="tiny.png: 10x10 pixels is smaller than the 32-pixel crop.*never enlarged"):
-        main(["inversion", "--images", f'["{folder / "tiny.png"}"]', *common, *out_args(tmp_path / "c")])
+        main(["inversion", "--images.files", f'["{folder / "tiny.png"}"]', *common, *out_args(tmp_path / "c")])
 
 
 def test_the_evidence_table_counts_images_against_the_thresholds_and_gd_plain():

@@ -49,8 +49,8 @@ def test_two_runs_on_one_folder_never_lose_rows(tmp_path):
     env = study_env()
 
     def command(preset: str) -> list[str]:
-        return inversion_command(tmp_path / "shared", "--images", *images, "--crop_size", "32", "--layers", "stem", "block2", "--presets",
-                                 preset, "--iterations_scale", "10")  # fmt: skip
+        return inversion_command(tmp_path / "shared", "--images.files", *images, "--images.crop_size", "32", "--network.layers", "stem", "block2", "--optimisation.presets",
+                                 preset, "--optimisation.iterations_scale", "10")  # fmt: skip
 
     first = subprocess.Popen(command("mv2016"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lock, table = tmp_path / "shared" / ".lock", tmp_path / "shared" / "metrics.csv"

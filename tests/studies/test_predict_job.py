@@ -17,8 +17,8 @@ def test_without_distributed_one_process_takes_every_item():
 
 
 def _study(images: list[Path], out: Path, *extra: str) -> list[dict[str, str]]:
-    options = ["--images", *map(str, images), "--crop_size", "32", "--layers", "stem", "--presets", "mv2016", "--iterations_scale", "0.02",
-               "--batch_size", "1", *extra]  # fmt: skip
+    options = ["--images.files", *map(str, images), "--images.crop_size", "32", "--network.layers", "stem", "--optimisation.presets", "mv2016", "--optimisation.iterations_scale", "0.02",
+               "--images.batch_size", "1", *extra]  # fmt: skip
     done = subprocess.run(inversion_command(out, *options), cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr

@@ -65,9 +65,9 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
     """Options that make a config's study run in seconds, with the tiny checkpoints."""
     files = [str(p) for p in sorted(photos.glob("*.png"))[:2]]
     if study == "inversion":
-        return ["--images", *files, "--crop_size", "32", "--iterations_scale", "0.005", "--checkpoints", "", "--grid_images", "2"]
+        return ["--images.files", *files, "--images.crop_size", "32", "--optimisation.iterations_scale", "0.005", "--checkpoints", "", "--grid_images", "2"]
     if study == "denoise":
-        return ["--images", *files, "--crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
+        return ["--images.files", *files, "--images.crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
     if study == "inverse-problems":
         return [
             "--generator",
@@ -89,13 +89,13 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
     if study == "calibrate":
         others = [str(p) for p in sorted(photos.glob("*.png"))[2:]]
         return [
-            "--tuning_images",
+            "--tuning_files",
             *files,
-            "--report_images",
+            "--images.files",
             *others,
-            "--crop_size",
+            "--images.crop_size",
             "32",
-            "--layers",
+            "--network.layers",
             "stem",
             "--data_weights",
             "30",
@@ -107,9 +107,9 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
             "0.02",
         ]
     if study == "networks":
-        return ["--images", *files, "--crop_size", "32", "--iterations_scale", "0.005", "--checkpoints", "", "--positions", "1", "5"]
+        return ["--images.files", *files, "--images.crop_size", "32", "--optimisation.iterations_scale", "0.005", "--checkpoints", "", "--positions", "1", "5"]
     if study == "visualise":
-        return ["--classes", "1", "--budget", "3", "--size", "32"]
+        return ["--classes", "1", "--optimisation.budget", "3", "--image_size", "32"]
     return [
         "--trials",
         "1",
@@ -119,9 +119,9 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
         "3",
         "--expansions",
         "2",
-        "--generator",
+        "--vae_generator",
         ckpt["generator"],
-        "--generator_trials",
+        "--vae_generator_trials",
         "1",
     ]
 
@@ -138,7 +138,7 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         "newer_priors.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"]],
     }.get(config, [])
     if config in SMOKE_LAYERS:
-        extra += ["--layers", *SMOKE_LAYERS[config]]
+        extra += ["--network.layers", *SMOKE_LAYERS[config]]
     result = main(
         [
             study,
@@ -185,8 +185,8 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
 
 
 def run_study(photos: Path, out: Path, *extra: str) -> list[dict[str, str]]:
-    options = ["--images", str(photos), "--crop_size", "40", "--layers", "stem", "block2", "--presets", "mv2016", "--iterations_scale", "0.02",
-               "--batch_size", "2", *extra]  # fmt: skip
+    options = ["--images.files", str(photos), "--images.crop_size", "40", "--network.layers", "stem", "block2", "--optimisation.presets", "mv2016", "--optimisation.iterations_scale", "0.02",
+               "--images.batch_size", "2", *extra]  # fmt: skip
     done = subprocess.run(inversion_command(out, *options), cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return metrics_rows(out)
@@ -227,7 +227,7 @@ def test_each_subcommand_help_shows_only_its_own_options(capsys):
         helps[study] = capsys.readouterr().out
     lp, inversion = helps["lp"], helps["inversion"]
     assert "--widths" in lp and "--noise_levels" in lp and "--seed_everything" in lp and "--wandb_project" in lp
-    assert not any(option in lp for option in ("--layers", "--presets", "--sigmas", "--ilo_steps", "--trainer.devices", "study:"))
+    assert not any(option in lp for option in ("--network.layers", "--optimisation.presets", "--sigmas", "--ilo_steps", "--trainer.devices", "study:"))
     assert "--trainer.devices" in inversion and "--trials" not in inversion and "--ilo_radii" in helps["inverse-problems"]
 
 
@@ -240,8 +240,8 @@ def test_a_study_killed_mid_run_resumes_at_job_granularity(photos, tmp_path):
     env = study_env()
 
     def command(out: Path) -> list[str]:
-        return inversion_command(out, "--images", str(photos), "--crop_size", "32", "--layers", "stem", "block4", "--presets", "gd-plain",
-                                 "mv2016", "--iterations_scale", "0.3")  # fmt: skip
+        return inversion_command(out, "--images.files", str(photos), "--images.crop_size", "32", "--network.layers", "stem", "block4", "--optimisation.presets", "gd-plain",
+                                 "mv2016", "--optimisation.iterations_scale", "0.3")  # fmt: skip
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(command(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -277,7 +277,7 @@ def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoint
             "inverse-problems",
             "--generator",
             checkpoints["generator"],
-            "--images",
+            "--images.files",
             str(photos),
             "--operators",
             "inpaint-pixels",
@@ -289,7 +289,7 @@ def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoint
             "4",
             "2",
             "2",
-            "--batch_size",
+            "--images.batch_size",
             "2",
             "--wandb",
             "disabled",
@@ -323,13 +323,13 @@ def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_pat
     calibration = main(
         [
             "calibrate",
-            "--tuning_images",
+            "--tuning_files",
             *files[:2],
-            "--report_images",
+            "--images.files",
             files[2],
-            "--crop_size",
+            "--images.crop_size",
             "32",
-            "--layers",
+            "--network.layers",
             "stem",
             "--data_weights",
             "30",
@@ -379,11 +379,11 @@ def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_pat
         main(
             [
                 "calibrate",
-                "--tuning_images",
+                "--tuning_files",
                 files[0],
-                "--report_images",
+                "--images.files",
                 files[0],
-                "--crop_size",
+                "--images.crop_size",
                 "32",
                 "--report_root",
                 str(tmp_path),
@@ -402,17 +402,17 @@ def test_calibration_plumbing_on_alexnet_with_random_weights(tmp_path):
     calibration = main(
         [
             "calibrate",
-            "--net",
+            "--network.name",
             "alexnet",
-            "--weights",
+            "--network.weights",
             "random",
-            "--tuning_images",
+            "--tuning_files",
             str(tmp_path / "t"),
-            "--report_images",
+            "--images.files",
             str(tmp_path / "r"),
-            "--crop_size",
+            "--images.crop_size",
             "64",
-            "--layers",
+            "--network.layers",
             "relu1",
             "--data_weights",
             "300",
@@ -441,16 +441,16 @@ def _inversion(photos: Path, out: Path, *extra: str) -> tuple[list[dict], dict]:
     result = main(
         [
             "inversion",
-            "--images",
+            "--images.files",
             *files,
-            "--crop_size",
+            "--images.crop_size",
             "32",
-            "--layers",
+            "--network.layers",
             "stem",
             "block2",
-            "--presets",
+            "--optimisation.presets",
             "mv2016",
-            "--iterations_scale",
+            "--optimisation.iterations_scale",
             "0.02",
             "--checkpoints",
             "",
@@ -513,13 +513,13 @@ def test_eight_layers_of_a_big_random_network_under_bf16_mixed(net, tmp_path):
             "inversion",
             "--config",
             str(config),
-            "--images",
+            "--images.files",
             str(image),
-            "--crop_size",
+            "--images.crop_size",
             "32",
-            "--presets",
+            "--optimisation.presets",
             "mv2016",
-            "--iterations_scale",
+            "--optimisation.iterations_scale",
             "0.005",
             "--checkpoints",
             "",
@@ -562,7 +562,7 @@ def test_the_inverse_problems_study_runs_every_operator_under_bf16_mixed(checkpo
             "1",
             "--in_range",
             "2",
-            "--images",
+            "--images.files",
             "[]",
             "--radius_scales",
             "0.5",

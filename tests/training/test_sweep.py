@@ -94,7 +94,7 @@ def test_a_sweep_without_layers_takes_the_evaluation_configs(tmp_path, capsys):
     train(["sweep", "--evaluate_config", "configs/evaluate/full.yaml", "--print_commands"])
     assert len(capsys.readouterr().out.strip().splitlines()) == 1 + 8
     (tmp_path / "none.yaml").write_text("presets: [mv2016]\n")
-    with pytest.raises(ValueError, match="lists no `layers`"):
+    with pytest.raises(ValueError, match="lists no `network.layers`"):
         train(["sweep", "--evaluate_config", str(tmp_path / "none.yaml")])
     with pytest.raises(ValueError, match="no such file"):
         train(["sweep", "--evaluate_config", str(tmp_path / "missing.yaml")])

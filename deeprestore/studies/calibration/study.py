@@ -36,6 +36,7 @@ from deeprestore.studies.inversion.job import InversionJob
 from deeprestore.studies.inversion.methods import Method, PresetMethod, TunedPresetMethod
 from deeprestore.studies.inversion.report import evidence_table, layer_table
 from deeprestore.studies.inversion.scoring import COLUMNS, Row
+from deeprestore.studies.option_groups import ImageOptions, NetworkOptions
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
@@ -66,10 +67,7 @@ class CalibrationStudy(StudyOptions):
     """Tune mv2016's data weight, prior fade and budget per layer on a tuning split; report on another.
 
     Args:
-        net: a network name of :func:`~deeprestore.nets.load_network` (``efficientnet_lite0``,
-            ``torchvision/resnet50``, ``timm/…``, ``module:callable``).
-        weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
-        layers: the layers to calibrate.
+        network: the network and the layers to calibrate (``--network.layers``).
         data_weights: the grid of C.
         prior_finals: the grid of the priors' final weight (linear fade over the first phase; 1: constant).
         iterations_scales: the grid of budgets (× the preset's 350 iterations).
@@ -77,40 +75,39 @@ class CalibrationStudy(StudyOptions):
         ssim_fraction: only settings whose mean SSIM is at least this fraction of the grid's best
             compete on feature error (1: the most natural-looking setting; 0: feature error alone,
             which at deep layers picks pre-images that match the features but lose half their SSIM).
-        tuning_images: image files or folders to tune on (default: the held-out tuning split).
-        report_images: image files or folders to report on (default: the held-out report split).
-        crop_size: images are shrunk (shorter side; never enlarged) and centre-cropped to this.
-        batch_size: images per batch and process.
+        tuning_files: image files or folders to tune on (default: the held-out tuning split);
+            given with ``--images.files``, the images reported on.
+        images: the photos reported on (``--images.files``; default: the held-out report split),
+            their crop and batch size.
         trainer: where the images are processed.
     """
 
-    net: str = "efficientnet_lite0"
-    weights: str = "pretrained"
-    layers: list[str] = field(default_factory=lambda: ["stem", "block1", "block2", "block4", "block6", "block8"])
+    network: NetworkOptions = field(
+        default_factory=lambda: NetworkOptions(layers=["stem", "block1", "block2", "block4", "block6", "block8"])
+    )
     data_weights: list[float] = field(default_factory=lambda: [100.0, 300.0, 1000.0, 3000.0])
     prior_finals: list[float] = field(default_factory=lambda: [1.0, 0.3, 0.0])
     iterations_scales: list[float] = field(default_factory=lambda: [1.0, 4.0])
     budget_tolerance: float = 0.01
     ssim_fraction: float = 0.9
-    tuning_images: list[str] | None = None
-    report_images: list[str] | None = None
-    crop_size: int = 128
-    batch_size: int = 8
+    tuning_files: list[str] | None = None
+    images: ImageOptions = field(default_factory=ImageOptions)
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def splits(self, skips: SkipTracker) -> tuple[EvaluationImages, EvaluationImages]:
-        if bool(self.tuning_images) != bool(self.report_images):
-            raise ValueError("give both --tuning_images and --report_images, or neither (the held-out split)")
-        if self.tuning_images and self.report_images:
+        images = self.images
+        if bool(self.tuning_files) != bool(images.files):
+            raise ValueError("give both --tuning_files and --images.files, or neither (the held-out split)")
+        if self.tuning_files and images.files:
             tuning, report = (
-                images_from_paths(self.tuning_images, self.crop_size, skips),
-                images_from_paths(self.report_images, self.crop_size, skips),
+                images_from_paths(self.tuning_files, images.crop_size, skips, images.scan),
+                images_from_paths(images.files, images.crop_size, skips, images.scan),
             )
             shared = set(tuning.names) & set(report.names)
             if shared:
                 raise ValueError(f"the tuning and report images must differ; both have {sorted(shared)}")
             return tuning, report
-        return held_out_split(self.crop_size)
+        return held_out_split(images.crop_size)
 
     def candidates(self, layer: str) -> list[TunedPresetMethod]:
         if not (self.data_weights and self.prior_finals and self.iterations_scales):
@@ -121,8 +118,11 @@ class CalibrationStudy(StudyOptions):
 
     def run(self, command: str | None = None) -> dict[str, Any]:
         """Tune, report, write the folder; returns the calibration (layer → chosen setting and scores)."""
-        net = load_network(self.net, weights=self.weights)
-        layers = sorted(dict.fromkeys(net.check_layer(layer) for layer in self.layers), key=net.index)
+        self.images.check()
+        if not self.network.layers:
+            raise ValueError("--network.layers is empty: give the layers to calibrate")
+        net = load_network(self.network.name, weights=self.network.weights)
+        layers = sorted(dict.fromkeys(net.check_layer(layer) for layer in self.network.layers), key=net.index)
         skips = SkipTracker()
         tuning, report = self.splits(skips)
         plan = {layer: self.candidates(layer) for layer in layers}
@@ -135,7 +135,7 @@ class CalibrationStudy(StudyOptions):
             job = InversionJob(
                 net, method, layer, data.names, data.labels, iterations_scale=scale, seed=self.seed_everything, saved_reconstructions=0
             )
-            return run_job(trainer, job, data, self.batch_size).rows
+            return run_job(trainer, job, data, self.images.batch_size, self.images.num_workers).rows
 
         tuning_rows: list[Row] = []
         report_rows: list[Row] = []
@@ -168,7 +168,8 @@ class CalibrationStudy(StudyOptions):
                 "report": {k: round(_mean(on_report, k), 4) for k in ("feature_error", "ssim")},
             }
             folder.write_text(
-                "calibration.yaml", yaml.safe_dump({"net": net.name, "weights": self.weights, "layers": calibration}, sort_keys=False)
+                "calibration.yaml",
+                yaml.safe_dump({"net": net.name, "weights": self.network.weights, "layers": calibration}, sort_keys=False),
             )
         bar.close()
         if folder.writer:
@@ -206,5 +207,5 @@ class CalibrationStudy(StudyOptions):
             "Data: [tuning.csv](tuning.csv) (every candidate), [metrics.csv](metrics.csv) (report split), "
             "[calibration.yaml](calibration.yaml)."
         )
-        folder.write_report(f"Calibration of mv2016 for {net.name} ({self.weights} weights)", sections, intro=intro)
+        folder.write_report(f"Calibration of mv2016 for {net.name} ({self.network.weights} weights)", sections, intro=intro)
         folder.print_done(summary)

@@ -26,6 +26,7 @@ from deeprestore.metrics import markdown_table, mean_std, psnr, ssim
 from deeprestore.priors import load_patch_prior
 from deeprestore.priors.patches import to_grey
 from deeprestore.studies.denoising.denoisers import Denoiser, default_denoisers, noisy_copy
+from deeprestore.studies.option_groups import ImageOptions
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 
 __all__ = ["DENOISE_COLUMNS", "DenoisingStudy", "denoise_table", "run_denoising"]
@@ -115,26 +116,26 @@ class DenoisingStudy(StudyOptions):
         sigmas: noise levels on the 0–255 scale.
         priors: grey PatchPriorModule checkpoints (``train.py --config configs/priors/foe_grey.yaml`` …),
             named by their run folder.
-        images: image files or folders (default: scikit-image's camera and the held-out photos
-            chelsea and coffee, grey).
-        crop_size: side of the centre crops (files are shrunk to it first; never enlarged).
+        images: the photos (``--images.files``; default: scikit-image's camera and the held-out
+            photos chelsea and coffee, grey) and their crop (``--images.crop_size``); they are
+            denoised one at a time, so the batch size and workers are not used.
     """
 
     sigmas: list[float] = field(default_factory=lambda: [15.0, 25.0, 50.0])
     priors: list[str] = field(default_factory=list)
-    images: list[str] | None = None
-    crop_size: int = 128
+    images: ImageOptions = field(default_factory=ImageOptions)
 
     def grey_images(self, skips: SkipTracker) -> tuple[list[Image], list[str]]:
         """Grey ``crop×crop`` images in 0–255 and their names."""
-        if self.images:
-            data = images_from_paths(self.images, self.crop_size, skips)
+        if self.images.files:
+            data = images_from_paths(self.images.files, self.images.crop_size, skips, self.images.scan)
             grey = to_grey(data.stack().double())
             return [255.0 * grey[i, 0].numpy() for i in range(len(grey))], data.names
-        crops, names = grey_test_photos(self.crop_size)
+        crops, names = grey_test_photos(self.images.crop_size)
         return [255.0 * c.numpy() for c in crops], names
 
     def run(self, command: str | None = None) -> list[dict]:
+        self.images.check()
         priors = {}
         for path in self.priors:
             module = load_patch_prior(path, "--priors", trusted=self.trust_checkpoints)
@@ -152,7 +153,7 @@ class DenoisingStudy(StudyOptions):
         folder.write_table("denoise", DENOISE_COLUMNS, rows, json_too=True)
         table = denoise_table(rows)
         intro = (
-            f"Images: {', '.join(names)} (grey, {self.crop_size}×{self.crop_size}). Mean over the images; each method's parameter "
+            f"Images: {', '.join(names)} (grey, {self.images.crop_size}×{self.images.crop_size}). Mean over the images; each method's parameter "
             "picked from its grid per σ by mean PSNR. SSIM: the 11×11 Gaussian window of every study (data range 255). "
             "Data: [denoise.csv](denoise.csv)."
         )
@@ -160,6 +161,6 @@ class DenoisingStudy(StudyOptions):
         folder.log_table("denoise", DENOISE_COLUMNS, rows)
         folder.finish()
         folder.print_done(table)
-        if self.images:
+        if self.images.files:
             print(skips.report())
         return rows

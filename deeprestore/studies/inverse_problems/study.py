@@ -45,6 +45,7 @@ from deeprestore.studies.inverse_problems.experiment import (
     run_inverse_problems_study,
 )
 from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
+from deeprestore.studies.option_groups import ImageOptions
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
@@ -113,11 +114,11 @@ class InverseProblemsStudy(StudyOptions):
         latent_weight: λ of Bora et al.'s λ‖z‖² on the latent.
         in_range: the generator's own samples among the test images (latents no method sees; for an
             inverting network, its reconstructions of the first reference photos).
-        image_size: the image side of an inverting network used as the generator (its training crop).
-        images: out-of-range image files or folders (default: the held-out sample photos chelsea
-            and coffee at twice the generator's size, five crops each, or six views of the
-            astronaut's face for the face generator); ``[]``: none.
-        batch_size: images per batch and process.
+        images: the out-of-range photos (``--images.files``; default: the held-out sample photos
+            chelsea and coffee at twice the generator's size, five crops each, or six views of the
+            astronaut's face for the face generator; ``[]``: none); ``--images.crop_size`` is the
+            image side of an inverting network used as the generator (its training crop), and
+            ``--images.batch_size`` the images per batch and process.
         trainer: where the images are processed (``--trainer.devices 8 --trainer.strategy ddp``).
     """
 
@@ -134,13 +135,12 @@ class InverseProblemsStudy(StudyOptions):
     restarts: int = 1
     latent_weight: float = 0.0
     in_range: int = 0
-    image_size: int = 128
-    images: list[str] | None = None
-    batch_size: int = 16
+    images: ImageOptions = field(default_factory=lambda: ImageOptions(batch_size=16))
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def check(self) -> None:
         """Reject option values that cannot run (one line each)."""
+        self.images.check()
         unknown = [o for o in self.operators if o not in OPERATOR_NAMES]
         if unknown or not self.operators:
             raise ValueError(f"--operators {unknown or '(none)'}: choose from {', '.join(OPERATOR_NAMES)}")
@@ -207,7 +207,7 @@ class InverseProblemsStudy(StudyOptions):
                     seed=self.seed_everything,
                     figure_images=0,
                 )
-                errors[scale] = mean_std([row["mse"] for row in run_job(trainer, job, validation, self.batch_size).rows])[0]
+                errors[scale] = mean_std([row["mse"] for row in run_job(trainer, job, validation, self.images.batch_size).rows])[0]
             chosen[key] = min(errors, key=errors.get)
         return chosen
 
@@ -225,14 +225,14 @@ class InverseProblemsStudy(StudyOptions):
         elif self.in_range:
             samples = generator_samples(generator, self.in_range, IN_RANGE_SEED + self.seed_everything)
             parts.append((samples, [f"sample_{k:02d}" for k in range(self.in_range)], "in-range"))
-        if self.images:
-            files = images_from_paths(self.images, size, skips)
+        if self.images.files:
+            files = images_from_paths(self.images.files, size, skips, self.images.scan)
             parts.append((files.stack(), files.names, "out-of-range"))
-        elif self.images is None:
+        elif self.images.files is None:
             faces = self.generator == FACE_GENERATOR or self.generator.endswith(".tar")
             parts.append((*(astronaut_faces(size) if faces else sample_photo_crops(size, 2 * size, "five")), "out-of-range"))
         if not parts:
-            raise ValueError("no test images: give --in_range > 0 or --images")
+            raise ValueError("no test images: give --in_range > 0 or --images.files")
         images = torch.cat([p[0].float() for p in parts])
         if tuple(images.shape[1:]) != tuple(shape):
             raise ValueError(f"the test images are {tuple(images.shape[1:])} but the generator makes {tuple(shape)}")
@@ -242,7 +242,7 @@ class InverseProblemsStudy(StudyOptions):
 
     def run(self, command: str | None = None) -> list[dict]:
         self.check()
-        generator, latents = study_generator(self.generator, self.image_size, self.trust_checkpoints)
+        generator, latents = study_generator(self.generator, self.images.crop_size, self.trust_checkpoints)
         shape = tuple(generator.layer_shapes()[-1])
         if len(shape) != 3:
             raise ValueError(f"{self.generator}: the generator makes {shape}, not images")
@@ -265,7 +265,7 @@ class InverseProblemsStudy(StudyOptions):
             lambda key: methods[key],
             folder,
             trainer,
-            batch_size=self.batch_size,
+            batch_size=self.images.batch_size,
             seed=self.seed_everything,
             progress=self.progress,
             sets=sets,
@@ -301,6 +301,6 @@ class InverseProblemsStudy(StudyOptions):
         folder.log_table("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows, figures)
         folder.finish()
         folder.print_done(table)
-        if self.images:
+        if self.images.files:
             print(skips.report())
         return rows

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
 
 import torch
 import torchvision
@@ -50,11 +49,12 @@ from deeprestore.studies.inversion.report import (
     wandb_study_payload,
 )
 from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows
+from deeprestore.studies.option_groups import ImageOptions, NetworkOptions, OptimisationOptions
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
-__all__ = ["DEFAULT_LAYERS", "RESUME_KEYS", "InversionStudy", "StudyResult", "plan_jobs", "spread_layers"]
+__all__ = ["DEFAULT_LAYERS", "RESUME_KEYS", "InversionOptions", "InversionStudy", "StudyResult", "plan_jobs", "spread_layers"]
 
 #: ``layers`` when none are given, per network.
 DEFAULT_LAYERS: dict[str, list[str]] = {
@@ -72,15 +72,15 @@ DEFAULT_LAYERS: dict[str, list[str]] = {
 #: shares the images out into other batches), and the versions of torch and torchvision (their
 #: kernels and transforms).
 RESUME_KEYS: tuple[str, ...] = (
-    "net",
-    "weights",
-    "images",
+    "network.name",
+    "network.weights",
+    "images.files",
     "image_names",
-    "crop_size",
-    "iterations_scale",
-    "budget",
+    "images.crop_size",
+    "optimisation.iterations_scale",
+    "optimisation.budget",
     "seed_everything",
-    "batch_size",
+    "images.batch_size",
     "random_streams",
     "execution",
     "precision",
@@ -149,37 +149,22 @@ class StudyResult:
 
 
 @dataclass
-class InversionStudy(StudyOptions):
-    """Reconstruct images from a network's features at each layer with each method; score them.
+class InversionOptions(StudyOptions):
+    """What the inversion study runs on a network, and how: every option but the network
+    (shared by :class:`InversionStudy` and the networks study, which runs it on several).
 
     Args:
-        net: a network name of :func:`~deeprestore.nets.load_network` (``efficientnet_lite0``,
-            ``torchvision/resnet50``, ``timm/…``, ``module:callable``).
-        weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
-        layers: target layers (default: the network's list in :data:`DEFAULT_LAYERS`, else
-            :func:`spread_layers`).
-        presets: optimisation presets (``python -c "from deeprestore.inversion import PRESETS;
-            print(list(PRESETS))"``; none: trained methods only).
-        iterations_scale: multiplies the presets' iterations (1: 350 for mv2016; 4 is M&V's full
-            budget, see docs/optimisation_inversion.md).
-        budget: every preset (and learned-prior method) runs this many iterations in all, its
-            phases and schedules scaled in proportion, so methods compare at equal iterations
-            (``iterations_scale`` then multiplies it); null: each preset's own budget.
+        images: the photos (``--images.files``, ``--images.crop_size``, ``--images.batch_size`` …;
+            default: the 22-image labelled held-out set of
+            :func:`datamodules.evaluation_images.held_out_images`).
+        optimisation: the optimisation presets and their iterations (``--optimisation.presets``,
+            ``--optimisation.iterations_scale``, ``--optimisation.budget``).
         checkpoints: folder of ``train.py`` experiments whose inverting networks are evaluated too
             (``""`` or null: none).
         learned_priors: PatchPriorModule / DAEPriorModule checkpoints added to ``learned_prior_base`` as
             extra methods, named ``<base>+<run folder>``.
         learned_prior_weights: λ of each learned prior, in order (default 0.1 each; see docs/learned_priors.md).
         learned_prior_base: the preset the learned priors are added to.
-        images: image files or folders (default: the 22-image labelled held-out set of
-            :func:`datamodules.evaluation_images.held_out_images`).
-        crop_size: images are shrunk (shorter side; never enlarged: smaller files are skipped) and
-            centre-cropped to this.
-        image_scan: how files are checked before the study: ``decode`` (exact: a corrupt file is a
-            counted skip) or ``header`` (faster on large sets).
-        batch_size: images per batch and process (a resume key: kernels may round differently at
-            another batch size).
-        num_workers: DataLoader worker processes that decode the images.
         grid_images: images per comparison grid (0: none).
         sweep_images: images shown in the report's layer-sweep figures.
         saved_reconstructions: reconstructions saved per job (the first images; -1: all).
@@ -190,21 +175,12 @@ class InversionStudy(StudyOptions):
         trainer: where the images are processed (``--trainer.devices 8 --trainer.strategy ddp``).
     """
 
-    net: str = "efficientnet_lite0"
-    weights: str = "pretrained"
-    layers: list[str] | None = None
-    presets: list[str] = field(default_factory=lambda: ["mv2016", "gd-plain"])
-    iterations_scale: float = 1.0
-    budget: int | None = None
+    images: ImageOptions = field(default_factory=ImageOptions)
+    optimisation: OptimisationOptions = field(default_factory=lambda: OptimisationOptions(presets=["mv2016", "gd-plain"]))
     checkpoints: str | None = "checkpoints"
     learned_priors: list[str] = field(default_factory=list)
     learned_prior_weights: list[float] = field(default_factory=list)
     learned_prior_base: str = "mv2016"
-    images: list[str] | None = None
-    crop_size: int = 128
-    image_scan: Literal["decode", "header"] = "decode"
-    batch_size: int = 8
-    num_workers: int = 0
     grid_images: int = 8
     sweep_images: int = 2
     saved_reconstructions: int = 64
@@ -213,21 +189,27 @@ class InversionStudy(StudyOptions):
 
     def check(self) -> None:
         """Reject option values that cannot run (one line each)."""
-        if self.batch_size < 1:
-            raise ValueError(f"--batch_size must be positive, got {self.batch_size}")
-        if self.iterations_scale <= 0:
-            raise ValueError(f"--iterations_scale must be positive, got {self.iterations_scale}")
-        if self.budget is not None and self.budget < 1:
-            raise ValueError(f"--budget must be a positive number of iterations (or null), got {self.budget}")
-        if self.num_workers < 0:
-            raise ValueError(f"--num_workers must be 0 or more, got {self.num_workers}")
+        self.images.check()
+        self.optimisation.check()
         if self.learned_prior_weights and len(self.learned_prior_weights) != len(self.learned_priors):
             raise ValueError(
                 f"--learned_prior_weights needs one weight per learned prior ({len(self.learned_priors)}), "
                 f"got {len(self.learned_prior_weights)}"
             )
-        for preset in (*self.presets, self.learned_prior_base):
-            get_preset(preset)
+        get_preset(self.learned_prior_base)
+
+
+@dataclass
+class InversionStudy(InversionOptions):
+    """Reconstruct images from a network's features at each layer with each method; score them.
+
+    Args:
+        network: the network and its target layers (``--network.name``, ``--network.weights``,
+            ``--network.layers``; layers default to the network's list in :data:`DEFAULT_LAYERS`,
+            else :func:`spread_layers`).
+    """
+
+    network: NetworkOptions = field(default_factory=NetworkOptions)
 
     def methods(self, net: FeatureNetwork) -> list[Method]:
         """Presets, then learned priors, then the inverting networks found (notes printed)."""
@@ -236,25 +218,18 @@ class InversionStudy(StudyOptions):
             LearnedPriorMethod.from_checkpoint(p, w, self.learned_prior_base, self.trust_checkpoints)
             for p, w in zip(self.learned_priors, weights)
         ]
-        inverters, notes = find_inverter_checkpoints(self.checkpoints, net.name, self.weights) if self.checkpoints else ([], [])
+        inverters, notes = find_inverter_checkpoints(self.checkpoints, net.name, self.network.weights) if self.checkpoints else ([], [])
         for note in notes:
             rank_zero_only(print)(f"note: {note}")
-        return [PresetMethod(p) for p in dict.fromkeys(self.presets)] + learned + inverters
-
-    def iterations_scale_of(self, method: Method) -> float:
-        """The factor on ``method``'s own iterations: ``budget / its iterations`` (times
-        ``iterations_scale``) with a ``budget``, else ``iterations_scale``."""
-        own = method.iterations
-        if self.budget is None or not own:
-            return self.iterations_scale
-        return self.iterations_scale * self.budget / own
+        return [PresetMethod(p) for p in dict.fromkeys(self.optimisation.presets)] + learned + inverters
 
     def dataset(self, skips: SkipTracker) -> EvaluationImages:
-        return images_from_paths(self.images, self.crop_size, skips, self.image_scan) if self.images else held_out_images(self.crop_size)
+        images = self.images
+        return images_from_paths(images.files, images.crop_size, skips, images.scan) if images.files else held_out_images(images.crop_size)
 
     def resolve_layers(self, net: FeatureNetwork) -> list[str]:
         """The layers asked for (or the network's defaults), checked, in network order, no repeats."""
-        chosen = self.layers or DEFAULT_LAYERS.get(net.name) or spread_layers(net)
+        chosen = self.network.layers or DEFAULT_LAYERS.get(net.name) or spread_layers(net)
         return sorted(dict.fromkeys(net.check_layer(layer) for layer in chosen), key=net.index)
 
     def run(self, command: str | None = None) -> StudyResult:
@@ -265,7 +240,7 @@ class InversionStudy(StudyOptions):
                 anything is written).
         """
         self.check()
-        net = load_network(self.net, weights=self.weights)
+        net = load_network(self.network.name, weights=self.network.weights)
         layers = self.resolve_layers(net)
         skips = SkipTracker()
         data = self.dataset(skips)
@@ -305,13 +280,13 @@ class InversionStudy(StudyOptions):
                 layer,
                 data.names,
                 data.labels,
-                iterations_scale=self.iterations_scale_of(method),
+                iterations_scale=self.optimisation.scale_for(method.iterations),
                 seed=self.seed_everything,
                 saved_reconstructions=keep,
                 progress=self.progress,
                 execution=execution,
             )
-            run_job(trainer, module, data, self.batch_size, self.num_workers)
+            run_job(trainer, module, data, self.images.batch_size, self.images.num_workers)
             result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
             result.ran.append(job)
             result.diverged += [(r["method"], r["layer"], r["image"]) for r in module.rows if r["diverged"]]
@@ -323,11 +298,11 @@ class InversionStudy(StudyOptions):
         if folder.writer:
             folder.write_table("metrics", COLUMNS, result.rows, json_too=True)
             notes = {
-                m.name: {layer: note for layer in m.layers(layers, net) if (note := m.data_weight_note(net, layer, self.crop_size))}
+                m.name: {layer: note for layer in m.layers(layers, net) if (note := m.data_weight_note(net, layer, self.images.crop_size))}
                 for m in methods
             }
             sections = report_sections(folder.path, result.rows, net.layer_names, self.sweep_images, {k: v for k, v in notes.items() if v})
-            folder.write_report(f"Inversion study: {net.name} ({self.weights} weights)", sections)
+            folder.write_report(f"Inversion study: {net.name} ({self.network.weights} weights)", sections)
             folder.log_wandb(lambda wandb: wandb_study_payload(wandb, folder.path, result.rows, net.layer_names))
             folder.finish()
             self._print_summary(folder, result, net.layer_names, skips)

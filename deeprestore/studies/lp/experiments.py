@@ -35,7 +35,7 @@ Every study returns rows with :data:`LP_COLUMNS`:
 Seeds: trial ``t`` of a study with ``seed`` uses network seed ``1000·seed + t`` (the
 generator's weights) and a latent/noise generator seeded ``10⁶ + 1000·seed + t``.
 
-Parallel: the trials are independent, so ``workers > 1`` solves them in that many processes (each
+Parallel: the trials are independent, so ``processes > 1`` solves them in that many processes (each
 with one torch thread and one BLAS thread; HiGHS and the small networks do not use more
 profitably, and more threads than cores make every process several times slower). The rows are the same
 as with one worker, in the same order, except ``seconds``.
@@ -174,23 +174,23 @@ def _trial_rows(
 
 def _one_thread() -> None:
     """Each worker computes on one thread: torch's and the BLAS libraries' (numpy's and scipy's
-    OpenBLAS, used by the rank tests and HiGHS's callers). Two workers whose BLAS each start a
+    OpenBLAS, used by the rank tests and HiGHS's callers). Two processes whose BLAS each start a
     thread per core oversubscribe the cores and run ~5× slower than one worker alone."""
     torch.set_num_threads(1)
     threadpool_limits(limits=1)
 
 
-def _map_trials(fn: Callable[..., list[dict]], jobs: Sequence[tuple], workers: int, bar: tqdm) -> list[dict]:
-    """``fn(*job)`` for every job, in order; in ``workers`` processes when ``workers > 1``."""
+def _map_trials(fn: Callable[..., list[dict]], jobs: Sequence[tuple], processes: int, bar: tqdm) -> list[dict]:
+    """``fn(*job)`` for every job, in order; in ``processes`` processes when ``processes > 1``."""
     rows: list[dict] = []
-    if workers <= 1 or len(jobs) <= 1:
+    if processes <= 1 or len(jobs) <= 1:
         for job in jobs:
             rows += fn(*job)
             bar.update()
         return rows
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread) as pool:
-        for result in pool.map(fn, *zip(*jobs), chunksize=max(1, len(jobs) // (8 * workers))):
+    with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=_one_thread) as pool:
+        for result in pool.map(fn, *zip(*jobs), chunksize=max(1, len(jobs) // (8 * processes))):
             rows += result
             bar.update()
     return rows
@@ -221,13 +221,13 @@ def noise_study(
     activation: str = "relu",
     gd_options: Mapping | None = None,
     progress: bool = True,
-    workers: int = 1,
+    processes: int = 1,
 ) -> list[dict]:
     """Relative latent error against the noise level (Lei et al. Section 5, noisy experiments).
 
     Per trial: a fresh float64 network :func:`fully_connected_generator` ``(widths, seed=1000·seed
     + trial)``, one latent ``z ~ N(0, I_k)``, ``x = G(z) + noise · ‖G(z)‖/√n · e`` for every level
-    (the same ``e`` scaled), every method on every level. ``workers``: processes solving trials.
+    (the same ``e`` scaled), every method on every level. ``processes``: processes solving trials.
 
     Returns:
         ``trials × len(noise_levels) × len(methods)`` rows with :data:`LP_COLUMNS`.
@@ -235,7 +235,7 @@ def noise_study(
     _check_methods(methods)
     jobs = [(tuple(widths), activation, tuple(noise_levels), tuple(methods), trial, seed, gd_options) for trial in range(trials)]
     with tqdm(total=trials, desc=f"noise study {'-'.join(map(str, widths))}", unit="trial", disable=not progress) as bar:
-        return _map_trials(_random_network_trial, jobs, workers, bar)
+        return _map_trials(_random_network_trial, jobs, processes, bar)
 
 
 def _expansion_widths(k: int, c: float, depth: int) -> tuple[int, ...]:
@@ -254,13 +254,13 @@ def dimension_study(
     seed: int = 0,
     gd_options: Mapping | None = None,
     progress: bool = True,
-    workers: int = 1,
+    processes: int = 1,
 ) -> list[dict]:
     """Success rate and time against latent dimension ``k`` and expansion ``c`` (Lei et al. Section 5).
 
     Networks ``k → ⌈c k⌉ → ⌈c² k⌉ → …`` with ``depth`` ReLU layers (the output one included; depth
     2 with ``k = 20, c = 5`` is 20→100→500), noiseless ``x = G(z)``, a fresh network per trial.
-    ``workers``: processes solving trials.
+    ``processes``: processes solving trials.
 
     Returns:
         rows with :data:`LP_COLUMNS` (``noise = 0``).
@@ -273,7 +273,7 @@ def dimension_study(
         for trial in range(trials)
     ]
     with tqdm(total=len(jobs), desc="dimension study", unit="trial", disable=not progress) as bar:
-        return _map_trials(_random_network_trial, jobs, workers, bar)
+        return _map_trials(_random_network_trial, jobs, processes, bar)
 
 
 def layer_expansions(generator: StagedGenerator) -> list[float]:

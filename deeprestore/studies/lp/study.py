@@ -37,9 +37,9 @@ class LPStudy(StudyOptions):
         latent_dims: latent dimensions of the expansion experiment.
         expansions: width ratio of consecutive layers (two layers) in the expansion experiment.
         dimension_trials: networks per (latent dimension, expansion); 0 skips that experiment.
-        generator: also invert this trained generator (a VAEGeneratorModule checkpoint).
-        generator_trials: random latents for the trained generator.
-        workers: processes solving the random-network trials in parallel (0: one per usable CPU;
+        vae_generator: also invert this trained generator (a VAEGeneratorModule checkpoint).
+        vae_generator_trials: random latents for the trained generator.
+        processes: processes solving the random-network trials in parallel (0: one per usable CPU;
             the rows do not depend on it, except their ``seconds``).
     """
 
@@ -50,32 +50,38 @@ class LPStudy(StudyOptions):
     latent_dims: list[int] = field(default_factory=lambda: [5, 10, 20, 40])
     expansions: list[int] = field(default_factory=lambda: [2, 3, 5])
     dimension_trials: int = 50
-    generator: str | None = None
-    generator_trials: int = 20
-    workers: int = 0
+    vae_generator: str | None = None
+    vae_generator_trials: int = 20
+    processes: int = 0
 
     def check(self) -> None:
-        if self.trials < 1 or self.dimension_trials < 0 or self.generator_trials < 0:
+        if self.trials < 1 or self.dimension_trials < 0 or self.vae_generator_trials < 0:
             raise ValueError(
                 f"--trials must be positive and the other trial counts non-negative, got {self.trials}, "
-                f"{self.dimension_trials}, {self.generator_trials}"
+                f"{self.dimension_trials}, {self.vae_generator_trials}"
             )
         unknown = [m for m in self.methods if m not in LP_METHODS]
         if unknown or not self.methods:
             raise ValueError(f"--methods {unknown or '(none)'}: choose from {', '.join(LP_METHODS)}")
-        if self.workers < 0:
-            raise ValueError(f"--workers must be 0 (one per CPU) or more, got {self.workers}")
-        if self.generator and not Path(self.generator).is_file():
-            raise FileNotFoundError(f"no generator checkpoint at {self.generator}")
+        if self.processes < 0:
+            raise ValueError(f"--processes must be 0 (one per CPU) or more, got {self.processes}")
+        if self.vae_generator and not Path(self.vae_generator).is_file():
+            raise FileNotFoundError(f"no generator checkpoint at {self.vae_generator}")
 
     def run(self, command: str | None = None) -> list[dict]:
         """Run the experiments; write the CSV after each, then the figures and the report."""
         self.check()
         folder = StudyFolder("lp", self, command=command).open()
         seed, progress = self.seed_everything, self.progress
-        workers = self.workers or len(os.sched_getaffinity(0))
+        processes = self.processes or len(os.sched_getaffinity(0))
         rows: list[dict] = noise_study(
-            tuple(self.widths), tuple(self.noise_levels), self.trials, tuple(self.methods), seed=seed, progress=progress, workers=workers
+            tuple(self.widths),
+            tuple(self.noise_levels),
+            self.trials,
+            tuple(self.methods),
+            seed=seed,
+            progress=progress,
+            processes=processes,
         )
         folder.write_table("lp_inversion", LP_COLUMNS, rows)
         two_methods = tuple(m for m in ("lp", "gd") if m in self.methods) or ("lp",)
@@ -87,12 +93,12 @@ class LPStudy(StudyOptions):
                 methods=two_methods,
                 seed=seed,
                 progress=progress,
-                workers=workers,
+                processes=processes,
             )
             folder.write_table("lp_inversion", LP_COLUMNS, rows)
-        if self.generator and self.generator_trials:
-            generator = load_generator(self.generator, "--generator", trusted=self.trust_checkpoints).double()
-            rows += trained_generator_study(generator, trials=self.generator_trials, methods=two_methods, seed=seed, progress=progress)
+        if self.vae_generator and self.vae_generator_trials:
+            generator = load_generator(self.vae_generator, "--vae_generator", trusted=self.trust_checkpoints).double()
+            rows += trained_generator_study(generator, trials=self.vae_generator_trials, methods=two_methods, seed=seed, progress=progress)
             folder.write_table("lp_inversion", LP_COLUMNS, rows, json_too=True)
         figures = lp_figures(rows, folder.path / "plots")
         table = lp_report(rows)

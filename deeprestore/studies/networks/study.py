@@ -16,8 +16,9 @@ SSIM and feature error by network and method).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from matplotlib.figure import Figure
 
@@ -25,9 +26,9 @@ from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import load_network
 from deeprestore.studies.inversion.report import file_stem
 from deeprestore.studies.inversion.scoring import COLUMNS, Row
-from deeprestore.studies.inversion.study import DEFAULT_LAYERS, InversionStudy, spread_layers
-from deeprestore.studies.study_folder import StudyFolder, StudyOptions
-from deeprestore.studies.trainer_options import TrainerOptions
+from deeprestore.studies.inversion.study import DEFAULT_LAYERS, InversionOptions, InversionStudy, spread_layers
+from deeprestore.studies.option_groups import NetworkOptions
+from deeprestore.studies.study_folder import StudyFolder
 
 __all__ = ["NETWORK_COLUMNS", "NetworksStudy"]
 
@@ -36,85 +37,70 @@ PLOTTED = {"ssim": "SSIM", "feature_error": "feature error"}
 
 
 @dataclass
-class NetworksStudy(StudyOptions):
+class NetworksStudy(InversionOptions):
     """The same images inverted from several networks at matched depths, by every method.
 
+    Every option of the inversion study but its network applies to each network (``--images.…``,
+    ``--optimisation.…``, ``--checkpoints``, ``--trainer.…`` …).
+
     Args:
-        nets: the networks (names of :func:`~deeprestore.nets.load_network`).
-        weights: their weights (``pretrained``, or ``random`` for plumbing).
-        positions: indices into each network's matched layer list (``DEFAULT_LAYERS``; 0 = stem,
-            7 = the last block).
-        presets: optimisation presets run at every layer.
-        iterations_scale: multiplies the presets' iterations.
-        checkpoints: folder of ``train.py`` experiments whose inverting networks are evaluated
-            at their own layers (``""``: none).
-        images: image files or folders (default: the 22-image held-out set).
-        crop_size: side of the centre crops.
-        batch_size: images per batch and process.
-        trainer: where the images are processed.
+        networks: the networks, each a ``{name, weights, layers}`` mapping (names of
+            :func:`~deeprestore.nets.load_network`; ``layers``: its matched layer list, default
+            ``DEFAULT_LAYERS``, else eight spread from the first to the last).
+        positions: indices into each network's matched layer list (0 = stem, 7 = the last block).
     """
 
-    nets: list[str] = field(default_factory=lambda: ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
-    weights: str = "pretrained"
+    networks: list[NetworkOptions] = field(
+        default_factory=lambda: [NetworkOptions(name) for name in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")]
+    )
     positions: list[int] = field(default_factory=lambda: [1, 3, 5, 7])
-    presets: list[str] = field(default_factory=lambda: ["mv2016"])
-    iterations_scale: float = 1.0
-    checkpoints: str | None = "checkpoints"
-    images: list[str] | None = None
-    crop_size: int = 128
-    batch_size: int = 8
-    trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
-    def matched_layers(self, net: str) -> list[str]:
-        """``net``'s layers at :attr:`positions`.
+    @property
+    def names(self) -> list[str]:
+        return [network.name for network in self.networks]
+
+    def matched_layers(self, network: NetworkOptions) -> list[str]:
+        """``network``'s layers at :attr:`positions`.
 
         Raises:
             ValueError: a position outside the network's list.
         """
-        layers = DEFAULT_LAYERS.get(net) or spread_layers(load_network(net, self.weights))
+        layers = network.layers or DEFAULT_LAYERS.get(network.name) or spread_layers(load_network(network.name, network.weights))
         bad = [p for p in self.positions if not 0 <= p < len(layers)]
         if bad:
-            raise ValueError(f"--positions {bad} outside {net}'s matched layers (0–{len(layers) - 1}: {', '.join(layers)})")
+            raise ValueError(f"--positions {bad} outside {network.name}'s matched layers (0–{len(layers) - 1}: {', '.join(layers)})")
         return [layers[p] for p in self.positions]
+
+    def inversion_study(self, network: NetworkOptions, layers: list[str], folder: StudyFolder) -> InversionStudy:
+        """The inversion study of one network, in its sub-folder of ``folder``: this study's
+        options but the network's own."""
+        shared = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(InversionOptions)}
+        shared.update(experiment=file_stem(network.name), report_root=str(folder.path))
+        return InversionStudy(**shared, network=replace(network, layers=layers))
 
     def run(self, command: str | None = None) -> list[Row]:
         """Run (or resume) one inversion study per network, then write the comparison."""
-        if not self.nets:
-            raise ValueError("--nets is empty: give at least one network")
-        layers = {net: self.matched_layers(net) for net in self.nets}
+        if not self.networks:
+            raise ValueError("--networks is empty: give at least one network")
+        if len(set(self.names)) < len(self.names):
+            raise ValueError(f"--networks names a network twice: {self.names}")
+        layers = {network.name: self.matched_layers(network) for network in self.networks}
         folder = StudyFolder("networks", self, {"layers": layers}, command=command).open()
         rows: list[Row] = []
-        for net in self.nets:
-            study = InversionStudy(
-                experiment=file_stem(net),
-                report_root=str(folder.path),
-                seed_everything=self.seed_everything,
-                wandb=self.wandb,
-                wandb_project=self.wandb_project,
-                progress=self.progress,
-                net=net,
-                weights=self.weights,
-                layers=layers[net],
-                presets=list(self.presets),
-                iterations_scale=self.iterations_scale,
-                checkpoints=self.checkpoints,
-                images=self.images,
-                crop_size=self.crop_size,
-                batch_size=self.batch_size,
-                trainer=replace(self.trainer),
-            )
-            position = {layer: p for p, layer in zip(self.positions, layers[net])}
+        for network in self.networks:
+            study = self.inversion_study(network, layers[network.name], folder)
+            position = {layer: p for p, layer in zip(self.positions, layers[network.name])}
             rows += [{**r, "position": position[r["layer"]]} for r in study.run(command).rows if r["layer"] in position]
         if folder.writer:
             folder.write_table("networks", NETWORK_COLUMNS, rows, json_too=True)
             for metric, label in PLOTTED.items():
-                save_figure(position_plot(rows, metric, label, self.nets, self.positions), folder.path / "plots" / f"{metric}.png")
+                save_figure(position_plot(rows, metric, label, self.names, self.positions), folder.path / "plots" / f"{metric}.png")
             folder.write_report(
-                f"Does the network matter? {', '.join(self.nets)}", report_sections(rows, self.nets, self.positions, layers)
+                f"Does the network matter? {', '.join(self.names)}", report_sections(rows, self.names, self.positions, layers)
             )
             folder.log_table("networks", NETWORK_COLUMNS, rows, [folder.path / "plots" / f"{m}.png" for m in PLOTTED])
             folder.finish()
-            folder.print_done("mean SSIM by position:\n" + summary_table(rows, self.nets, self.positions, layers, "ssim"))
+            folder.print_done("mean SSIM by position:\n" + summary_table(rows, self.names, self.positions, layers, "ssim"))
         return rows
 
 

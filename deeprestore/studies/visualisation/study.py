@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from deeprestore.inversion import get_preset, maximise_activation
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
+from deeprestore.studies.option_groups import NetworkOptions, OptimisationOptions
 from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
@@ -128,54 +129,54 @@ class VisualisationStudy(StudyOptions):
     """Class visualisations by activation maximisation under several presets, scored by the network.
 
     Args:
-        net: a network name of :func:`~deeprestore.nets.load_network` whose last layer gives class logits.
-        weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
+        network: the network (``--network.name``, ``--network.weights``) whose last layer gives
+            class logits; it takes no ``layers``.
         classes: ImageNet class indices to visualise.
-        presets: the presets compared.
-        size: side of the images.
+        optimisation: the presets compared (``--optimisation.presets``) and their iterations
+            (``--optimisation.budget``: every preset's iterations in all, its phases scaled in
+            proportion; null: each its own; ``--optimisation.iterations_scale`` multiplies them).
+        image_size: side of the images.
         images_per_class: random starts per class and preset.
-        budget: every preset's iterations in all (its phases scaled in proportion); null: each its own.
         trainer: where the classes are visualised (``--trainer.devices 8 --trainer.strategy ddp``).
     """
 
-    net: str = "efficientnet_lite0"
-    weights: str = "pretrained"
+    network: NetworkOptions = field(default_factory=NetworkOptions)
     classes: list[int] = field(default_factory=lambda: list(DEFAULT_CLASSES))
-    presets: list[str] = field(default_factory=lambda: ["mv2016", "deepinversion", "lucent"])
-    size: int = 128
+    optimisation: OptimisationOptions = field(default_factory=lambda: OptimisationOptions(presets=["mv2016", "deepinversion", "lucent"]))
+    image_size: int = 128
     images_per_class: int = 1
-    budget: int | None = None
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def check(self) -> None:
         """Reject option values that cannot run (one line each)."""
-        if not self.classes or not self.presets:
-            raise ValueError("--classes and --presets need at least one value each")
+        if self.network.layers:
+            raise ValueError(f"--network.layers {self.network.layers}: the visualisation study maximises class logits; give no layers")
+        if not self.classes or not self.optimisation.presets:
+            raise ValueError("--classes and --optimisation.presets need at least one value each")
         bad = [c for c in self.classes if not 0 <= c < 1000]
         if bad:
             raise ValueError(f"--classes must be ImageNet class indices 0–999, got {bad}")
-        if self.size < 16 or self.images_per_class < 1:
-            raise ValueError(f"--size must be at least 16 and --images_per_class at least 1, got {self.size} and {self.images_per_class}")
-        if self.budget is not None and self.budget < 1:
-            raise ValueError(f"--budget must be a positive number of iterations (or null), got {self.budget}")
-        for preset in self.presets:
-            get_preset(preset)
+        if self.image_size < 16 or self.images_per_class < 1:
+            raise ValueError(
+                f"--image_size must be at least 16 and --images_per_class at least 1, got {self.image_size} and {self.images_per_class}"
+            )
+        self.optimisation.check()
 
     def run(self, command: str | None = None) -> list[dict]:
         """Visualise every class with every preset; write the table, the figure and the report."""
         self.check()
-        net = load_network(self.net, self.weights, seed=self.seed_everything)
+        net = load_network(self.network.name, self.network.weights, seed=self.seed_everything)
+        presets = self.optimisation.presets
         names = class_names()
         trainer = self.trainer.make()
         folder = StudyFolder("visualise", self, writer=trainer.is_global_zero, command=command).open()
         rows: list[dict] = []
         images: dict[tuple[str, int], torch.Tensor] = {}
         classes = ClassList(self.classes)
-        bar = tqdm(total=len(self.presets), desc="visualisations", unit="preset", disable=not (self.progress and folder.writer))
-        for preset in self.presets:
-            own = get_preset(preset)
-            scale = 1.0 if self.budget is None else self.budget / own.iterations
-            job = VisualisationJob(net, preset, scale, self.images_per_class, self.size, self.seed_everything, names)
+        bar = tqdm(total=len(presets), desc="visualisations", unit="preset", disable=not (self.progress and folder.writer))
+        for preset in presets:
+            scale = self.optimisation.scale_for(get_preset(preset).iterations)
+            job = VisualisationJob(net, preset, scale, self.images_per_class, self.image_size, self.seed_everything, names)
             rows += run_job(trainer, job, classes, batch_size=1).rows
             images.update({(preset, self.classes[position // self.images_per_class]): kept["image"] for position, kept in job.kept.items()})
             bar.update(1)
@@ -183,11 +184,11 @@ class VisualisationStudy(StudyOptions):
         bar.close()
         if not folder.writer:
             return rows
-        figure = save_figure(class_grid(images, self.presets, self.classes, names), folder.path / "classes.png")
-        folder.write_report(f"Class visualisations: {self.net}", report_sections(rows, self.presets, figure))
+        figure = save_figure(class_grid(images, presets, self.classes, names), folder.path / "classes.png")
+        folder.write_report(f"Class visualisations: {net.name}", report_sections(rows, presets, figure))
         folder.log_table("visualisations", VISUALISATION_COLUMNS, rows, [figure])
         folder.finish()
-        folder.print_done("top-1 rate and mean probability by preset:\n" + summary_table(rows, self.presets))
+        folder.print_done("top-1 rate and mean probability by preset:\n" + summary_table(rows, presets))
         return rows
 
 

@@ -1,0 +1,109 @@
+"""The option groups several studies share, each declared once (``--network.name``, ``--images.crop_size`` …).
+
+Like ``trainer`` (:class:`~deeprestore.studies.trainer_options.TrainerOptions`) and ``execution``
+(:class:`~deeprestore.inversion.Execution`), a study holds a group as one nested field, so an option
+has one name, one type and one help text in every study that has it; a study gives the group its
+own defaults (``field(default_factory=lambda: ImageOptions(batch_size=16))``). On the command line
+a group's option is ``--<group>.<option>``; in YAML it is a nested mapping::
+
+    network:
+      name: efficientnet_lite0
+      layers: [block1, block4]
+    images:
+      crop_size: 128
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from deeprestore.inversion import get_preset
+
+__all__ = ["ImageOptions", "NetworkOptions", "OptimisationOptions"]
+
+
+@dataclass
+class NetworkOptions:
+    """The network whose features are inverted (or visualised).
+
+    Args:
+        name: a network name of :func:`~deeprestore.nets.load_network` (``efficientnet_lite0``,
+            ``torchvision/resnet50``, ``timm/…``, ``module:callable``).
+        weights: ``pretrained``, a state-dict path, or ``random`` (plumbing only).
+        layers: target layers (null: the study's default — for the inversion study the network's
+            list in ``DEFAULT_LAYERS``, else eight spread from the first to the last; the networks
+            study picks its matched positions from this list).
+    """
+
+    name: str = "efficientnet_lite0"
+    weights: str = "pretrained"
+    layers: list[str] | None = None
+
+
+@dataclass
+class ImageOptions:
+    """The photos a study reconstructs, and how they are read.
+
+    Args:
+        files: image files or folders (null: the study's own held-out photos; ``[]``: none,
+            where a study can run without them).
+        crop_size: images are shrunk (shorter side; never enlarged: smaller files are skipped) and
+            centre-cropped to this side (the inverse-problems study: the side of an inverting network
+            used as the generator, whose own training crop it must be).
+        scan: how files are checked before the study: ``decode`` (exact: a corrupt file is a
+            counted skip) or ``header`` (faster on large sets).
+        batch_size: images per batch and process (a resume key of the inversion study: kernels may
+            round differently at another batch size).
+        num_workers: DataLoader worker processes that decode the images.
+    """
+
+    files: list[str] | None = None
+    crop_size: int = 128
+    scan: Literal["decode", "header"] = "decode"
+    batch_size: int = 8
+    num_workers: int = 0
+
+    def check(self) -> None:
+        """Reject values that cannot run (one line each)."""
+        if self.crop_size < 1:
+            raise ValueError(f"--images.crop_size must be positive, got {self.crop_size}")
+        if self.batch_size < 1:
+            raise ValueError(f"--images.batch_size must be positive, got {self.batch_size}")
+        if self.num_workers < 0:
+            raise ValueError(f"--images.num_workers must be 0 or more, got {self.num_workers}")
+
+
+@dataclass
+class OptimisationOptions:
+    """The optimisation presets a study runs, and their iterations.
+
+    Args:
+        presets: preset names (``python -c "from deeprestore.inversion import PRESETS;
+            print(list(PRESETS))"``; ``[]``: none, trained methods only).
+        iterations_scale: multiplies the presets' iterations (1: 350 for mv2016; 4 is M&V's full
+            budget, see docs/optimisation_inversion.md).
+        budget: every preset (and learned-prior method) runs this many iterations in all, its
+            phases and schedules scaled in proportion, so methods compare at equal iterations
+            (``iterations_scale`` then multiplies it); null: each preset's own budget.
+    """
+
+    presets: list[str] = field(default_factory=lambda: ["mv2016"])
+    iterations_scale: float = 1.0
+    budget: int | None = None
+
+    def check(self) -> None:
+        """Reject values that cannot run (one line each), unknown presets included."""
+        if self.iterations_scale <= 0:
+            raise ValueError(f"--optimisation.iterations_scale must be positive, got {self.iterations_scale}")
+        if self.budget is not None and self.budget < 1:
+            raise ValueError(f"--optimisation.budget must be a positive number of iterations (or null), got {self.budget}")
+        for preset in self.presets:
+            get_preset(preset)
+
+    def scale_for(self, own_iterations: int | None) -> float:
+        """The factor on a method's own iterations: ``budget / own_iterations`` (times
+        ``iterations_scale``) with a budget, else ``iterations_scale``."""
+        if self.budget is None or not own_iterations:
+            return self.iterations_scale
+        return self.iterations_scale * self.budget / own_iterations
