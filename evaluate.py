@@ -23,8 +23,8 @@ Examples::
     python evaluate.py                                               # configs/evaluate/default.yaml
     python evaluate.py inversion --config configs/evaluate/quick.yaml  # smoke run, a minute on a CPU
     python evaluate.py inversion --config configs/evaluate/full.yaml   # every layer, M&V's full budget
-    python evaluate.py inversion --layers block1 block4 --images photos/ --experiment mine
-    python evaluate.py inversion --trainer.devices 8 --trainer.strategy ddp --images /data/imagenet/val
+    python evaluate.py inversion --network.layers block1 block4 --images.files photos/ --experiment mine
+    python evaluate.py inversion --trainer.devices 8 --trainer.strategy ddp --images.files /data/imagenet/val
     python evaluate.py denoise --config configs/evaluate/denoise.yaml
     python evaluate.py inverse-problems --config configs/evaluate/inverse_problems.yaml
     python evaluate.py lp --config configs/evaluate/lp_inversion.yaml

@@ -64,8 +64,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def eight_layers(net_name: str, weights: str) -> list[str]:
     from deeprestore.nets import load_network
     from deeprestore.studies.inversion.study import InversionStudy
+    from deeprestore.studies.option_groups import NetworkOptions
 
-    return InversionStudy(net=net_name, weights=weights).resolve_layers(load_network(net_name, weights=weights))
+    return InversionStudy(network=NetworkOptions(net_name, weights)).resolve_layers(load_network(net_name, weights=weights))
 
 
 def write_photos(folder: Path, size: int) -> Path:
@@ -93,23 +94,23 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"{net_name.replace('/', '_')}_{len(chosen)}"
                 study = [
                     "inversion",
-                    "--net",
+                    "--network.name",
                     net_name,
-                    "--weights",
+                    "--network.weights",
                     weights,
-                    "--layers",
+                    "--network.layers",
                     *chosen,
-                    "--images",
+                    "--images.files",
                     str(photos),
-                    "--crop_size",
+                    "--images.crop_size",
                     str(args.crop),
-                    "--presets",
+                    "--optimisation.presets",
                     "mv2016",
-                    "--iterations_scale",
+                    "--optimisation.iterations_scale",
                     str(args.iterations_scale),
                     "--checkpoints",
                     "",
-                    "--batch_size",
+                    "--images.batch_size",
                     "2",
                     "--wandb",
                     "disabled",

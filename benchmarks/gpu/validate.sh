@@ -71,7 +71,7 @@ import sys, skimage.data
 from PIL import Image
 for name in ('astronaut', 'coffee'):
     Image.fromarray(getattr(skimage.data, name)()[100:132, 150:182]).save(f'{sys.argv[1]}/{name}.png')" "$OUT"
-    images=(--images "$OUT/astronaut.png" "$OUT/coffee.png")
+    images=(--images.files "$OUT/astronaut.png" "$OUT/coffee.png")
     memory=(--crop 32 --iterations-scale 0.005 --nets "$net")
     throughput=(--sizes 32 --batch-sizes 2 --layers block1 --paths default bf16 --iterations 3 --repeats 1)
     train=(--trainer.limit_train_batches 1 --trainer.limit_val_batches 1 --data.init_args.crop_size 32 --data.init_args.resize 48
@@ -85,20 +85,20 @@ study=(--wandb "$wandb" --progress false --report_root "$OUT/reports" --trainer.
 step train-ddp-bf16 150 python3 train.py fit --model.init_args.net "$net" --trainer.accelerator "$device" --trainer.devices "$ranks" \
     --trainer.strategy ddp --trainer.precision bf16-mixed --trainer.max_epochs 1 "${train[@]}" --wandb "$wandb" \
     --checkpoint_root "$OUT/checkpoints" --experiment trained
-step inversion-bf16 120 python3 evaluate.py inversion --net "$net" --presets mv2016 --layers null --iterations_scale "$scale" \
-    --crop_size "$crop" "${images[@]}" --checkpoints "$OUT/checkpoints" --trainer.precision bf16-mixed --experiment bf16 "${study[@]}"
-step inversion-compiled 180 python3 evaluate.py inversion --net "$net" --presets mv2016 --layers block1 block4 --iterations_scale "$scale" \
-    --crop_size "$crop" "${images[@]}" --checkpoints "" --execution.compile true --experiment compiled "${study[@]}"
-step presets 120 python3 evaluate.py inversion --net "$net" --layers block4 --budget "$budget" --crop_size "$crop" "${images[@]}" \
-    --checkpoints "" --presets mv2016 mv2016-calibrated mv2015 gd-plain deepinversion lucent plugin mv2016+bn mv2016-fourier \
+step inversion-bf16 120 python3 evaluate.py inversion --network.name "$net" --optimisation.presets mv2016 --network.layers null --optimisation.iterations_scale "$scale" \
+    --images.crop_size "$crop" "${images[@]}" --checkpoints "$OUT/checkpoints" --trainer.precision bf16-mixed --experiment bf16 "${study[@]}"
+step inversion-compiled 180 python3 evaluate.py inversion --network.name "$net" --optimisation.presets mv2016 --network.layers block1 block4 --optimisation.iterations_scale "$scale" \
+    --images.crop_size "$crop" "${images[@]}" --checkpoints "" --execution.compile true --experiment compiled "${study[@]}"
+step presets 120 python3 evaluate.py inversion --network.name "$net" --network.layers block4 --optimisation.budget "$budget" --images.crop_size "$crop" "${images[@]}" \
+    --checkpoints "" --optimisation.presets mv2016 mv2016-calibrated mv2015 gd-plain deepinversion lucent plugin mv2016+bn mv2016-fourier \
     --experiment presets "${study[@]}"
 step faces-bf16 120 python3 evaluate.py inverse-problems --config configs/evaluate/faces.yaml \
     --operators inpaint-pixels inpaint-box denoise super-resolution cs-gaussian cs-circulant "${ilo[@]}" \
     --trainer.precision bf16-mixed --experiment faces "${study[@]}"
-step visualise 60 python3 evaluate.py visualise --net "$net" --classes 1 967 --budget "$budget" --size "$size" --experiment visualise "${study[@]}"
+step visualise 60 python3 evaluate.py visualise --network.name "$net" --classes 1 967 --optimisation.budget "$budget" --image_size "$size" --experiment visualise "${study[@]}"
 if [ "$device" = cpu ]; then
-    step more-ranks 90 python3 evaluate.py inversion --net "$net" --presets mv2016 --layers stem --iterations_scale "$scale" \
-        --crop_size "$crop" "${images[@]}" --checkpoints "" --batch_size 1 --trainer.devices 3 --trainer.strategy ddp \
+    step more-ranks 90 python3 evaluate.py inversion --network.name "$net" --optimisation.presets mv2016 --network.layers stem --optimisation.iterations_scale "$scale" \
+        --images.crop_size "$crop" "${images[@]}" --checkpoints "" --images.batch_size 1 --trainer.devices 3 --trainer.strategy ddp \
         --experiment ranks "${study[@]}"
 fi
 step memory 150 python3 benchmarks/study_memory.py --device "$device" "${memory[@]}"

@@ -117,7 +117,9 @@ class FeatureNetwork(nn.Module):
             raise ValueError(f"expected images N×3×H×W, got shape {tuple(images.shape)}")
         if self.input_size is not None and tuple(images.shape[-2:]) != tuple(self.input_size):
             h, w = self.input_size
-            raise ValueError(f"{self.name} takes {h}×{w} images only, got {images.shape[-2]}×{images.shape[-1]} (use --crop_size {h})")
+            raise ValueError(
+                f"{self.name} takes {h}×{w} images only, got {images.shape[-2]}×{images.shape[-1]} (use --images.crop_size {h})"
+            )
 
     def features(self, images: Tensor, layers: str | Sequence[str]) -> dict[str, Tensor]:
         """Features at one or several layers in one pass, running the network only as far as

@@ -35,7 +35,8 @@ import sys
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union
 
 import yaml
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
@@ -130,8 +131,9 @@ def list_options(cls: type, prefix: str = "--") -> dict[str, type | None]:
         if dataclasses.is_dataclass(hint):
             found |= list_options(hint, f"{prefix}{name}.")  # type: ignore[arg-type]
             continue
-        lists = [h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is list]
-        if lists:
+        members = [h for h in typing.get_args(hint) if h is not type(None)] if typing.get_origin(hint) in (Union, UnionType) else [hint]
+        lists = [h for h in members if typing.get_origin(h) is list]
+        if lists and len(members) == 1:  # a list, or an optional list (not ``int | list[int]``: devices)
             item = typing.get_args(lists[0])[0] if typing.get_args(lists[0]) else None
             found[f"{prefix}{name}"] = item if dataclasses.is_dataclass(item) else None
     return found

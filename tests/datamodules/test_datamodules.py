@@ -452,13 +452,13 @@ def test_imagenet_defaults() -> None:
 
 
 @pytest.fixture(scope="module")
-def photos() -> SamplePhotos:
+def sample_photos() -> SamplePhotos:
     data = SamplePhotos()
     data.setup()
     return data
 
 
-def test_sample_photos_splits_are_fixed_and_disjoint(photos: SamplePhotos) -> None:
+def test_sample_photos_splits_are_fixed_and_disjoint(sample_photos: SamplePhotos) -> None:
     pairs = sample_photo_splits()
     names = [n for n, _ in pairs]
     assert len(names) == len(set(names)) == 11  # no photo in two splits
@@ -468,10 +468,10 @@ def test_sample_photos_splits_are_fixed_and_disjoint(photos: SamplePhotos) -> No
     assert len(SamplePhotos.split_names("train")) == 8
     assert split_of["motorcycle_left"] == split_of["motorcycle_right"] == "train"
     assert {"astronaut", "china", "retina", "hubble_deep_field"} <= set(SamplePhotos.split_names("train"))
-    assert [photos.split_size(s) for s in ("train", "val", "test")] == [8, 1, 2]
-    assert photos.skip_count == 0
+    assert [sample_photos.split_size(s) for s in ("train", "val", "test")] == [8, 1, 2]
+    assert sample_photos.skip_count == 0
     # the same photo content never appears in two splits
-    split_images = {s: photos.dataset(s).images for s in ("train", "val", "test")}
+    split_images = {s: sample_photos.dataset(s).images for s in ("train", "val", "test")}
     for a in split_images:
         for b in split_images:
             if a < b:
@@ -480,22 +480,22 @@ def test_sample_photos_splits_are_fixed_and_disjoint(photos: SamplePhotos) -> No
                         assert x.shape != y.shape or not torch.equal(x, y)
 
 
-def test_sample_photos_batches(photos: SamplePhotos) -> None:
-    train = next(iter(photos.train_dataloader()))
+def test_sample_photos_batches(sample_photos: SamplePhotos) -> None:
+    train = next(iter(sample_photos.train_dataloader()))
     assert train.shape == (8, 3, 128, 128) and train.dtype == torch.float32
     assert 0 <= train.min() and train.max() <= 1
-    assert len(photos.train_dataloader().dataset) == 256
-    val = list(photos.val_dataloader())
-    test = list(photos.test_dataloader())
+    assert len(sample_photos.train_dataloader().dataset) == 256
+    val = list(sample_photos.val_dataloader())
+    test = list(sample_photos.test_dataloader())
     assert [b.shape[0] for b in val] == [5]  # flower, five crops
     assert sum(b.shape[0] for b in test) == 10  # chelsea and coffee, five crops each
     for batch in val + test:
         assert batch.shape[1:] == (3, 128, 128) and 0 <= batch.min() and batch.max() <= 1
 
 
-def test_sample_photos_eval_crops_are_deterministic(photos: SamplePhotos) -> None:
-    first = torch.cat(list(photos.test_dataloader()))
-    second = torch.cat(list(photos.test_dataloader()))
+def test_sample_photos_eval_crops_are_deterministic(sample_photos: SamplePhotos) -> None:
+    first = torch.cat(list(sample_photos.test_dataloader()))
+    second = torch.cat(list(sample_photos.test_dataloader()))
     assert torch.equal(first, second)
     assert len({tuple(c.flatten()[:64].tolist()) for c in first}) == 10  # five distinct crops each
     centre = SamplePhotos(eval_crops="center")
@@ -505,8 +505,8 @@ def test_sample_photos_eval_crops_are_deterministic(photos: SamplePhotos) -> Non
     assert torch.equal(centre_crops[0], first[4]) and torch.equal(centre_crops[1], first[9])
 
 
-def test_sample_photos_train_crops_random_but_reproducible(photos: SamplePhotos) -> None:
-    loader = photos.train_dataloader()
+def test_sample_photos_train_crops_random_but_reproducible(sample_photos: SamplePhotos) -> None:
+    loader = sample_photos.train_dataloader()
     epoch0 = next(iter(loader))
     epoch1 = next(iter(loader))  # a new pass is the next epoch: new crops
     assert not torch.equal(epoch0, epoch1)

@@ -224,7 +224,7 @@ def test_trials_in_two_processes_give_the_rows_of_one():
         return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
     one = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False)
-    two = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False, workers=2)
+    two = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False, processes=2)
     assert len(one) == 3 * 2 * 2 and without_time(one) == without_time(two)
 
 

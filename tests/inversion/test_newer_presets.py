@@ -4,7 +4,6 @@ and transforms, Plug-In Inversion's ensemble and progressive resolution, and the
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch

@@ -25,7 +25,7 @@ H, W = 96, 128  # non-square on purpose: catches H/W mix-ups
 
 
 def _photos() -> np.ndarray:
-    """3 real photos, N×H×W×3 float64 in [0, 1] (skimage layout)."""
+    """3 real photo_pixels, N×H×W×3 float64 in [0, 1] (skimage layout)."""
     crops = [
         skdata.astronaut()[60 : 60 + H, 160 : 160 + W],  # face: smooth skin + edges
         skdata.chelsea()[80 : 80 + H, 120 : 120 + W],  # cat fur: fine texture
@@ -68,7 +68,7 @@ DEGRADATIONS = ["noise", "mild_noise", "blur", "jpeg", "contrast"]
 
 
 @pytest.fixture(scope="module")
-def photos() -> np.ndarray:
+def photo_pixels() -> np.ndarray:
     return _photos()
 
 
@@ -76,38 +76,38 @@ def photos() -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", DEGRADATIONS)
-def test_ssim_matches_skimage_per_image(photos: np.ndarray, kind: str) -> None:
-    degraded = _degrade(photos, kind)
-    ref = np.array([_sk_ssim(d, p) for d, p in zip(degraded, photos)])
-    ours = ssim(_to_torch(degraded), _to_torch(photos)).numpy()
-    assert ours.shape == (len(photos),)
+def test_ssim_matches_skimage_per_image(photo_pixels: np.ndarray, kind: str) -> None:
+    degraded = _degrade(photo_pixels, kind)
+    ref = np.array([_sk_ssim(d, p) for d, p in zip(degraded, photo_pixels)])
+    ours = ssim(_to_torch(degraded), _to_torch(photo_pixels)).numpy()
+    assert ours.shape == (len(photo_pixels),)
     err = np.abs(ours - ref).max()
     assert err < SSIM_TOL, f"{kind}: max |ssim - skimage| = {err:.2e} (ours {ours}, skimage {ref})"
     # The degradations must actually span a range of qualities for the test to mean something.
     assert ref.min() < 0.97
 
 
-def test_ssim_float64_matches_skimage_to_rounding(photos: np.ndarray) -> None:
+def test_ssim_float64_matches_skimage_to_rounding(photo_pixels: np.ndarray) -> None:
     """In float64 the only difference left is rounding: same window, same border crop."""
-    degraded = _degrade(photos, "blur")
-    ref = np.array([_sk_ssim(d, p) for d, p in zip(degraded, photos)])
-    ours = ssim(_to_torch(degraded, torch.float64), _to_torch(photos, torch.float64))
+    degraded = _degrade(photo_pixels, "blur")
+    ref = np.array([_sk_ssim(d, p) for d, p in zip(degraded, photo_pixels)])
+    ours = ssim(_to_torch(degraded, torch.float64), _to_torch(photo_pixels, torch.float64))
     assert ours.dtype == torch.float64
     np.testing.assert_allclose(ours.numpy(), ref, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("kind", ["noise", "blur", "jpeg"])
-def test_psnr_and_mse_match_skimage(photos: np.ndarray, kind: str) -> None:
-    degraded = _degrade(photos, kind)
-    x, y = _to_torch(degraded), _to_torch(photos)
-    ref_mse = np.array([sk_mse(p, d) for d, p in zip(degraded, photos)])
-    ref_psnr = np.array([sk_psnr(p, d, data_range=1) for d, p in zip(degraded, photos)])
+def test_psnr_and_mse_match_skimage(photo_pixels: np.ndarray, kind: str) -> None:
+    degraded = _degrade(photo_pixels, kind)
+    x, y = _to_torch(degraded), _to_torch(photo_pixels)
+    ref_mse = np.array([sk_mse(p, d) for d, p in zip(degraded, photo_pixels)])
+    ref_psnr = np.array([sk_psnr(p, d, data_range=1) for d, p in zip(degraded, photo_pixels)])
     np.testing.assert_allclose(mse(x, y).numpy(), ref_mse, rtol=1e-5)
     np.testing.assert_allclose(psnr(x, y).numpy(), ref_psnr, rtol=0, atol=1e-4)
 
 
-def test_image_metrics_equals_individual_functions(photos: np.ndarray) -> None:
-    x, y = _to_torch(_degrade(photos, "jpeg")), _to_torch(photos)
+def test_image_metrics_equals_individual_functions(photo_pixels: np.ndarray) -> None:
+    x, y = _to_torch(_degrade(photo_pixels, "jpeg")), _to_torch(photo_pixels)
     out = image_metrics(x, y)
     assert set(out) == {"mse", "psnr", "ssim"}
     torch.testing.assert_close(out["mse"], mse(x, y))
@@ -115,10 +115,10 @@ def test_image_metrics_equals_individual_functions(photos: np.ndarray) -> None:
     torch.testing.assert_close(out["ssim"], ssim(x, y))
 
 
-def test_batch_elements_are_independent(photos: np.ndarray) -> None:
-    x, y = _to_torch(_degrade(photos, "noise")), _to_torch(photos)
+def test_batch_elements_are_independent(photo_pixels: np.ndarray) -> None:
+    x, y = _to_torch(_degrade(photo_pixels, "noise")), _to_torch(photo_pixels)
     batched = image_metrics(x, y)
-    for i in range(len(photos)):
+    for i in range(len(photo_pixels)):
         single = image_metrics(x[i : i + 1], y[i : i + 1])
         for k in batched:
             torch.testing.assert_close(batched[k][i : i + 1], single[k])
@@ -127,8 +127,8 @@ def test_batch_elements_are_independent(photos: np.ndarray) -> None:
 # --------------------------------------------------------------------------- closed forms / edge cases
 
 
-def test_identical_images(photos: np.ndarray) -> None:
-    y = _to_torch(photos)
+def test_identical_images(photo_pixels: np.ndarray) -> None:
+    y = _to_torch(photo_pixels)
     out = image_metrics(y.clone(), y)
     torch.testing.assert_close(out["ssim"], torch.ones(3), atol=1e-6, rtol=0)
     assert torch.equal(out["mse"], torch.zeros(3))
@@ -155,8 +155,8 @@ def test_out_of_range_values_are_clamped() -> None:
         torch.testing.assert_close(f(x, y), f(x.clamp(0, 1), y))
 
 
-def test_bf16_and_autocast_compute_in_float32(photos: np.ndarray) -> None:
-    x, y = _to_torch(_degrade(photos, "noise")), _to_torch(photos)
+def test_bf16_and_autocast_compute_in_float32(photo_pixels: np.ndarray) -> None:
+    x, y = _to_torch(_degrade(photo_pixels, "noise")), _to_torch(photo_pixels)
     xb, yb = x.bfloat16(), y.bfloat16()
     expected = image_metrics(xb.float(), yb.float())  # float32 maths on the bf16-rounded images
     got = image_metrics(xb, yb)
@@ -170,8 +170,8 @@ def test_bf16_and_autocast_compute_in_float32(photos: np.ndarray) -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_matches_cpu(photos: np.ndarray) -> None:
-    x, y = _to_torch(_degrade(photos, "blur")), _to_torch(photos)
+def test_cuda_matches_cpu(photo_pixels: np.ndarray) -> None:
+    x, y = _to_torch(_degrade(photo_pixels, "blur")), _to_torch(photo_pixels)
     cpu = image_metrics(x, y)
     with torch.autocast("cuda", dtype=torch.bfloat16):
         gpu = image_metrics(x.cuda(), y.cuda())

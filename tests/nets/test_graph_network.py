@@ -214,16 +214,16 @@ def test_every_method_runs_on_a_graph_network(nets, tmp_path):
     assert caricature(net, images, "layer3", iterations_scale=0.02, progress=False).images.shape == (1, 3, 48, 48)
     run = stats_main(
         [
-            "--network.name",
+            "--net",
             "torchvision/resnet18",
-            "--network.weights",
+            "--weights",
             "random",
-            "--network.layers",
+            "--layers",
             "layer2",
             "layer3.1.conv1",
-            "--images.files",
+            "--images",
             "2",
-            "--images.crop_size",
+            "--crop_size",
             "48",
             "--out",
             str(tmp_path / "stats"),

@@ -10,7 +10,7 @@ import yaml
 
 from deeprestore.studies.cli import ROOT, build_parser, make_study, with_default_study
 from deeprestore.studies.inversion.study import RESUME_KEYS, InversionStudy
-from deeprestore.studies.renamed_options import RENAMED, renamed_arguments, renamed_config
+from deeprestore.studies.renamed_options import renamed_arguments, renamed_config
 from deeprestore.studies.study_folder import StudyFolder
 
 FLAT_DEFAULT = {

@@ -42,15 +42,6 @@ SMOKE_LAYERS = {"newer_priors.yaml": ["stem", "block4"]}
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory) -> Path:
-    """Three 40×40 crops of real photos (an odd count, for uneven DDP shares)."""
-    folder = tmp_path_factory.mktemp("photos")
-    for name, (top, left) in {"astronaut": (60, 200), "coffee": (120, 260), "chelsea": (50, 150)}.items():
-        Image.fromarray(getattr(skimage.data, name)()[top : top + 40, left : left + 40]).save(folder / f"{name}.png")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("ckpt")
     return {
@@ -65,7 +56,18 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
     """Options that make a config's study run in seconds, with the tiny checkpoints."""
     files = [str(p) for p in sorted(photos.glob("*.png"))[:2]]
     if study == "inversion":
-        return ["--images.files", *files, "--images.crop_size", "32", "--optimisation.iterations_scale", "0.005", "--checkpoints", "", "--grid_images", "2"]
+        return [
+            "--images.files",
+            *files,
+            "--images.crop_size",
+            "32",
+            "--optimisation.iterations_scale",
+            "0.005",
+            "--checkpoints",
+            "",
+            "--grid_images",
+            "2",
+        ]
     if study == "denoise":
         return ["--images.files", *files, "--images.crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
     if study == "inverse-problems":
@@ -107,7 +109,19 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
             "0.02",
         ]
     if study == "networks":
-        return ["--images.files", *files, "--images.crop_size", "32", "--optimisation.iterations_scale", "0.005", "--checkpoints", "", "--positions", "1", "5"]
+        return [
+            "--images.files",
+            *files,
+            "--images.crop_size",
+            "32",
+            "--optimisation.iterations_scale",
+            "0.005",
+            "--checkpoints",
+            "",
+            "--positions",
+            "1",
+            "5",
+        ]
     if study == "visualise":
         return ["--classes", "1", "--optimisation.budget", "3", "--image_size", "32"]
     return [
@@ -180,7 +194,7 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
     rows = result.rows if study == "inversion" else result
     assert rows and all(0 <= float(r["ssim"]) <= 1 for r in rows if "ssim" in r)
     if study == "inversion":
-        wanted = SMOKE_LAYERS.get(config) or yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["layers"]
+        wanted = SMOKE_LAYERS.get(config) or yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["network"]["layers"]
         assert settings["layers"] == wanted and {r["layer"] for r in rows} == set(wanted)
 
 
@@ -227,7 +241,9 @@ def test_each_subcommand_help_shows_only_its_own_options(capsys):
         helps[study] = capsys.readouterr().out
     lp, inversion = helps["lp"], helps["inversion"]
     assert "--widths" in lp and "--noise_levels" in lp and "--seed_everything" in lp and "--wandb_project" in lp
-    assert not any(option in lp for option in ("--network.layers", "--optimisation.presets", "--sigmas", "--ilo_steps", "--trainer.devices", "study:"))
+    assert not any(
+        option in lp for option in ("--network.layers", "--optimisation.presets", "--sigmas", "--ilo_steps", "--trainer.devices", "study:")
+    )
     assert "--trainer.devices" in inversion and "--trials" not in inversion and "--ilo_radii" in helps["inverse-problems"]
 
 

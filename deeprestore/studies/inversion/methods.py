@@ -57,7 +57,7 @@ class Method(Protocol):
 
     @property
     def iterations(self) -> int | None:
-        """The method's own iteration budget, which a study's ``--budget`` rescales (``None``: a
+        """The method's own iteration budget, which a study's ``--optimisation.budget`` rescales (``None``: a
         trained method, or one whose budget is part of its setting)."""
         ...
 
