@@ -184,7 +184,9 @@ def test_json_report_plots_grids_and_config(study):
         width, height = Image.open(out / "plots" / f"layers_{image}.png").size
         assert width > height * (len(LAYERS) + 1) / len(METHODS) * 0.8
     config = yaml.safe_load((out / "config.yaml").read_text())
-    assert config["layers"] == LAYERS and config["optimisation"]["presets"] == METHODS and config["optimisation"]["iterations_scale"] == 0.05
+    assert (
+        config["layers"] == LAYERS and config["optimisation"]["presets"] == METHODS and config["optimisation"]["iterations_scale"] == 0.05
+    )
     assert [m["name"] for m in config["methods"]] == METHODS and not config["checkpoints"]
     assert config["image_names"] == ["astronaut", "coffee"] and config["trainer"]["devices"] == 1
 
@@ -245,7 +247,11 @@ def test_no_subcommand_is_the_inversion_study_on_the_embedded_default():
     assert with_default_study(["inversion", "--config", "x.yaml"]) == ["inversion", "--config", "x.yaml"]
     assert with_default_study(["lp", "--trials", "3"]) == ["lp", "--trials", "3"]
     study = make_study(build_parser().parse_args(with_default_study([])))
-    assert isinstance(study, InversionStudy) and study.network.layers == ["block1", "block4", "block8"] and study.optimisation.iterations_scale == 1.0
+    assert (
+        isinstance(study, InversionStudy)
+        and study.network.layers == ["block1", "block4", "block8"]
+        and study.optimisation.iterations_scale == 1.0
+    )
     assert study.optimisation.presets == ["mv2016", "gd-plain"] and study.images.files is None and study.trainer.devices == 1
 
 
