@@ -1,5 +1,6 @@
-"""An inversion study run as a subprocess (``python evaluate.py inversion``), as the tests start it:
-the options every such run shares in one place, the rest given by each test."""
+"""Study runs as the tests start them: an inversion study as a subprocess (``python evaluate.py
+inversion``) with the options every such run shares, the options that place a study's folder, list
+values on the command line, and the CSV files a study writes."""
 
 from __future__ import annotations
 
@@ -28,8 +29,24 @@ def study_env() -> dict[str, str]:
 
 def metrics_rows(out: Path) -> list[dict[str, str]]:
     """The rows of ``out/metrics.csv``."""
-    with (out / "metrics.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
+    return csv_rows(out / "metrics.csv")[1]
+
+
+def csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of the CSV file ``path``."""
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def as_list(*items: str) -> str:
+    """A list option's value on the command line (jsonargparse: ``[a,b]``)."""
+    return "[" + ",".join(items) + "]"
+
+
+def out_args(out: Path) -> list[str]:
+    """The options that put a study's folder at ``out``."""
+    return ["--report_root", str(out.parent), "--experiment", out.name]
 
 
 def write_photo_crops(folder: Path, size: int = 32) -> list[Path]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 import torch
@@ -13,11 +11,7 @@ from deeprestore.generative.fc_generator import fully_connected_generator
 from deeprestore.generative.gradient_inversion import invert_by_gradient_descent
 from deeprestore.generative.lp_inversion import invert_layer, invert_layerwise, invert_relu_layer
 from deeprestore.generative.stage_matrix import stage_affine
-from deeprestore.generative.staged_generator import GeneratorStage, StagedGenerator
-from deeprestore.studies.cli import main as evaluate_main
-from deeprestore.studies.lp.experiments import LP_COLUMNS, dimension_study, noise_study, trained_generator_study
-from deeprestore.studies.lp.report import lp_figures, lp_report
-from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.generative.staged_generator import GeneratorStage
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -117,115 +111,12 @@ def test_gradient_descent_baseline_reduces_error_and_recovers_small_net():
     assert _rel(z_hat, z).max() < 1e-6 and loss.max() < 1e-20
 
 
-def _conv_generator() -> StagedGenerator:
-    torch.manual_seed(0)
-    return StagedGenerator(
-        [
-            GeneratorStage(nn.Sequential(nn.Linear(8, 64), nn.Unflatten(1, (16, 2, 2))), "relu"),
-            GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(16, 16, 3, padding=1)), "relu"),
-            GeneratorStage(nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(16, 4, 3, padding=1)), "sigmoid"),
-        ],
-        (8,),
-    )
-
-
-def test_trained_generator_study_conv_sigmoid_and_non_expanding():
-    rows = trained_generator_study(_conv_generator(), trials=3, methods=("lp",), progress=False)
-    assert len(rows) == 3 and all(r["success"] for r in rows) and rows[0]["widths"] == "8-16x2x2-16x4x4-4x8x8"
-    G = _conv_generator()
-    G.stages[2].linear[1] = nn.Conv2d(16, 1, 3, padding=1)  # 256 → 64: not invertible
-    rows = trained_generator_study(G, trials=2, methods=("lp", "lp-linf"), progress=False)
-    assert len(rows) == 4 and not any(r["success"] for r in rows)
-
-
-def test_noise_study_rows_and_csv_columns(tmp_path):
-    rows = noise_study(
-        widths=(8, 24, 72), noise_levels=(0, 1e-2), trials=1, methods=("lp", "lp-linf", "gd"), gd_options={"steps": 200}, progress=False
-    )
-    assert len(rows) == 6 and all(tuple(r) == LP_COLUMNS for r in rows)
-    lp0 = next(r for r in rows if r["method"] == "lp" and r["noise"] == 0)
-    assert lp0["success"] and lp0["latent_rel_error"] < 1e-6 and lp0["widths"] == "8-24-72"
-    folder = StudyFolder("lp", StudyOptions(experiment="lp", report_root=str(tmp_path)), {}).open()
-    path = folder.write_table("lp", LP_COLUMNS, rows)
-    with open(path, newline="") as f:
-        read = list(csv.DictReader(f))
-    assert tuple(read[0]) == LP_COLUMNS == ("method", "widths", "noise", "trial", "latent_rel_error", "seconds", "success")
-    assert len(read) == 6 and "| lp-linf | 8-24-72 | 0.01 | 1 |" in lp_report(read)
-
-
-def test_lp_figures_write_pngs(tmp_path):
-    rows = dimension_study(latent_dims=(3, 4), expansions=(3,), trials=1, methods=("lp",), progress=False)
-    assert [r["widths"] for r in rows] == ["3-9-27", "4-12-36"]
-    noisy = [
-        dict(method=m, widths="20-100-500", noise=s, trial=0, latent_rel_error=s * f, seconds=0.1, success=True)
-        for m, f in (("lp-linf", 0.7), ("gd", 0.5))
-        for s in (1e-3, 1e-2)
-    ]
-    paths = lp_figures(rows + noisy, tmp_path / "fig")
-    assert sorted(p.name for p in paths) == ["lp_error_vs_noise.png", "lp_success_vs_latent_dim.png", "lp_time_vs_latent_dim.png"]
-    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
-
-
 def test_float32_data_falls_back_and_says_so():
     G = fully_connected_generator((20, 100, 500), seed=0)  # float32: eq. 3 is infeasible at round-off level
     z = torch.randn(1, 20, generator=torch.Generator().manual_seed(0))
     z_hat, diag = invert_layerwise(G, G(z), time_limit=0.5)
     assert diag.ok.all() and "fallback" in diag.status_counts() and _rel(z_hat, z).max() < 1e-5
     assert all("eq. 3" in s.message for s in diag.solves[0] if s.status == "fallback")
-
-
-def test_evaluate_runs_the_lp_study(tmp_path):
-    import csv as _csv
-
-    out = tmp_path / "lp"
-    rows = evaluate_main(
-        [
-            "lp",
-            "--widths",
-            "5",
-            "25",
-            "125",
-            "--trials",
-            "3",
-            "--noise_levels",
-            "0",
-            "0.01",
-            "--methods",
-            "lp",
-            "gd",
-            "--latent_dims",
-            "4",
-            "--expansions",
-            "3",
-            "--dimension_trials",
-            "2",
-            "--report_root",
-            str(tmp_path),
-            "--experiment",
-            "lp",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
-        ]
-    )
-    with open(out / "lp_inversion.csv") as f:
-        read = list(_csv.DictReader(f))
-    assert tuple(read[0]) == LP_COLUMNS and len(read) == len(rows) == 2 * 2 * 3 + 2 * 2
-    noiseless_lp = [r for r in read if r["method"] == "lp" and r["widths"] == "5-25-125" and float(r["noise"]) == 0]
-    assert len(noiseless_lp) == 3 and all(float(r["latent_rel_error"]) < 1e-6 for r in noiseless_lp)
-    assert "| lp |" in (out / "report.md").read_text() and list((out / "plots").glob("*.png"))
-
-
-def test_trials_in_two_processes_give_the_rows_of_one():
-    from deeprestore.studies.lp.experiments import noise_study
-
-    def without_time(rows):
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
-
-    one = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False)
-    two = noise_study((5, 20, 60), (0.0, 0.01), trials=3, methods=("lp", "lp-linf"), seed=2, progress=False, processes=2)
-    assert len(one) == 3 * 2 * 2 and without_time(one) == without_time(two)
 
 
 def test_the_threshold_search_finds_the_smallest_accepted_index_from_any_guess():

@@ -8,6 +8,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
+from tests.tiny_checkpoints import dae_prior, generator, patch_prior
+
 
 @pytest.fixture(scope="session")
 def photos(tmp_path_factory) -> Path:
@@ -17,3 +19,15 @@ def photos(tmp_path_factory) -> Path:
     for name, (top, left) in {"astronaut": (60, 200), "coffee": (120, 260), "chelsea": (50, 150)}.items():
         Image.fromarray(getattr(skimage.data, name)()[top : top + 48, left : left + 48]).save(folder / f"{name}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory) -> dict[str, str]:
+    """Tiny checkpoints of a DAE image prior, an ICA prior at block1, a grey FoE and a VAE generator."""
+    root = tmp_path_factory.mktemp("ckpt")
+    return {
+        "dae": dae_prior(root / "prior_dae_image" / "last.ckpt"),
+        "ica": patch_prior(root / "prior_ica_block1" / "last.ckpt", net="efficientnet_lite0", layer="block1"),
+        "foe": patch_prior(root / "prior_foe_grey" / "last.ckpt", grey=True),
+        "generator": generator(root / "generator_vae_conv" / "last.ckpt"),
+    }

@@ -1,7 +1,4 @@
-"""`evaluate.py` end to end through the real network, the optimisation engine and a trained inverter.
-
-Two real 48×48 photo crops, two layers, the mv2016 and gd-plain presets at 5% of their iterations.
-"""
+"""The inversion study (``evaluate.py inversion``) on real photo crops: its folder, rows, resume, errors, methods, batches, DDP and precision."""
 
 from __future__ import annotations
 
@@ -9,7 +6,6 @@ import csv
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,13 +19,15 @@ from skimage.metrics import mean_squared_error, structural_similarity
 
 from deeprestore.cli_errors import run_command
 from deeprestore.nets import load_network
-from deeprestore.studies.cli import build_parser, main, make_study, with_default_study
-from deeprestore.studies.inversion.inverter_checkpoints import checkpoint_in, find_inverter_checkpoints
+from deeprestore.studies.cli import main
+from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
 from deeprestore.studies.inversion.scoring import COLUMNS, read_rows, score
-from deeprestore.studies.inversion.study import InversionStudy
+from tests.study_runs import ROOT, as_list, csv_rows, inversion_command, metrics_rows, out_args, study_env
+from tests.tiny_checkpoints import dae_prior, patch_prior
 
-ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["stem", "block1"]
+
+
 METHODS = ["mv2016", "gd-plain"]
 
 
@@ -41,15 +39,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def as_list(*items: str) -> str:
-    """A list option's value on the command line (jsonargparse: ``[a,b]``)."""
-    return "[" + ",".join(items) + "]"
-
-
-def out_args(out: Path) -> list[str]:
-    return ["--report_root", str(out.parent), "--experiment", out.name]
 
 
 def study_args(photos: Path, out: Path, *extra: str) -> list[str]:
@@ -81,12 +70,6 @@ def study(photos, tmp_path_factory):
     """One study run: ``(out folder, StudyResult)``."""
     out = tmp_path_factory.mktemp("study") / "out"
     return out, main(study_args(photos, out))
-
-
-def csv_rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        return list(reader.fieldnames or []), list(reader)
 
 
 def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
@@ -241,37 +224,6 @@ def test_clear_errors(photos, tmp_path, monkeypatch, capsys):
     assert "evaluate.py: error: unknown layer 'block99'" in capsys.readouterr().err
 
 
-def test_no_subcommand_is_the_inversion_study_on_the_embedded_default():
-    assert with_default_study([]) == ["inversion", "--config", str(ROOT / "configs/evaluate/default.yaml")]
-    assert with_default_study(["--network.layers", "[stem]"])[:3] == ["inversion", "--config", str(ROOT / "configs/evaluate/default.yaml")]
-    assert with_default_study(["inversion", "--config", "x.yaml"]) == ["inversion", "--config", "x.yaml"]
-    assert with_default_study(["lp", "--trials", "3"]) == ["lp", "--trials", "3"]
-    study = make_study(build_parser().parse_args(with_default_study([])))
-    assert (
-        isinstance(study, InversionStudy)
-        and study.network.layers == ["block1", "block4", "block8"]
-        and study.optimisation.iterations_scale == 1.0
-    )
-    assert study.optimisation.presets == ["mv2016", "gd-plain"] and study.images.files is None and study.trainer.devices == 1
-
-
-def test_checkpoint_choice_per_experiment(tmp_path):
-    folder = tmp_path / "exp"
-    folder.mkdir()
-    (folder / "last.ckpt").touch()
-    assert checkpoint_in(folder).name == "last.ckpt"
-    (folder / "stacked.ckpt").touch()
-    assert checkpoint_in(folder).name == "stacked.ckpt"
-    old, new = folder / "best-epoch009-step9.ckpt", folder / "best-epoch001-step1.ckpt"
-    old.touch()
-    new.touch()
-    stamp = time.time()
-    import os
-
-    os.utime(old, (stamp - 100, stamp - 100))
-    assert checkpoint_in(folder) == new
-
-
 @pytest.mark.slow
 def test_trained_inverter_is_evaluated_at_its_layer(photos, tmp_path, capsys):
     from deeprestore.training import main as train
@@ -339,7 +291,6 @@ def test_trained_inverter_is_evaluated_at_its_layer(photos, tmp_path, capsys):
 
 def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
     """An image prior runs at every layer, a feature-map prior only deeper than its own layer."""
-    from tests.tiny_checkpoints import dae_prior, patch_prior
 
     paths = [
         patch_prior(tmp_path / "img" / "last.ckpt"),
@@ -365,33 +316,6 @@ def test_learned_priors_join_the_study_at_the_right_layers(photos, tmp_path):
     assert all(0 <= r["ssim"] <= 1 for r in result.rows)
     with pytest.raises(ValueError, match="one weight per learned prior"):
         main(study_args(photos, tmp_path / "bad", "--learned_priors", as_list(*paths), "--learned_prior_weights", "[0.1]"))
-
-
-def test_denoise_study_through_evaluate_on_a_folder(photos, tmp_path):
-    rows = main(
-        [
-            "denoise",
-            "--images.files",
-            as_list(str(photos)),
-            "--images.crop_size",
-            "48",
-            "--sigmas",
-            "[25]",
-            *out_args(tmp_path / "den"),
-            "--progress",
-            "false",
-            "--wandb",
-            "disabled",
-        ]
-    )
-    header, saved = csv_rows(tmp_path / "den" / "denoise.csv")
-    assert header[:5] == ["method", "sigma", "image", "psnr", "ssim"]
-    assert {r["method"] for r in saved} == {"foe-roth", "tv-chambolle", "nl-means"}
-    assert {r["image"] for r in saved} == {"astronaut", "chelsea", "coffee"}
-    assert all(15 < float(r["psnr"]) < 60 and 0 < float(r["ssim"]) <= 1 for r in saved) and len(rows) == len(saved) == 9
-    report = (tmp_path / "den" / "report.md").read_text()
-    assert "| foe-roth |" in report and "σ = 25" in report
-    assert yaml.safe_load((tmp_path / "den" / "config.yaml").read_text())["sigmas"] == [25.0]
 
 
 def test_batch_1_and_batch_8_give_the_same_rows(tmp_path):
@@ -434,99 +358,168 @@ def test_batch_1_and_batch_8_give_the_same_rows(tmp_path):
             assert rows[8][image][column] == pytest.approx(row[column], rel=1e-5), (image, column)
 
 
-def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
-    """A file name with a comma is one path; files in a folder too small for the crop are skipped,
-    counted and totalled in one line (never upsampled); a named file that is too small is an error."""
-    folder = tmp_path / "photos, mine"
-    folder.mkdir()
-    Image.fromarray(skimage.data.astronaut()[:64, :64]).save(folder / "face,crop.png")
-    Image.fromarray(skimage.data.coffee()[:10, :10]).save(folder / "tiny.png")
-    Image.fromarray(skimage.data.coffee()[:1, :1]).save(folder / "dot.png")
-    (folder / "notes.txt").write_text("not an image")
-    common = [
-        "--images.crop_size",
-        "32",
-        "--network.layers",
-        "[stem]",
-        "--optimisation.presets",
-        "[gd-plain]",
-        "--optimisation.iterations_scale",
-        "0.01",
-        "--checkpoints",
-        "",
-        "--wandb",
-        "disabled",
-        "--progress",
-        "false",
-        "--grid_images",
-        "0",
-    ]
-    env = {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    named = subprocess.run(
+def run_study(photos: Path, out: Path, *extra: str) -> list[dict[str, str]]:
+    options = ["--images.files", str(photos), "--images.crop_size", "40", "--network.layers", "stem", "block2", "--optimisation.presets", "mv2016", "--optimisation.iterations_scale", "0.02",
+               "--images.batch_size", "2", *extra]  # fmt: skip
+    done = subprocess.run(inversion_command(out, *options), cwd=ROOT, env=study_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return metrics_rows(out)
+
+
+def test_two_ddp_processes_give_the_rows_of_one(photos, tmp_path):
+    """3 images over 2 gloo processes (shares 2 and 1) through the real Trainer: the same rows as
+    one process, each image once."""
+    one = run_study(photos, tmp_path / "one")
+    two = run_study(photos, tmp_path / "two", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    key = lambda r: (r["method"], r["layer"], r["image"])  # noqa: E731
+    assert len(two) == len({key(r) for r in two}) == 2 * 3
+    assert sorted(map(key, one)) == sorted(map(key, two))
+    by_key = {key(r): r for r in one}
+    for row in two:
+        for column in ("mse", "psnr", "ssim", "feature_error"):
+            assert float(row[column]) == pytest.approx(float(by_key[key(row)][column]), rel=1e-5, abs=1e-7), (key(row), column)
+        assert row["top1_kept"] == by_key[key(row)]["top1_kept"]
+    saved = torch.load(tmp_path / "two" / "reconstructions" / "mv2016_stem.pt")
+    assert saved["images"] == ["astronaut", "chelsea", "coffee"] and saved["reconstructions"].shape == (3, 3, 40, 40)
+
+
+def test_a_study_killed_mid_run_resumes_at_job_granularity(photos, tmp_path):
+    """SIGKILL as soon as the first job's rows are on disk; the rerun skips that job, runs the rest,
+    and ends with the rows of an uninterrupted study."""
+    import signal
+
+    env = study_env()
+
+    def command(out: Path) -> list[str]:
+        return inversion_command(out, "--images.files", str(photos), "--images.crop_size", "32", "--network.layers", "stem", "block4", "--optimisation.presets", "gd-plain",
+                                 "mv2016", "--optimisation.iterations_scale", "0.3")  # fmt: skip
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(command(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    csv_path = killed / "metrics.csv"
+    while not csv_path.exists() and process.poll() is None:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the study ended before it could be killed"
+    with csv_path.open(newline="") as f:
+        first = list(csv.DictReader(f))
+    assert 0 < len(first) < 4 * 3 and len(first) % 3 == 0  # whole jobs only, never a torn file
+    resumed = subprocess.run(command(killed), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"skipped {len(first) // 3} finished job(s)" in resumed.stdout
+    whole = tmp_path / "whole"
+    subprocess.run(command(whole), cwd=ROOT, env=env, capture_output=True, check=True, timeout=600)
+    read = {}
+    for name in ("killed", "whole"):
+        with (tmp_path / name / "metrics.csv").open(newline="") as f:
+            read[name] = {(r["method"], r["layer"], r["image"]): {c: v for c, v in r.items() if c != "seconds"} for r in csv.DictReader(f)}
+    assert read["killed"] == read["whole"] and len(read["whole"]) == 4 * 3  # every column but the wall time
+
+
+# -- at the user's scale: bf16-mixed, big networks, many layers ----------------------------------
+def _inversion(photos: Path, out: Path, *extra: str) -> tuple[list[dict], dict]:
+    files = [str(p) for p in sorted(photos.glob("*.png"))[:2]]
+    result = main(
         [
-            sys.executable,
-            "evaluate.py",
             "inversion",
             "--images.files",
-            f'["{folder / "face,crop.png"}"]',
-            *common,
-            *out_args(tmp_path / "a"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+            *files,
+            "--images.crop_size",
+            "32",
+            "--network.layers",
+            "stem",
+            "block2",
+            "--optimisation.presets",
+            "mv2016",
+            "--optimisation.iterations_scale",
+            "0.02",
+            "--checkpoints",
+            "",
+            "--grid_images",
+            "0",
+            "--report_root",
+            str(out.parent),
+            "--experiment",
+            out.name,
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--trainer.accelerator",
+            "cpu",
+            *extra,
+        ]
     )
-    assert named.returncode == 0, named.stderr[-2000:]
-    assert [r["image"] for r in read_rows(tmp_path / "a" / "metrics.csv")] == ["face,crop"]
-    found = subprocess.run(
-        [sys.executable, "evaluate.py", "inversion", "--images.files", f'["{folder}"]', *common, *out_args(tmp_path / "b")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+    return result.rows, yaml.safe_load((out / "config.yaml").read_text())
+
+
+def test_bf16_mixed_runs_only_the_network_pass_in_bf16(photos, tmp_path):
+    """Under Lightning's bf16 autocast the numbers are those of a float32 Trainer with the network
+    pass in bf16, to the last bit: the targets, priors and scores stay float32."""
+    mixed, config = _inversion(photos, tmp_path / "mixed", "--trainer.precision", "bf16-mixed")
+    explicit, _ = _inversion(photos, tmp_path / "explicit", "--execution.precision", "bf16")
+    plain, _ = _inversion(photos, tmp_path / "plain")
+    assert config["precision"] == "bf16-mixed" and config["execution"]["precision"] == "bf16" and config["world_size"] == 1
+    columns = ("mse", "psnr", "ssim", "feature_error")
+    assert [[r[c] for c in columns] for r in mixed] == [[r[c] for c in columns] for r in explicit]
+    assert [[r[c] for c in columns] for r in mixed] != [[r[c] for c in columns] for r in plain]  # bf16 did run
+
+
+def test_a_study_folder_refuses_another_precision_or_execution(photos, tmp_path):
+    _inversion(photos, tmp_path / "run")
+    with pytest.raises(ValueError, match="precision: '32-true' before, 'bf16-mixed' now"):
+        _inversion(photos, tmp_path / "run", "--trainer.precision", "bf16-mixed")
+    with pytest.raises(ValueError, match="execution"):
+        _inversion(photos, tmp_path / "run", "--execution.channels_last", "false")
+    with pytest.raises(ValueError, match="studies run in 32-true or bf16-mixed"):
+        _inversion(photos, tmp_path / "other", "--trainer.precision", "16-mixed")
+    config = tmp_path / "run" / "config.yaml"
+    settings = yaml.safe_load(config.read_text())
+    assert settings["versions"]["torch"] == torch.__version__
+    settings["versions"]["torch"] = "2.0.0"  # the folder of a run made with another torch
+    config.write_text(yaml.safe_dump(settings))
+    with pytest.raises(ValueError, match="versions: .*'2.0.0'.* before"):
+        _inversion(photos, tmp_path / "run")
+
+
+@pytest.mark.parametrize("net", ["torchvision/resnet50", "vgg16"])
+def test_eight_layers_of_a_big_random_network_under_bf16_mixed(net, tmp_path):
+    """ResNet-50 (batch norm, folded) and VGG16 (138 M parameters) with random weights of their
+    real size — plumbing only — through an eight-layer study in bf16-mixed: every layer scored."""
+    image, config = tmp_path / "astronaut.png", tmp_path / "big.yaml"
+    Image.fromarray(skimage.data.astronaut()[100:132, 150:182]).save(image)
+    config.write_text(yaml.safe_dump({"net": net, "weights": "random", "layers": None}))  # the network's own eight layers
+    result = main(
+        [
+            "inversion",
+            "--config",
+            str(config),
+            "--images.files",
+            str(image),
+            "--images.crop_size",
+            "32",
+            "--optimisation.presets",
+            "mv2016",
+            "--optimisation.iterations_scale",
+            "0.005",
+            "--checkpoints",
+            "",
+            "--grid_images",
+            "0",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "big",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.precision",
+            "bf16-mixed",
+        ]
     )
-    assert found.returncode == 0, found.stderr[-2000:]
-    assert [r["image"] for r in read_rows(tmp_path / "b" / "metrics.csv")] == ["face,crop"]
-    assert (
-        "images: skipped 2 of 3 image files (2 too small); 1 other files ignored (.txt); see the warnings above"
-        in found.stdout.splitlines()
-    )
-    assert "dot.png" in found.stderr and "tiny.png" in found.stderr
-    with pytest.raises(ValueError, match="tiny.png: 10x10 pixels is smaller than the 32-pixel crop.*never enlarged"):
-        main(["inversion", "--images.files", f'["{folder / "tiny.png"}"]', *common, *out_args(tmp_path / "c")])
-
-
-def test_the_evidence_table_counts_images_against_the_thresholds_and_gd_plain():
-    from deeprestore.studies.inversion.report import evidence_table
-
-    def row(method, image, fe, ssim):
-        return {"method": method, "layer": "stem", "image": image, "feature_error": fe, "ssim": ssim}
-
-    rows = [
-        row("mv2016", "a", 0.10, 0.9),
-        row("mv2016", "b", 0.20, 0.5),
-        row("mv2016", "c", 0.30, 0.7),
-        row("gd-plain", "a", 0.40, 0.8),
-        row("gd-plain", "b", 0.15, 0.6),
-        row("gd-plain", "c", 0.50, 0.1),
-    ]
-    table = evidence_table(rows, "stem", ["mv2016", "gd-plain"]).splitlines()
-    assert (
-        table[0]
-        == "| method | worst feature error (image) | worst SSIM (image) | feature error ≤ 0.15 | feature error ≤ 0.25 | SSIM > gd-plain's |"
-    )
-    assert table[2] == "| mv2016 | 0.300 (c) | 0.500 (b) | 33% (1/3) | 67% (2/3) | 67% (2/3) |"
-    assert table[3] == "| gd-plain | 0.500 (c) | 0.100 (c) | 33% (1/3) | 33% (1/3) | – |"
-
-
-def test_names_that_differ_only_in_other_characters_get_files_of_their_own():
-    """猫.png and 犬.png once shared plots/layers__.png: one figure was lost."""
-    from deeprestore.studies.inversion.report import file_stem
-
-    assert file_stem("block1") == "block1" and file_stem("mv2016-calibrated") == "mv2016-calibrated"  # plain names unchanged
-    stems = {file_stem(name) for name in ("猫", "犬", "_", "my photo", "my_photo", "my:photo")}
-    assert len(stems) == 6 and all(stem.isascii() for stem in stems)
-    assert file_stem("猫") == file_stem("猫")  # stable across runs: a resumed study finds its files
+    assert len({r["layer"] for r in result.rows}) == len(result.rows) == 8
+    assert all(torch.isfinite(torch.tensor(float(r["feature_error"]))) for r in result.rows)

@@ -1,0 +1,34 @@
+"""The visualisation study: each class image scored by the network."""
+
+from __future__ import annotations
+
+
+def test_the_visualisation_study_scores_each_class_image(tmp_path):
+    from deeprestore.studies.cli import main as evaluate
+
+    rows = evaluate(
+        [
+            "visualise",
+            "--classes",
+            "1",
+            "967",
+            "--optimisation.presets",
+            "mv2016",
+            "lucent",
+            "--optimisation.budget",
+            "40",
+            "--image_size",
+            "64",
+            "--report_root",
+            str(tmp_path),
+            "--experiment",
+            "vis",
+            "--wandb",
+            "disabled",
+            "--progress",
+            "false",
+        ]
+    )
+    assert [(r["preset"], r["class_index"]) for r in rows] == [("mv2016", 1), ("mv2016", 967), ("lucent", 1), ("lucent", 967)]
+    assert rows[1]["class_name"] == "espresso" and all(r["probability"] > 5 / 1000 for r in rows)  # above chance (1/1000)
+    assert (tmp_path / "vis" / "classes.png").is_file() and "top-1 is the class" in (tmp_path / "vis" / "report.md").read_text()
