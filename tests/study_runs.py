@@ -13,6 +13,8 @@ import skimage.data
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the options of every study or training run in the tests: no W&B, no progress bars
+QUIET = ["--wandb", "disabled", "--progress", "false"]
 
 
 def inversion_command(out: Path, *options: str) -> list[str]:

@@ -16,6 +16,7 @@ from PIL import Image
 
 from deeprestore.checkpoint_files import read_checkpoint
 from deeprestore.studies.cli import main as evaluate
+from tests.study_runs import QUIET
 from tests.tiny_checkpoints import dae_prior, generator, inverter, patch_prior
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,10 +101,7 @@ def test_a_checkpoint_the_study_finds_by_itself_is_skipped_with_a_note(evil, tmp
             str(tmp_path),
             "--experiment",
             "found",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--trainer.accelerator",
             "cpu",
             "--trust_checkpoints",
@@ -134,10 +132,7 @@ def test_trusting_a_named_checkpoint_unpickles_it(evil, tmp_path):
                 "true",
                 "--report_root",
                 str(tmp_path),
-                "--wandb",
-                "disabled",
-                "--progress",
-                "false",
+                *QUIET,
             ]
         )
     assert marker.exists()

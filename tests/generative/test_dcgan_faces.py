@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from deeprestore.generative.dcgan_faces import dcgan_generator, face_generator, face_weights_path, fold_batchnorm
+from tests.study_runs import QUIET
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +90,7 @@ def test_every_operator_runs_through_the_study_in_and_out_of_range(tmp_path):
             str(tmp_path),
             "--experiment",
             "faces",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--trainer.accelerator",
             "cpu",
         ]

@@ -15,6 +15,7 @@ from datamodules.evaluation_images import held_out_images
 from deeprestore.inversion import invert
 from deeprestore.nets import FeatureNetwork, GraphNetwork, load_network, network_from_module
 from deeprestore.nets.tokens import patch_grid, tokens_to_grid
+from tests.study_runs import QUIET
 
 #: (network, layers, the modules whose forward outputs are those layers)
 HOOKED = [
@@ -268,10 +269,7 @@ def test_the_inversion_study_on_a_torchvision_network_says_where_c_comes_from(tm
             "0.01",
             "--checkpoints",
             "",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--report_root",
             str(tmp_path),
             "--experiment",

@@ -14,7 +14,7 @@ from PIL import Image
 from deeprestore.studies.cli import build_parser, main, make_study, with_default_study
 from deeprestore.studies.inversion.scoring import read_rows
 from deeprestore.studies.inversion.study import InversionStudy
-from tests.study_runs import ROOT, out_args
+from tests.study_runs import QUIET, ROOT, out_args
 
 
 def test_no_subcommand_is_the_inversion_study_on_the_embedded_default():
@@ -51,10 +51,7 @@ def test_images_with_commas_and_tiny_files_through_the_command_line(tmp_path):
         "0.01",
         "--checkpoints",
         "",
-        "--wandb",
-        "disabled",
-        "--progress",
-        "false",
+        *QUIET,
         "--grid_images",
         "0",
     ]
@@ -120,19 +117,9 @@ SMOKE_LAYERS = {"newer_priors.yaml": ["stem", "block4"]}
 def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]:
     """Options that make a config's study run in seconds, with the tiny checkpoints."""
     files = [str(p) for p in sorted(photos.glob("*.png"))[:2]]
+    inversion = ["--images.files", *files, "--images.crop_size", "32", "--optimisation.iterations_scale", "0.005", "--checkpoints", ""]
     if study == "inversion":
-        return [
-            "--images.files",
-            *files,
-            "--images.crop_size",
-            "32",
-            "--optimisation.iterations_scale",
-            "0.005",
-            "--checkpoints",
-            "",
-            "--grid_images",
-            "2",
-        ]
+        return [*inversion, "--grid_images", "2"]
     if study == "denoise":
         return ["--images.files", *files, "--images.crop_size", "32", "--sigmas", "25", "--priors", ckpt["foe"]]
     if study == "inverse-problems":
@@ -175,14 +162,7 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
         ]
     if study == "networks":
         return [
-            "--images.files",
-            *files,
-            "--images.crop_size",
-            "32",
-            "--optimisation.iterations_scale",
-            "0.005",
-            "--checkpoints",
-            "",
+            *inversion,
             "--positions",
             "1",
             "5",
@@ -229,10 +209,7 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
             str(tmp_path),
             "--experiment",
             "smoke",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
         ]
     )
     folder = tmp_path / "smoke"

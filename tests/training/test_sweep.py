@@ -11,6 +11,7 @@ from PIL import Image
 
 from deeprestore.studies.cli import main as evaluate
 from deeprestore.training import main as train
+from tests.study_runs import QUIET
 
 #: the embedded default's model and data at 64² crops, one short epoch
 TINY = [
@@ -64,10 +65,7 @@ def test_a_sweep_trains_one_inverter_per_layer_and_the_study_finds_them(tmp_path
             "[]",
             "--checkpoints",
             str(root),
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--report_root",
             str(tmp_path),
             "--experiment",

@@ -11,6 +11,7 @@ import yaml
 from PIL import Image
 
 from deeprestore.studies.cli import main
+from tests.study_runs import QUIET
 
 
 def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_path):
@@ -46,10 +47,7 @@ def test_calibration_tunes_on_one_split_and_reports_on_the_other(photos, tmp_pat
             str(tmp_path),
             "--experiment",
             "cal",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
         ]
     )
     folder = tmp_path / "cal"
@@ -126,10 +124,7 @@ def test_calibration_plumbing_on_alexnet_with_random_weights(tmp_path):
             str(tmp_path),
             "--experiment",
             "alex",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
         ]
     )
     assert set(calibration) == {"relu1"} and calibration["relu1"]["data_weight"] == 300.0

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from deeprestore.studies.cli import main
-from tests.study_runs import ROOT
+from tests.study_runs import QUIET, ROOT
 
 
 def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoints, tmp_path):
@@ -39,10 +39,7 @@ def test_the_inverse_problems_study_shards_over_ddp_processes(photos, checkpoint
             "2",
             "--images.batch_size",
             "2",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--report_root",
             str(tmp_path),
             "--experiment",
@@ -90,10 +87,7 @@ def test_the_inverse_problems_study_runs_every_operator_under_bf16_mixed(checkpo
             str(tmp_path),
             "--experiment",
             "bf16",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--trainer.accelerator",
             "cpu",
             "--trainer.precision",

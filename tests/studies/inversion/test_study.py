@@ -22,7 +22,7 @@ from deeprestore.nets import load_network
 from deeprestore.studies.cli import main
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
 from deeprestore.studies.inversion.scoring import COLUMNS, read_rows, score
-from tests.study_runs import ROOT, as_list, csv_rows, inversion_command, metrics_rows, out_args, study_env
+from tests.study_runs import QUIET, ROOT, as_list, csv_rows, inversion_command, metrics_rows, out_args, study_env
 from tests.tiny_checkpoints import dae_prior, patch_prior
 
 LAYERS = ["stem", "block1"]
@@ -56,10 +56,7 @@ def study_args(photos: Path, out: Path, *extra: str) -> list[str]:
         "0.05",
         "--checkpoints",
         "",
-        "--wandb",
-        "disabled",
-        "--progress",
-        "false",
+        *QUIET,
         *out_args(out),
         *extra,
     ]
@@ -341,10 +338,7 @@ def test_batch_1_and_batch_8_give_the_same_rows(tmp_path):
             "0.03",
             "--checkpoints",
             "",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--grid_images",
             "0",
             "--images.batch_size",
@@ -442,10 +436,7 @@ def _inversion(photos: Path, out: Path, *extra: str) -> tuple[list[dict], dict]:
             str(out.parent),
             "--experiment",
             out.name,
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--trainer.accelerator",
             "cpu",
             *extra,
@@ -511,10 +502,7 @@ def test_eight_layers_of_a_big_random_network_under_bf16_mixed(net, tmp_path):
             str(tmp_path),
             "--experiment",
             "big",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
             "--trainer.accelerator",
             "cpu",
             "--trainer.precision",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deeprestore.studies.cli import main as evaluate_main
 from deeprestore.studies.lp.experiments import LP_COLUMNS
+from tests.study_runs import QUIET
 
 
 def test_evaluate_runs_the_lp_study(tmp_path):
@@ -35,10 +36,7 @@ def test_evaluate_runs_the_lp_study(tmp_path):
             str(tmp_path),
             "--experiment",
             "lp",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
         ]
     )
     with open(out / "lp_inversion.csv") as f:

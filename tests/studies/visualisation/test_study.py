@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.study_runs import QUIET
+
 
 def test_the_visualisation_study_scores_each_class_image(tmp_path):
     from deeprestore.studies.cli import main as evaluate
@@ -23,10 +25,7 @@ def test_the_visualisation_study_scores_each_class_image(tmp_path):
             str(tmp_path),
             "--experiment",
             "vis",
-            "--wandb",
-            "disabled",
-            "--progress",
-            "false",
+            *QUIET,
         ]
     )
     assert [(r["preset"], r["class_index"]) for r in rows] == [("mv2016", 1), ("mv2016", 967), ("lucent", 1), ("lucent", 967)]
