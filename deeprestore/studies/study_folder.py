@@ -38,7 +38,7 @@ from deeprestore.cli_options import run_folder, writable_folder
 from deeprestore.studies.folder_lock import FolderLock
 from deeprestore.studies.renamed_options import renamed_config
 
-__all__ = ["StudyFolder", "StudyOptions", "WandbMode"]
+__all__ = ["StudyFolder", "StudyOptions", "WandbMode", "figure_links"]
 
 WandbMode = Literal["offline", "online", "disabled"]
 
@@ -73,6 +73,11 @@ class StudyOptions:
     def settings(self) -> dict[str, Any]:
         """All of the study's options as a dict (for ``config.yaml``)."""
         return asdict(self)
+
+
+def figure_links(figures: Sequence[Path]) -> str:
+    """Markdown image links to ``figures`` (files in the folder's ``plots/``), one per line."""
+    return "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)
 
 
 def _lookup(config: Mapping[str, Any], key: str) -> Any:
@@ -253,6 +258,24 @@ class StudyFolder:
             except Exception as error:  # the study is done; say so and go on
                 self.warn(f"W&B could not finish the run ({type(error).__name__}: {error})")
         self.lock.release()
+
+    def publish(
+        self,
+        title: str,
+        sections: Sequence[str],
+        table: tuple[str, Sequence[str], Sequence[Mapping[str, Any]]],
+        *,
+        figures: Sequence[Path] = (),
+        intro: str = "",
+        summary: str = "",
+    ) -> None:
+        """The end of a study run: ``report.md`` (:meth:`write_report`), the ``(key, columns,
+        rows)`` table and the figures to W&B (:meth:`log_table`), the W&B run closed and the folder
+        given back (:meth:`finish`), and where the report is with ``summary`` (:meth:`print_done`)."""
+        self.write_report(title, sections, intro=intro)
+        self.log_table(*table, figures)
+        self.finish()
+        self.print_done(summary)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)

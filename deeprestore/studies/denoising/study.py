@@ -157,10 +157,7 @@ class DenoisingStudy(StudyOptions):
             "picked from its grid per σ by mean PSNR. SSIM: the 11×11 Gaussian window of every study (data range 255). "
             "Data: [denoise.csv](denoise.csv)."
         )
-        folder.write_report("Denoising study", [table], intro=intro)
-        folder.log_table("denoise", DENOISE_COLUMNS, rows)
-        folder.finish()
-        folder.print_done(table)
+        folder.publish("Denoising study", [table], ("denoise", DENOISE_COLUMNS, rows), intro=intro, summary=table)
         if self.images.files:
             print(skips.report())
         return rows

@@ -47,7 +47,7 @@ from deeprestore.studies.inverse_problems.experiment import (
 from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
 from deeprestore.studies.option_groups import ImageOptions
 from deeprestore.studies.predict_job import run_job
-from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links
 from deeprestore.studies.trainer_options import TrainerOptions
 
 __all__ = ["FACE_GENERATOR", "InverseProblemsStudy", "study_generator"]
@@ -293,14 +293,14 @@ class InverseProblemsStudy(StudyOptions):
         )
         if not folder.writer:
             return rows
-        folder.write_report(
+        folder.publish(
             "Inverse problems with a generator: CSGM and ILO",
-            [table, "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)],
+            [table, figure_links(figures)],
+            ("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows),
+            figures=figures,
             intro=intro,
+            summary=table,
         )
-        folder.log_table("inverse_problems", INVERSE_PROBLEM_COLUMNS, rows, figures)
-        folder.finish()
-        folder.print_done(table)
         if self.images.files:
             print(skips.report())
         return rows

@@ -14,7 +14,7 @@ from pathlib import Path
 from deeprestore.generative.vae_module import load_generator
 from deeprestore.studies.lp.experiments import LP_COLUMNS, LP_METHODS, dimension_study, noise_study, trained_generator_study
 from deeprestore.studies.lp.report import lp_figures, lp_report
-from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links
 
 __all__ = ["LPStudy"]
 
@@ -102,12 +102,12 @@ class LPStudy(StudyOptions):
             folder.write_table("lp_inversion", LP_COLUMNS, rows, json_too=True)
         figures = lp_figures(rows, folder.path / "plots")
         table = lp_report(rows)
-        folder.write_report(
+        folder.publish(
             "Inverting ReLU generators one layer at a time",
-            [table, "\n".join(f"![{p.stem}](plots/{p.name})" for p in figures)],
+            [table, figure_links(figures)],
+            ("lp_inversion", LP_COLUMNS, rows),
+            figures=figures,
             intro=INTRO,
+            summary=table,
         )
-        folder.log_table("lp_inversion", LP_COLUMNS, rows, figures)
-        folder.finish()
-        folder.print_done(table)
         return rows

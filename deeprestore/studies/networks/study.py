@@ -95,12 +95,13 @@ class NetworksStudy(InversionOptions):
             folder.write_table("networks", NETWORK_COLUMNS, rows, json_too=True)
             for metric, label in PLOTTED.items():
                 save_figure(position_plot(rows, metric, label, self.names, self.positions), folder.path / "plots" / f"{metric}.png")
-            folder.write_report(
-                f"Does the network matter? {', '.join(self.names)}", report_sections(rows, self.names, self.positions, layers)
+            folder.publish(
+                f"Does the network matter? {', '.join(self.names)}",
+                report_sections(rows, self.names, self.positions, layers),
+                ("networks", NETWORK_COLUMNS, rows),
+                figures=[folder.path / "plots" / f"{m}.png" for m in PLOTTED],
+                summary="mean SSIM by position:\n" + summary_table(rows, self.names, self.positions, layers, "ssim"),
             )
-            folder.log_table("networks", NETWORK_COLUMNS, rows, [folder.path / "plots" / f"{m}.png" for m in PLOTTED])
-            folder.finish()
-            folder.print_done("mean SSIM by position:\n" + summary_table(rows, self.names, self.positions, layers, "ssim"))
         return rows
 
 

@@ -185,10 +185,13 @@ class VisualisationStudy(StudyOptions):
         if not folder.writer:
             return rows
         figure = save_figure(class_grid(images, presets, self.classes, names), folder.path / "classes.png")
-        folder.write_report(f"Class visualisations: {net.name}", report_sections(rows, presets, figure))
-        folder.log_table("visualisations", VISUALISATION_COLUMNS, rows, [figure])
-        folder.finish()
-        folder.print_done("top-1 rate and mean probability by preset:\n" + summary_table(rows, presets))
+        folder.publish(
+            f"Class visualisations: {net.name}",
+            report_sections(rows, presets, figure),
+            ("visualisations", VISUALISATION_COLUMNS, rows),
+            figures=[figure],
+            summary="top-1 rate and mean probability by preset:\n" + summary_table(rows, presets),
+        )
         return rows
 
 
