@@ -25,6 +25,7 @@ FLOORS = {  # package → the floor it is on (a module imports only its own floo
     "deeprestore.inverters": 2,
     "deeprestore.generative": 2,
     "deeprestore.stats": 2,
+    "deeprestore.linear_inverse": 2,
     "deeprestore.training": 3,
     "deeprestore.studies": 3,
 }
