@@ -1,6 +1,6 @@
-"""Study runs as the tests start them: an inversion study as a subprocess (``python evaluate.py
-inversion``) with the options every such run shares, the options that place a study's folder, list
-values on the command line, and the CSV files a study writes."""
+"""Study and training runs as the tests start them: tiny training data, an inversion study as a
+subprocess (``python evaluate.py inversion``) with the options every such run shares, the options
+that place a study's folder, list values on the command line, and the CSV files a study writes."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ def inversion_command(out: Path, *options: str) -> list[str]:
     inverting networks; ``options`` (the images, layers, presets, budget …) follow, and win."""
     return [sys.executable, "evaluate.py", "inversion", "--checkpoints", "", "--wandb", "disabled", "--progress", "false",
             "--report_root", str(out.parent), "--experiment", out.name, "--trainer.accelerator", "cpu", *options]  # fmt: skip
+
+
+def tiny_photo_data(samples_per_epoch: int) -> list[str]:
+    """``train.py`` options for the embedded default's photos at 64² crops (resized to 96), batches
+    of 8, ``samples_per_epoch`` training crops and centre crops for evaluation."""
+    return ["--data.init_args.crop_size", "64", "--data.init_args.resize", "96", "--data.init_args.train_samples_per_epoch",
+            str(samples_per_epoch), "--data.init_args.batch_size", "8", "--data.init_args.eval_crops", "center"]  # fmt: skip
 
 
 def study_env() -> dict[str, str]:

@@ -16,20 +16,12 @@ import yaml
 
 from deeprestore.training import main
 from deeprestore.training.cli import build_cli
+from tests.study_runs import tiny_photo_data
 from tests.wandb_records import logged_config, logged_history
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
-    "--data.init_args.crop_size",
-    "64",
-    "--data.init_args.resize",
-    "96",
-    "--data.init_args.train_samples_per_epoch",
-    "16",
-    "--data.init_args.batch_size",
-    "8",
-    "--data.init_args.eval_crops",
-    "center",
+    *tiny_photo_data(samples_per_epoch=16),
     "--model.init_args.layer",
     "block1",
     "--model.init_args.grid_images",

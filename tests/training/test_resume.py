@@ -15,19 +15,12 @@ import pytest
 import torch
 import yaml
 
+from tests.study_runs import tiny_photo_data
+
 ROOT = Path(__file__).resolve().parents[2]
 # 24 crops of 64², batch 8: 3 steps per epoch, validation every 2nd epoch, 4 epochs
 SHORT = [
-    "--data.init_args.crop_size",
-    "64",
-    "--data.init_args.resize",
-    "96",
-    "--data.init_args.train_samples_per_epoch",
-    "24",
-    "--data.init_args.batch_size",
-    "8",
-    "--data.init_args.eval_crops",
-    "center",
+    *tiny_photo_data(samples_per_epoch=24),
     "--model.init_args.layer",
     "block1",
     "--model.init_args.grid_images",

@@ -11,20 +11,11 @@ from PIL import Image
 
 from deeprestore.studies.cli import main as evaluate
 from deeprestore.training import main as train
-from tests.study_runs import QUIET
+from tests.study_runs import QUIET, tiny_photo_data
 
 #: the embedded default's model and data at 64² crops, one short epoch
 TINY = [
-    "--data.init_args.crop_size",
-    "64",
-    "--data.init_args.resize",
-    "96",
-    "--data.init_args.train_samples_per_epoch",
-    "16",
-    "--data.init_args.batch_size",
-    "8",
-    "--data.init_args.eval_crops",
-    "center",
+    *tiny_photo_data(samples_per_epoch=16),
     "--model.init_args.grid_images",
     "0",
     "--trainer.max_epochs",
