@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["map_inverse", "pseudo_inverse"]
+__all__ = ["gaussian_moments", "linear_mmse_inverse", "map_inverse", "pseudo_inverse"]
 
 
 def _check_matrix(w: Tensor) -> Tensor:
@@ -49,3 +49,29 @@ def pseudo_inverse(w: Tensor, rcond: float = 1e-10) -> Tensor:
     """The Moore–Penrose pseudo-inverse ``W⁺`` (``n×m``, float64); singular values below
     ``rcond`` times the largest are treated as zero."""
     return torch.linalg.pinv(_check_matrix(w), rtol=rcond)
+
+
+def gaussian_moments(w: Tensor, prior_covariance: Tensor, strength: float) -> tuple[Tensor, Tensor]:
+    """The second moments of ``f = W x + ε`` with ``x ~ N(0, Σ)`` and ``ε ~ N(0, I/λ)``:
+    ``(C, R) = (Σ Wᵀ, W Σ Wᵀ + I/λ)`` (``n×m``, ``m×m``, float64); ``λ = inf`` for no noise."""
+    w = _check_matrix(w)
+    sigma = prior_covariance.double()
+    if tuple(sigma.shape) != (w.shape[1], w.shape[1]):
+        raise ValueError(
+            f"the prior covariance must be {w.shape[1]}×{w.shape[1]} for W of shape {tuple(w.shape)}, got {tuple(sigma.shape)}"
+        )
+    if not strength > 0:
+        raise ValueError(f"the strength λ must be positive, got {strength}")
+    cross = sigma @ w.T
+    return cross, w @ cross + torch.eye(w.shape[0], dtype=torch.float64) / strength
+
+
+def linear_mmse_inverse(cross_moment: Tensor, feature_moment: Tensor) -> Tensor:
+    """``C R⁻¹`` (``n×m``, float64): the matrix minimising ``E‖x − M f‖²`` given ``C = E[x fᵀ]`` and
+    ``R = E[f fᵀ]`` (positive definite). With :func:`gaussian_moments` it is eq. 2's
+    :func:`map_inverse` in its push-through form ``Σ Wᵀ (W Σ Wᵀ + I/λ)⁻¹``, which needs no ``Σ⁻¹``; with
+    moments measured on data it is the best linear inverse of any features, a nonlinearity's included."""
+    cross, moment = cross_moment.double(), feature_moment.double()
+    if cross.ndim != 2 or tuple(moment.shape) != (cross.shape[1], cross.shape[1]):
+        raise ValueError(f"expected C of shape n×m and R of shape m×m, got {tuple(cross.shape)} and {tuple(moment.shape)}")
+    return torch.linalg.solve(moment, cross.T).T

@@ -36,6 +36,7 @@ from torch import Tensor
 
 __all__ = [
     "displacement_index",
+    "key_means",
     "interior_positions",
     "toeplitz_deviation_map",
     "toeplitz_distance",
@@ -62,6 +63,19 @@ def displacement_index(h: int, w: int, device: torch.device | None = None) -> Te
     return di * (2 * w - 1) + dj
 
 
+def key_means(values: Tensor, key: Tensor, bins: int) -> Tensor:
+    """Mean of ``values`` over the entries sharing each key: a ``bins`` vector (0 where no entry has that key).
+
+    Args:
+        values: any shape.
+        key: long, the shape of ``values``, in ``[0, bins)``.
+    """
+    flat_key = key.flatten()
+    sums = torch.zeros(bins, dtype=values.dtype, device=values.device).index_add_(0, flat_key, values.flatten())
+    counts = torch.bincount(flat_key, minlength=bins).to(values.dtype)
+    return sums / counts.clamp_min(1)
+
+
 def toeplitz_projection(matrix: Tensor, h: int, w: int, fit_border: int = 0) -> Tensor:
     """Nearest stationary (doubly block-Toeplitz) matrix to ``matrix`` over an ``h×w`` grid.
 
@@ -82,16 +96,12 @@ def toeplitz_projection(matrix: Tensor, h: int, w: int, fit_border: int = 0) -> 
     _check(matrix, h, w)
     key = displacement_index(h, w, matrix.device)
     bins = (2 * h - 1) * (2 * w - 1)
-    values = matrix.flatten()
-    sums = torch.zeros(bins, dtype=matrix.dtype, device=matrix.device).index_add_(0, key.flatten(), values)
-    counts = torch.bincount(key.flatten(), minlength=bins).to(matrix.dtype)
-    means = sums / counts.clamp_min(1)
+    means = key_means(matrix, key, bins)
     if fit_border:
         keep = interior_positions(h, w, fit_border).to(matrix.device)
-        inner_key = key[keep][:, keep].flatten()
-        inner_sums = torch.zeros_like(sums).index_add_(0, inner_key, matrix[keep][:, keep].flatten())
-        inner_counts = torch.bincount(inner_key, minlength=bins).to(matrix.dtype)
-        means = torch.where(inner_counts > 0, inner_sums / inner_counts.clamp_min(1), means)
+        inner_key = key[keep][:, keep]
+        inner_counts = torch.bincount(inner_key.flatten(), minlength=bins)
+        means = torch.where(inner_counts > 0, key_means(matrix[keep][:, keep], inner_key, bins), means)
     return means[key]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deeprestore.linear_inverse import map_inverse, pseudo_inverse
+from deeprestore.linear_inverse import gaussian_moments, linear_mmse_inverse, map_inverse, pseudo_inverse
 
 
 def _random(m: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -47,3 +47,11 @@ def test_shapes_and_strengths_that_do_not_fit_are_refused():
         map_inverse(_random(5, 8), torch.eye(8), 0.0)
     with pytest.raises(ValueError, match="W must be a floating-point m×n matrix"):
         pseudo_inverse(torch.ones(3, dtype=torch.int64))
+
+
+def test_the_mmse_inverse_of_the_gaussian_moments_is_the_map_inverse():
+    g = torch.Generator().manual_seed(5)
+    w = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    a = torch.randn(5, 9, generator=g, dtype=torch.float64)
+    sigma = a @ a.T / 9 + 0.1 * torch.eye(5, dtype=torch.float64)
+    assert torch.allclose(linear_mmse_inverse(*gaussian_moments(w, sigma, 3.0)), map_inverse(w, sigma, 3.0), atol=1e-10)
