@@ -45,6 +45,7 @@ from deeprestore.studies.calibration.study import CalibrationStudy
 from deeprestore.studies.denoising.study import DenoisingStudy
 from deeprestore.studies.inverse_problems.study import InverseProblemsStudy
 from deeprestore.studies.inversion.study import InversionStudy
+from deeprestore.studies.linear_inverse.study import LinearInverseStudy
 from deeprestore.studies.lp.study import LPStudy
 from deeprestore.studies.networks.study import NetworksStudy
 from deeprestore.studies.renamed_options import renamed_arguments, renamed_config
@@ -64,6 +65,7 @@ STUDIES: dict[str, type] = {
     "calibrate": CalibrationStudy,
     "networks": NetworksStudy,
     "visualise": VisualisationStudy,
+    "linear-inverse": LinearInverseStudy,
 }
 DEFAULT_STUDY = "inversion"
 

@@ -34,18 +34,23 @@ def _expected_error(m, cross, moment, sigma):
     return float(torch.trace(sigma) - 2 * torch.trace(m @ cross.T) + torch.trace(m @ moment @ m.T))
 
 
-def test_it_solves_the_least_squares_problem_an_independent_solver_gives():
+@pytest.mark.parametrize("fit_positions", [None, [5, 6, 9, 10]], ids=["all", "interior"])
+def test_it_solves_the_least_squares_problem_an_independent_solver_gives(fit_positions):
     grid = ConvolutionGrid((2, 4, 4), (3, 2, 2), 2)
     w, sigma = _problem(grid)
     cross, moment = gaussian_moments(w, sigma, 10.0)
-    fitted = convolutional_inverse(cross, moment, grid, radius=1)
-    # vec(M) = P θ with P the 0/1 matrix of the allowed keys; normal equations Pᵀ(I ⊗ R)P θ = Pᵀ vec(C).
+    positions = None if fit_positions is None else torch.tensor(fit_positions)
+    fitted = convolutional_inverse(cross, moment, grid, radius=1, fit_positions=positions)
+    # vec(M) = P θ with P the 0/1 matrix of the allowed keys; the error of the fitted rows D:
+    # normal equations Pᵀ(D ⊗ R)P θ = Pᵀ vec(D C).
     key = convolution_key(grid)[0].T.numpy()
     window = convolution_window(grid, 1).T.numpy()
-    used = np.unique(key[window])
+    rows = np.ones(16, bool) if fit_positions is None else np.isin(np.arange(16), fit_positions)
+    rows = np.tile(rows, 2)  # both image channels
+    used = np.unique(key[rows][window[rows]])
     p = np.stack([((key == k) & window).ravel() for k in used], axis=1).astype(float)
-    big = np.kron(np.eye(grid.image_size), moment.numpy())
-    theta = np.linalg.solve(p.T @ big @ p, p.T @ cross.numpy().ravel())
+    big = np.kron(np.diag(rows.astype(float)), moment.numpy())
+    theta = np.linalg.solve(p.T @ big @ p, p.T @ (cross.numpy() * rows[:, None]).ravel())
     assert np.allclose(fitted.numpy().ravel(), p @ theta, atol=1e-9)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,8 @@ CONFIG_STUDIES = {
     "newer_priors.yaml": "inversion",
     "visualise.yaml": "visualise",
     "faces.yaml": "inverse-problems",
+    "linear_inverse.yaml": "linear-inverse",
+    "linear_inverse_alexnet_vgg16.yaml": "linear-inverse",
 }
 
 
@@ -169,6 +172,8 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
         ]
     if study == "visualise":
         return ["--classes", "1", "--optimisation.budget", "3", "--image_size", "32"]
+    if study == "linear-inverse":
+        return ["--train_patches", "200", "--test_patches", "20", "--radii", "[1]", "--noise_levels", "[0.01]", "--photo_crop", "32"]
     return [
         "--trials",
         "1",
@@ -185,6 +190,16 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
     ]
 
 
+def smoke_cases(config: str) -> list[dict]:
+    """A linear-inverse config's cases at sizes of 8 at most, with random weights for the user's networks
+    (AlexNet and VGG16 here: plumbing only)."""
+    cases = yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["cases"]
+    return [
+        {**case, "size": min(case.get("size", 16), 8), **({"weights": "random"} if case.get("network") in ("alexnet", "vgg16") else {})}
+        for case in cases
+    ]
+
+
 def test_every_config_of_evaluate_is_listed():
     assert sorted(p.name for p in (ROOT / "configs" / "evaluate").glob("*.yaml")) == sorted(CONFIG_STUDIES)
 
@@ -196,6 +211,8 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         "learned_priors.yaml": ["--learned_priors", checkpoints["dae"], checkpoints["ica"]],
         "newer_priors.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"]],
     }.get(config, [])
+    if study == "linear-inverse":
+        extra += ["--cases", json.dumps(smoke_cases(config))]
     if config in SMOKE_LAYERS:
         extra += ["--network.layers", *SMOKE_LAYERS[config]]
     result = main(
@@ -232,6 +249,9 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         return
     if study == "visualise":
         assert [(r["preset"], r["class_index"]) for r in result] == [("mv2016", 1), ("deepinversion", 1), ("lucent", 1)]
+        return
+    if study == "linear-inverse":
+        assert len(settings["case_labels"]) == len(smoke_cases(config)) and {r["case"] for r in result} == set(settings["case_labels"])
         return
     rows = result.rows if study == "inversion" else result
     assert rows and all(0 <= float(r["ssim"]) <= 1 for r in rows if "ssim" in r)

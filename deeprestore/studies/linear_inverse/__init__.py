@@ -1,0 +1,1 @@
+"""The linear-inverse study (Harder 2017, §1.1.1): the layers (:mod:`.layer_cases`), the inverses and their measures (:mod:`.measurements`), the figure (:mod:`.figures`) and the runner (:mod:`.study`)."""
