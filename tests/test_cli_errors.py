@@ -139,6 +139,8 @@ EVALUATE_ERRORS = [
     (["--optimisation.presets", "nosuch"], ["nosuch"]),
     (["--images.files", "/nonexistent/a,b.jpg"], ["image path does not exist: /nonexistent/a,b.jpg"]),
     (["--nosuch"], ["unrecognized arguments: --nosuch"]),
+    (["linear-inverse", "--radii", "[-1]"], ["--radii must be non-negative"]),
+    (["linear-inverse", "--cases", '[{"size": 40}]', "--max_dimension", "4000"], ["features 19200", "≤ --max_dimension 4000"]),
 ]
 
 

@@ -46,6 +46,9 @@ class LayerCase:
         kernel: ``network: random`` only: the kernel side (odd).
         stride: ``network: random`` only: the stride.
         label: the case's name in the tables (default: built from the fields).
+        inverter: a ``train.py`` inverting-network checkpoint of this network whose target layer's
+            output is this case's features (the whole stage: e.g. Lite0's ``stem`` is
+            ``[stages.stem.0, stages.stem.1]`` with ``relu6``); its reconstruction is one more row.
     """
 
     network: str = "random"
@@ -58,6 +61,7 @@ class LayerCase:
     kernel: int = 3
     stride: int = 1
     label: str = ""
+    inverter: str | None = None
 
     def name(self) -> str:
         """The label, or one built from the fields."""
@@ -83,6 +87,8 @@ class LayerCase:
                     f"case {self.name()}: a random convolution needs an odd kernel and positive stride and channels, "
                     f"got kernel {self.kernel}, stride {self.stride}, channels {self.channels}"
                 )
+            if self.inverter is not None:
+                raise ValueError(f"case {self.name()}: a random convolution has no trained inverter")
         elif not self.modules:
             raise ValueError(
                 f"case {self.name()}: name the layer's modules inside {self.network} (e.g. modules: [stages.stem.0, stages.stem.1])"

@@ -24,7 +24,7 @@ and the error ``‖x − x̂‖² / ‖x − μ‖²`` on held-out patches (whol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -127,8 +127,10 @@ def measure_inverses(
     border: int,
     radius: int,
     generator: torch.Generator,
+    reconstructors: Mapping[str, Callable[[Tensor], Tensor]] | None = None,
 ) -> list[dict]:
-    """One row per inverse (:data:`MEASUREMENT_COLUMNS`) on held-out patches ``test`` (``N×C×H×W``)."""
+    """One row per inverse (:data:`MEASUREMENT_COLUMNS`) on held-out patches ``test`` (``N×C×H×W``), and one
+    per other reconstruction (noisy features ``N×m`` → patches ``N×n``; e.g. a trained module), without distances."""
     grid = layer.grid
     x = test.reshape(len(test), -1)
     mu, f_mean = train.reshape(len(train), -1).mean(0), train_features.mean(0)
@@ -136,18 +138,31 @@ def measure_inverses(
     f = f + found.noise_std * torch.randn(f.shape, generator=generator, dtype=f.dtype)
     inner_pixels = interior_grid(grid, border)[2] if border else torch.arange(grid.image_size)
     spread = (x - mu).square()
+
+    def errors(estimate: Tensor) -> dict[str, float]:
+        residual = (x - estimate).square()
+        return {
+            "error": float(residual.sum() / spread.sum()),
+            "interior_error": float(residual[:, inner_pixels].sum() / spread[:, inner_pixels].sum()),
+        }
+
     rows = []
     for name, inverse in found.inverses.items():
-        residual = (x - mu - (f - f_mean) @ inverse.T).square()
+        distances = {
+            "distance": convolution_distance(inverse.T, grid),
+            "interior_distance": convolution_distance(inverse.T, grid, border=border) if border else None,
+            "kernel_distance": convolution_distance(inverse.T, grid, radius=radius),
+        }
+        rows.append({"noise": found.noise, "inverse": name, **distances, **errors(mu + (f - f_mean) @ inverse.T)})
+    for name, reconstruct in (reconstructors or {}).items():
         rows.append(
             {
                 "noise": found.noise,
                 "inverse": name,
-                "distance": convolution_distance(inverse.T, grid),
-                "interior_distance": convolution_distance(inverse.T, grid, border=border) if border else None,
-                "kernel_distance": convolution_distance(inverse.T, grid, radius=radius),
-                "error": float(residual.sum() / spread.sum()),
-                "interior_error": float(residual[:, inner_pixels].sum() / spread[:, inner_pixels].sum()),
+                "distance": None,
+                "interior_distance": None,
+                "kernel_distance": None,
+                **errors(reconstruct(f)),
             }
         )
     return rows

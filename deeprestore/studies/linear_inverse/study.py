@@ -29,6 +29,7 @@ from deeprestore.stats.images import RandomCrops, sample_photo_sources
 from deeprestore.studies.linear_inverse.figures import inverse_columns_figure
 from deeprestore.studies.linear_inverse.layer_cases import LayerCase, LinearLayer, build_layer, random_patches
 from deeprestore.studies.linear_inverse.measurements import MEASUREMENT_COLUMNS, layer_inverses, measure_inverses
+from deeprestore.studies.linear_inverse.trained_inverter import trained_reconstruction
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links
 
 __all__ = ["DEFAULT_CASES", "LINEAR_INVERSE_COLUMNS", "LinearInverseStudy"]
@@ -124,8 +125,8 @@ class LinearInverseStudy(StudyOptions):
         maps = torch.cat([layer.inputs(batch) for batch in photos.split(16)])
         return random_patches(maps, layer.grid.image[1], count, torch.Generator().manual_seed(seed))
 
-    def measure(self, case: LayerCase, train_photos: Tensor, test_photos: Tensor, figures: Path | None) -> list[dict]:
-        """The rows of one case (and its figure, if ``figures`` is a folder)."""
+    def layer(self, case: LayerCase) -> LinearLayer:
+        """The case's layer, refused in one line if its matrices would be too large."""
         layer = build_layer(case, self.seed_everything)
         grid = layer.grid
         if max(grid.image_size, grid.feature_size) > self.max_dimension:
@@ -133,11 +134,17 @@ class LinearInverseStudy(StudyOptions):
                 f"case {case.name()}: the image vector has {grid.image_size} entries and the features {grid.feature_size}; "
                 f"explicit matrices need both ≤ --max_dimension {self.max_dimension}: lower the case's size"
             )
+        return layer
+
+    def measure(self, case: LayerCase, layer: LinearLayer, train_photos: Tensor, test_photos: Tensor, figures: Path | None) -> list[dict]:
+        """The rows of one case (and its figure, if ``figures`` is a folder)."""
+        grid = layer.grid
         train = self.patches(layer, train_photos, self.train_patches, self.seed_everything)
         test = self.patches(layer, test_photos, self.test_patches, self.seed_everything + 1)
         border = self.border if grid.features[1] > 2 * self.border and grid.features[2] > 2 * self.border else 0
         _, features, per_noise = layer_inverses(layer, train, self.noise_levels, self.radii, border)
         generator = torch.Generator().manual_seed(self.seed_everything + 2)
+        trained = {} if case.inverter is None else {"trained module": trained_reconstruction(case, layer, trusted=self.trust_checkpoints)}
         described = {
             "case": case.name(),
             "network": case.network,
@@ -152,7 +159,7 @@ class LinearInverseStudy(StudyOptions):
         rows = [
             {**described, **row}
             for found in per_noise
-            for row in measure_inverses(layer, train, features, test, found, border, max(self.radii), generator)
+            for row in measure_inverses(layer, train, features, test, found, border, max(self.radii), generator, trained)
         ]
         if figures is not None:
             shown = {k: v for k, v in per_noise[0].inverses.items() if k in ("mmse", "pinv", f"conv r={max(self.radii)}")}
@@ -162,6 +169,7 @@ class LinearInverseStudy(StudyOptions):
 
     def run(self, command: str | None = None) -> list[dict]:
         self.check()
+        layers = [self.layer(case) for case in self.cases]  # every case checked before anything runs
         config = {"case_labels": [case.name() for case in self.cases]}
         keys = ("noise_levels", "radii", "border", "train_patches", "test_patches", "photo_crop", "photo_size", "seed_everything")
         folder = StudyFolder("linear-inverse", self, config, resume_keys=keys, command=command).open()
@@ -174,10 +182,10 @@ class LinearInverseStudy(StudyOptions):
         finished = {row["case"] for row in rows}
         train_photos = self.photos(["train"], max(8, self.train_patches // 50))
         test_photos = self.photos(["val", "test"], max(3, self.test_patches // 50))
-        for case in tqdm(self.cases, desc="linear-inverse study", unit="case", disable=not self.progress):
+        for case, layer in tqdm(list(zip(self.cases, layers)), desc="linear-inverse study", unit="case", disable=not self.progress):
             if case.name() in finished:
                 continue
-            rows += self.measure(case, train_photos, test_photos, figures)
+            rows += self.measure(case, layer, train_photos, test_photos, figures)
             folder.write_table("linear_inverse", LINEAR_INVERSE_COLUMNS, rows, json_too=True)
         table = linear_inverse_table(rows)
         paths = [figures / f"{_file_name(case.name())}.png" for case in self.cases]
