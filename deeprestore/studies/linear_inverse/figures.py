@@ -22,14 +22,15 @@ POSITIONS = {"corner": (0.0, 0.0), "edge": (0.0, 0.5), "centre": (0.5, 0.5)}
 
 def inverse_columns_figure(inverses: Mapping[str, Tensor], grid: ConvolutionGrid, title: str, panel_inches: float = 1.6) -> Figure:
     """Rows: inverses; columns: the first image channel of the image contributed by feature channel 0
-    at the corner, the middle of the top edge and the centre (one colour scale per row, blue < 0 < red)."""
+    at the corner, the middle of the top edge and the centre (each panel its own symmetric colour
+    scale, blue < 0 < red, so that a small column beside a huge one still shows its shape)."""
     (_, h, w), (_, h2, w2) = grid.image, grid.features
     fig = Figure(figsize=(len(POSITIONS) * panel_inches + 0.6, len(inverses) * panel_inches + 0.5), layout="constrained")
     axes = fig.subplots(len(inverses), len(POSITIONS), squeeze=False)
     for row, (name, inverse) in enumerate(inverses.items()):
         images = [inverse[: h * w, int(a * (h2 - 1)) * w2 + int(b * (w2 - 1))].reshape(h, w) for a, b in POSITIONS.values()]
-        scale = max(float(img.abs().max()) for img in images) or 1.0
         for col, (where, image) in enumerate(zip(POSITIONS, images)):
+            scale = float(image.abs().max()) or 1.0
             ax = axes[row, col]
             ax.imshow(image.numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
             ax.set_xticks([])

@@ -136,15 +136,19 @@ class LinearInverseStudy(StudyOptions):
             )
         return layer
 
-    def measure(self, case: LayerCase, layer: LinearLayer, train_photos: Tensor, test_photos: Tensor, figures: Path | None) -> list[dict]:
-        """The rows of one case (and its figure, if ``figures`` is a folder)."""
+    def measure(
+        self, case: LayerCase, layer: LinearLayer, train_photos: Tensor, test_photos: Tensor, figures: Path | None, *, inverter: bool = True
+    ) -> list[dict]:
+        """The rows of one case (and its figure, if ``figures`` is a folder); ``inverter=False`` leaves
+        out the case's trained module."""
         grid = layer.grid
         train = self.patches(layer, train_photos, self.train_patches, self.seed_everything)
         test = self.patches(layer, test_photos, self.test_patches, self.seed_everything + 1)
         border = self.border if grid.features[1] > 2 * self.border and grid.features[2] > 2 * self.border else 0
         _, features, per_noise = layer_inverses(layer, train, self.noise_levels, self.radii, border)
         generator = torch.Generator().manual_seed(self.seed_everything + 2)
-        trained = {} if case.inverter is None else {"trained module": trained_reconstruction(case, layer, trusted=self.trust_checkpoints)}
+        use = inverter and case.inverter is not None
+        trained = {"trained module": trained_reconstruction(case, layer, trusted=self.trust_checkpoints)} if use else {}
         described = {
             "case": case.name(),
             "network": case.network,
@@ -162,7 +166,7 @@ class LinearInverseStudy(StudyOptions):
             for row in measure_inverses(layer, train, features, test, found, border, max(self.radii), generator, trained)
         ]
         if figures is not None:
-            shown = {k: v for k, v in per_noise[0].inverses.items() if k in ("mmse", "pinv", f"conv r={max(self.radii)}")}
+            shown = {k: v for k, v in per_noise[0].inverses.items() if k in ("mmse", "eq2-stationary", "pinv", f"conv r={max(self.radii)}")}
             title = f"{case.name()}: feature channel 0's image (η = {per_noise[0].noise:g})"
             save_figure(inverse_columns_figure(shown, grid, title), figures / f"{_file_name(case.name())}.png")
         return rows
@@ -185,7 +189,13 @@ class LinearInverseStudy(StudyOptions):
         for case, layer in tqdm(list(zip(self.cases, layers)), desc="linear-inverse study", unit="case", disable=not self.progress):
             if case.name() in finished:
                 continue
-            rows += self.measure(case, layer, train_photos, test_photos, figures)
+            missing = case.inverter is not None and not Path(case.inverter).is_file()
+            if missing:
+                folder.warn(
+                    f"case {case.name()}: no trained module ({case.inverter} not found; `python train.py --model.init_args.mode "
+                    "parallel --model.init_args.layer <layer>` trains one)"
+                )
+            rows += self.measure(case, layer, train_photos, test_photos, figures, inverter=not missing)
             folder.write_table("linear_inverse", LINEAR_INVERSE_COLUMNS, rows, json_too=True)
         table = linear_inverse_table(rows)
         paths = [figures / f"{_file_name(case.name())}.png" for case in self.cases]
@@ -196,9 +206,10 @@ class LinearInverseStudy(StudyOptions):
             f"{self.border} feature positions off each edge; kernel: the largest fitted kernel). Errors: ‖x − x̂‖²/‖x − μ‖² "
             "on held-out patches with noisy features. Data: [linear_inverse.csv](linear_inverse.csv)."
         )
+        notes = "\n".join(f"- {warning}" for warning in folder.warnings)
         folder.publish(
             "Linear-inverse study",
-            [table, figure_links(paths)],
+            [notes, table, figure_links(paths)],
             ("linear_inverse", LINEAR_INVERSE_COLUMNS, rows),
             figures=paths,
             intro=intro,
@@ -207,8 +218,8 @@ class LinearInverseStudy(StudyOptions):
         return rows
 
 
-def _number(value: object) -> str:
-    return "–" if value in (None, "") else f"{float(value):.3f}"  # type: ignore[arg-type]
+def _number(value: object, form: str = ".3f") -> str:
+    return "–" if value in (None, "") else format(float(value), form)  # type: ignore[arg-type]
 
 
 def linear_inverse_table(rows: Sequence[dict]) -> str:
@@ -219,7 +230,8 @@ def linear_inverse_table(rows: Sequence[dict]) -> str:
             str(r["case"]),
             f"{float(r['noise']):g}",
             str(r["inverse"]),
-            *(_number(r[k]) for k in ("distance", "interior_distance", "kernel_distance", "error", "interior_error")),
+            *(_number(r[k]) for k in ("distance", "interior_distance", "kernel_distance")),
+            *(_number(r[k], ".3g") for k in ("error", "interior_error")),
         ]
         for r in rows
     ]

@@ -24,9 +24,11 @@ def test_the_study_measures_every_inverse_of_every_case_and_resumes(tmp_path):
     assert all(0 <= float(r["error"]) < 2 for r in saved) and (out / "plots" / "random_k3_s2_3_6.png").is_file()
     assert "| random k3 s2 3→6 | 0.01 | mmse |" in (out / "report.md").read_text()
 
-    again = main(["linear-inverse", "--cases", json.dumps([RANDOM, STEM]), *TINY, *out_args(out)])
+    missing = str(tmp_path / "no_stem_module.ckpt")
+    again = main(["linear-inverse", "--cases", json.dumps([RANDOM, {**STEM, "inverter": missing}]), *TINY, *out_args(out)])
     assert [r for r in again if r["case"] == "random k3 s2 3→6"] == rows  # kept, not measured again
     stem = {r["inverse"]: r for r in again if r["case"] == "efficientnet_lite0 stages.stem.0 relu6"}
     assert set(stem) == {"mmse", "mmse→conv", "eq2", "eq2-stationary", "pinv", "conv r=1", "conv r=1 interior"}
     assert stem["mmse"]["channels_out"] == 32 and stem["mmse"]["stride"] == 2
     assert stem["mmse"]["error"] < stem["eq2"]["error"]  # the inverse that knows of ReLU6 does better
+    assert f"no trained module ({missing} not found" in (out / "report.md").read_text()
