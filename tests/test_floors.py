@@ -26,6 +26,7 @@ FLOORS = {  # package → the floor it is on (a module imports only its own floo
     "deeprestore.generative": 2,
     "deeprestore.stats": 2,
     "deeprestore.linear_inverse": 2,
+    "deeprestore.sampling": 2,
     "deeprestore.training": 3,
     "deeprestore.studies": 3,
 }
