@@ -36,9 +36,14 @@ def patch_prior(path: Path, **kwargs) -> str:
     return _save(module, path)
 
 
-def dae_prior(path: Path) -> str:
-    """A one-layer, 4-channel DAEPriorModule."""
-    return _save(DAEPriorModule(width=4, depth=1), path)
+def dae_prior(path: Path, residual: bool = False) -> str:
+    """A one-layer, 4-channel DAEPriorModule; ``residual``: its last convolution random instead of
+    zero, so that ``r(x) ≠ x``."""
+    torch.manual_seed(0)
+    module = DAEPriorModule(width=4, depth=1)
+    if residual:
+        torch.nn.init.normal_(module.dae.residual[-1].weight, std=0.1)
+    return _save(module, path)
 
 
 def generator(path: Path, image_size: int = 32) -> str:

@@ -1,13 +1,19 @@
 """Sampling images from learned priors by Langevin dynamics (the thesis's §5.2 "highest goal"):
 unadjusted and Metropolis-adjusted chains (:mod:`.langevin`) over scores built from energies, a
 denoising autoencoder's residual, and priors at several feature maps pulled back through a network
-(:mod:`.scores`)."""
+(:mod:`.scores`), and the density's terms from the project's checkpoints (:mod:`.prior_terms`)."""
 
 from deeprestore.sampling.langevin import ChainResult, geometric_steps, langevin
+from deeprestore.sampling.prior_terms import PriorTerm, checkpoint_term, class_term, joint_energy, joint_score
 from deeprestore.sampling.scores import Score, dae_residual_score, energy_score, feature_map_score, weighted_score
 
 __all__ = [
     "ChainResult",
+    "PriorTerm",
+    "checkpoint_term",
+    "class_term",
+    "joint_energy",
+    "joint_score",
     "Score",
     "dae_residual_score",
     "energy_score",
