@@ -49,6 +49,7 @@ from deeprestore.studies.linear_inverse.study import LinearInverseStudy
 from deeprestore.studies.lp.study import LPStudy
 from deeprestore.studies.networks.study import NetworksStudy
 from deeprestore.studies.renamed_options import renamed_arguments, renamed_config
+from deeprestore.studies.sampling.study import SamplingStudy
 from deeprestore.studies.visualisation.study import VisualisationStudy
 
 __all__ = ["DEFAULT_CONFIG", "STUDIES", "build_parser", "main", "make_study"]
@@ -66,6 +67,7 @@ STUDIES: dict[str, type] = {
     "networks": NetworksStudy,
     "visualise": VisualisationStudy,
     "linear-inverse": LinearInverseStudy,
+    "sample": SamplingStudy,
 }
 DEFAULT_STUDY = "inversion"
 

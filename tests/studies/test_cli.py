@@ -110,6 +110,7 @@ CONFIG_STUDIES = {
     "faces.yaml": "inverse-problems",
     "linear_inverse.yaml": "linear-inverse",
     "linear_inverse_alexnet_vgg16.yaml": "linear-inverse",
+    "sample.yaml": "sample",
 }
 
 
@@ -172,6 +173,8 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
         ]
     if study == "visualise":
         return ["--classes", "1", "--optimisation.budget", "3", "--image_size", "32"]
+    if study == "sample":
+        return ["--steps", "3", "--record_every", "0", "--chains", "2", "--image_size", "16", "--verifiers", "[efficientnet_lite1]"]
     if study == "linear-inverse":
         return ["--train_patches", "200", "--test_patches", "20", "--radii", "[1]", "--noise_levels", "[0.01]", "--photo_crop", "32"]
     return [
@@ -200,6 +203,16 @@ def smoke_cases(config: str) -> list[dict]:
     ]
 
 
+def smoke_configurations(config: str, ckpt: dict[str, str]) -> list[dict]:
+    """A sampling config's configurations with the tiny checkpoints in place of the trained priors
+    (the grey FoE stands in for the colour image ICA prior)."""
+    tiny = {"prior_ica_image": ckpt["foe"], "prior_ica_block1": ckpt["ica"], "prior_dae_image": ckpt["dae"]}
+    configurations = yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["configurations"]
+    return [
+        {**c, "priors": [{**p, "checkpoint": tiny[Path(p["checkpoint"]).parent.name]} for p in c.get("priors", [])]} for c in configurations
+    ]
+
+
 def test_every_config_of_evaluate_is_listed():
     assert sorted(p.name for p in (ROOT / "configs" / "evaluate").glob("*.yaml")) == sorted(CONFIG_STUDIES)
 
@@ -213,6 +226,8 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
     }.get(config, [])
     if study == "linear-inverse":
         extra += ["--cases", json.dumps(smoke_cases(config))]
+    if study == "sample":
+        extra += ["--configurations", json.dumps(smoke_configurations(config, checkpoints))]
     if config in SMOKE_LAYERS:
         extra += ["--network.layers", *SMOKE_LAYERS[config]]
     result = main(
@@ -249,6 +264,9 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         return
     if study == "visualise":
         assert [(r["preset"], r["class_index"]) for r in result] == [("mv2016", 1), ("deepinversion", 1), ("lucent", 1)]
+        return
+    if study == "sample":
+        assert {r["configuration"] for r in result} == {c["name"] for c in smoke_configurations(config, checkpoints)}
         return
     if study == "linear-inverse":
         assert len(settings["case_labels"]) == len(smoke_cases(config)) and {r["case"] for r in result} == set(settings["case_labels"])

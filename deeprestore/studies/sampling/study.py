@@ -1,0 +1,263 @@
+"""The sampling study (``python evaluate.py sample``): Langevin samples from the learned priors, alone
+and jointly at several feature maps, with or without a class (Harder 2017, §5.2; Nguyen et al. 2016).
+
+Each configuration is a density ``p(x) ∝ Π pᵢ(x)^{wᵢ}`` over ``[0, 1]`` images: learned priors
+(``train.py --config configs/priors/…`` checkpoints at the image or a feature map of ``--network``)
+and optionally a class's probability under that network. ``--chains`` chains start from grey plus
+noise and run ``--steps`` annealed Langevin steps (:func:`~deeprestore.sampling.langevin`; step sizes
+falling geometrically from ``--step_first`` to ``--step_last``), Metropolis-adjusted where the
+configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``.
+
+Writes ``samples.csv`` (:data:`SAMPLE_COLUMNS`, one row per chain, rewritten after every
+configuration; a rerun with the same ``--experiment`` keeps the configurations done), ``trace.csv``
+(every term's energy along every chain), ``plots/samples.png``, ``plots/<configuration>_energy.png``
+and ``report.md``. A configuration whose checkpoint is missing is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from deeprestore.metrics import markdown_table, mean_std, save_figure
+from deeprestore.nets import FeatureNetwork, load_network
+from deeprestore.sampling import PriorTerm, checkpoint_term, class_term, geometric_steps, joint_energy, joint_score, langevin
+from deeprestore.studies.option_groups import NetworkOptions
+from deeprestore.studies.sampling.figures import energy_figure, samples_figure
+from deeprestore.studies.sampling.scoring import chain_scores, diversity
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links
+
+__all__ = ["SAMPLE_COLUMNS", "PriorOptions", "SamplingConfiguration", "SamplingStudy"]
+
+SAMPLE_COLUMNS = ("configuration", "chain", "metropolis", "acceptance", "top1", "probability", "energy", "diversity")
+TRACE_COLUMNS = ("configuration", "step", "chain", "term", "energy")
+
+
+@dataclass
+class PriorOptions:
+    """One prior of a configuration.
+
+    Args:
+        checkpoint: a ``PatchPriorModule`` (ICA, FoE) or ``DAEPriorModule`` checkpoint, at the image or
+            a feature map of ``--network.name``.
+        weight: its exponent ``w`` in the product.
+    """
+
+    checkpoint: str
+    weight: float = 1.0
+
+
+@dataclass
+class SamplingConfiguration:
+    """One sampled density.
+
+    Args:
+        name: its name in the tables and figures.
+        priors: its learned priors.
+        class_index: an ImageNet class whose probability under ``--network`` is a factor (PPGN-style), or null.
+        class_weight: that factor's exponent.
+        metropolis: Metropolis-adjust the chains (every term needs an energy: not with a DAE).
+    """
+
+    name: str
+    priors: list[PriorOptions] = field(default_factory=list)
+    class_index: int | None = None
+    class_weight: float = 1.0
+    metropolis: bool = False
+
+
+def _default_configurations() -> list[SamplingConfiguration]:
+    ica_image = PriorOptions("checkpoints/prior_ica_image/last.ckpt")
+    ica_block1 = PriorOptions("checkpoints/prior_ica_block1/last.ckpt")
+    dae_image = PriorOptions("checkpoints/prior_dae_image/last.ckpt")
+    return [
+        SamplingConfiguration("ica image", [ica_image]),
+        SamplingConfiguration("ica image, MALA", [ica_image], metropolis=True),
+        SamplingConfiguration("dae image", [dae_image]),
+        SamplingConfiguration("ica image + block1", [ica_image, ica_block1]),
+        SamplingConfiguration("ica image + class 207", [ica_image], class_index=207),
+    ]
+
+
+def _file_name(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")
+
+
+@dataclass
+class SamplingStudy(StudyOptions):
+    """Langevin samples from learned priors at the image and at feature maps, with or without a class,
+    scored by networks that were not sampled through.
+
+    Args:
+        configurations: the densities (default: the ICA image prior with and without Metropolis, the
+            image DAE, ICA at the image and block1 jointly, and the ICA image prior with class 207).
+        network: the network of the feature-map priors and the class term (its ``layers`` are not used).
+        verifiers: networks that score the samples without having been sampled through.
+        chains: chains per configuration.
+        steps: Langevin steps per chain.
+        step_first: the first step size (annealed geometrically …).
+        step_last: … to the last.
+        image_size: the sampled images' side.
+        record_every: steps between two records of the energies (and the last step).
+    """
+
+    configurations: list[SamplingConfiguration] = field(default_factory=_default_configurations)
+    network: NetworkOptions = field(default_factory=NetworkOptions)
+    verifiers: list[str] = field(default_factory=lambda: ["efficientnet_lite1", "efficientnet_lite2"])
+    chains: int = 4
+    steps: int = 300
+    step_first: float = 1e-3
+    step_last: float = 1e-5
+    image_size: int = 64
+    record_every: int = 25
+
+    def check(self) -> None:
+        """One line for settings that cannot run."""
+        if not self.configurations:
+            raise ValueError("--configurations is empty: give at least one density to sample")
+        names = [c.name for c in self.configurations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two configurations have the same name: {names}")
+        for c in self.configurations:
+            if not c.priors and c.class_index is None:
+                raise ValueError(f"configuration {c.name!r} has neither priors nor a class: nothing to sample from")
+            if c.class_index is not None and not 0 <= c.class_index < 1000:
+                raise ValueError(f"configuration {c.name!r}: class_index must be an ImageNet class 0–999, got {c.class_index}")
+        if self.network.layers:
+            raise ValueError(f"--network.layers {self.network.layers}: the sampling study takes its layers from the priors; give none")
+        if self.chains < 1 or self.steps < 1 or self.image_size < 8 or self.record_every < 0:
+            raise ValueError(
+                f"--chains and --steps must be positive, --image_size at least 8 and --record_every 0 or more, got "
+                f"{self.chains}, {self.steps}, {self.image_size}, {self.record_every}"
+            )
+        geometric_steps(self.step_first, self.step_last, self.steps)
+
+    def terms(self, configuration: SamplingConfiguration, net: FeatureNetwork) -> list[PriorTerm]:
+        """The configuration's terms (one line if Metropolis is asked of a density without an energy)."""
+        terms = [checkpoint_term(p.checkpoint, p.weight, net, trusted=self.trust_checkpoints) for p in configuration.priors]
+        if configuration.class_index is not None:
+            terms.append(class_term(net, configuration.class_index, configuration.class_weight))
+        if configuration.metropolis and joint_energy(terms) is None:
+            raise ValueError(f"configuration {configuration.name!r}: Metropolis adjustment needs an energy, and a DAE prior has none")
+        return terms
+
+    def sample(self, configuration: SamplingConfiguration, net: FeatureNetwork, index: int, bar: tqdm) -> tuple[torch.Tensor, object]:
+        """The chains of one configuration: ``(final images, ChainResult)``."""
+        terms = self.terms(configuration, net)
+        generator = torch.Generator().manual_seed(self.seed_everything + 1000 * index)
+        start = (0.5 + 0.1 * torch.randn(self.chains, 3, self.image_size, self.image_size, generator=generator)).clamp(0, 1)
+        record = {t.name: t.unweighted for t in terms if t.unweighted is not None}
+        result = langevin(
+            joint_score(terms),
+            start,
+            geometric_steps(self.step_first, self.step_last, self.steps),
+            energy=joint_energy(terms) if configuration.metropolis else None,
+            generator=generator,
+            record=record,
+            record_every=self.record_every,
+            project=None if configuration.metropolis else (lambda x: x.clamp(0, 1)),
+            progress=lambda _: bar.update(1),
+        )
+        return result.samples.clamp(0, 1), result
+
+    def run(self, command: str | None = None) -> list[dict]:
+        self.check()
+        net = load_network(self.network.name, self.network.weights, self.seed_everything)
+        verifiers = {name: load_network(name) for name in self.verifiers}
+        keys = ("chains", "steps", "step_first", "step_last", "image_size", "network.name", "network.weights", "seed_everything")
+        folder = StudyFolder(
+            "sample", self, {"configuration_names": [c.name for c in self.configurations]}, resume_keys=keys, command=command
+        )
+        folder.open()
+        plots = folder.path / "plots"
+        plots.mkdir(exist_ok=True)
+        previous = folder.path / "samples.json"
+        rows = json.loads(previous.read_text()) if previous.is_file() else []
+        rows = [r for r in rows if r["configuration"] in {c.name for c in self.configurations}]
+        traces: list[dict] = []
+        samples: dict[str, torch.Tensor] = {}
+        done = {r["configuration"] for r in rows}
+        missing = {c.name: [p.checkpoint for p in c.priors if not Path(p.checkpoint).is_file()] for c in self.configurations}
+        todo = [c for c in self.configurations if c.name not in done and not missing[c.name]]
+        for c in self.configurations:
+            if missing[c.name]:
+                folder.warn(f"configuration {c.name!r} skipped: {', '.join(missing[c.name])} not found (train it with configs/priors/…)")
+        with tqdm(total=len(todo) * self.steps, desc="sampling study", unit="step", disable=not self.progress) as bar:
+            for index, configuration in enumerate(self.configurations):
+                if configuration not in todo:
+                    continue
+                images, result = self.sample(configuration, net, index, bar)
+                samples[configuration.name] = images
+                recorded = [k for k in (result.trace[0] if result.trace else {}) if k != "step"]
+                if recorded:  # a DAE alone has no energy to follow
+                    save_figure(
+                        energy_figure(configuration.name, result.trace, recorded), plots / f"{_file_name(configuration.name)}_energy.png"
+                    )
+                spread = diversity(images)
+                final = result.trace[-1] if result.trace else {}
+                for chain, scores in enumerate(chain_scores(images, net, verifiers, configuration.class_index)):
+                    rows.append(
+                        {
+                            "configuration": configuration.name,
+                            "chain": chain,
+                            "metropolis": configuration.metropolis,
+                            "acceptance": None if result.acceptance is None else float(result.acceptance[chain]),
+                            **scores,
+                            "energy": sum(float(final[k][chain]) for k in recorded) if recorded else None,
+                            "diversity": spread,
+                        }
+                    )
+                traces += [
+                    {"configuration": configuration.name, "step": t["step"], "chain": chain, "term": term, "energy": float(values[chain])}
+                    for t in result.trace
+                    for term, values in t.items()
+                    if term != "step"
+                    for chain in range(len(values))
+                ]
+                columns = SAMPLE_COLUMNS + tuple(k for k in rows[-1] if k not in SAMPLE_COLUMNS)
+                folder.write_table("samples", columns, rows, json_too=True)
+                own = [t for t in traces if t["configuration"] == configuration.name]
+                if own:
+                    folder.write_table(f"trace_{_file_name(configuration.name)}", TRACE_COLUMNS, own)
+        figures = []
+        if samples:
+            figures.append(save_figure(samples_figure(samples), plots / "samples.png"))
+        figures += sorted(plots.glob("*_energy.png"))
+        table = sampling_table(rows, self.verifiers)
+        notes = "\n".join(f"- {w}" for w in folder.warnings)
+        intro = (
+            f"{self.chains} chains × {self.steps} steps per configuration at {self.image_size}², step sizes {self.step_first:g} → "
+            f"{self.step_last:g}; sampling network {self.network.name}, verifiers {', '.join(self.verifiers) or 'none'}. "
+            "Data: [samples.csv](samples.csv), traces in trace_<configuration>.csv."
+        )
+        columns = SAMPLE_COLUMNS + tuple(k for k in (rows[-1] if rows else {}) if k not in SAMPLE_COLUMNS)
+        folder.publish(
+            "Sampling study", [notes, table, figure_links(figures)], ("samples", columns, rows), figures=figures, intro=intro, summary=table
+        )
+        return rows
+
+
+def sampling_table(rows: list[dict], verifiers: list[str]) -> str:
+    """One line per configuration: acceptance, probability, verifier agreement, diversity, final energy."""
+    body = []
+    for name in dict.fromkeys(r["configuration"] for r in rows):
+        sel = [r for r in rows if r["configuration"] == name]
+        acceptance = [float(r["acceptance"]) for r in sel if r["acceptance"] not in (None, "")]
+        energies = [float(r["energy"]) for r in sel if r["energy"] not in (None, "")]
+        body.append(
+            [
+                name,
+                f"{mean_std(acceptance)[0]:.2f}" if acceptance else "–",
+                f"{mean_std([float(r['probability']) for r in sel])[0]:.3f}",
+                *(f"{sum(bool(r[f'{v}_agrees']) for r in sel)}/{len(sel)}" for v in verifiers),
+                f"{float(sel[0]['diversity']):.3f}",
+                f"{mean_std(energies)[0]:.4g}" if energies else "–",
+            ]
+        )
+    header = ["configuration", "acceptance", "probability", *(f"{v} agrees" for v in verifiers), "diversity", "energy"]
+    return markdown_table(header, body)
