@@ -21,9 +21,11 @@ the study, rank 0 merges the rows and writes them.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +40,7 @@ from deeprestore.cli_options import run_folder, writable_folder
 from deeprestore.studies.folder_lock import FolderLock
 from deeprestore.studies.renamed_options import renamed_config
 
-__all__ = ["StudyFolder", "StudyOptions", "WandbMode", "figure_links"]
+__all__ = ["StudyFolder", "StudyOptions", "WandbMode", "figure_links", "file_stem"]
 
 WandbMode = Literal["offline", "online", "disabled"]
 
@@ -73,6 +75,16 @@ class StudyOptions:
     def settings(self) -> dict[str, Any]:
         """All of the study's options as a dict (for ``config.yaml``)."""
         return asdict(self)
+
+
+def file_stem(text: str) -> str:
+    """``text`` as a file name: unchanged when it is made of ``[A-Za-z0-9._-]`` only; else each other
+    character replaced by ``_`` and a stable hash of ``text`` appended (``猫`` → ``_-3f2a9c1e``), so
+    two names that differ only in those characters never share a file."""
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    if slug == text:
+        return text
+    return f"{slug}-{hashlib.blake2b(text.encode(), digest_size=4).hexdigest()}"
 
 
 def figure_links(figures: Sequence[Path]) -> str:

@@ -21,9 +21,7 @@ originals and reconstructions by method and layer (:func:`wandb_study_payload`).
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,12 +31,12 @@ from matplotlib.figure import Figure
 
 from deeprestore.metrics import layer_sweep_figure, markdown_table, mean_std, save_figure
 from deeprestore.studies.inversion.scoring import COLUMNS
+from deeprestore.studies.study_folder import file_stem
 
 __all__ = [
     "METRICS",
     "ORIGINALS_FILE",
     "evidence_table",
-    "file_stem",
     "layer_table",
     "metric_plot",
     "report_sections",
@@ -68,16 +66,6 @@ SCORE_EXPLANATION = (
     "the method's wall time per image (its batch's time over the batch size, on the study's device). Cells are the "
     "mean ± sample standard deviation over the images."
 )
-
-
-def file_stem(text: str) -> str:
-    """``text`` as a file name: unchanged when it is made of ``[A-Za-z0-9._-]`` only; else each other
-    character replaced by ``_`` and a stable hash of ``text`` appended (``猫`` → ``_-3f2a9c1e``), so
-    two names that differ only in those characters never share a file."""
-    slug = re.sub(r"[^A-Za-z0-9._-]", "_", text)
-    if slug == text:
-        return text
-    return f"{slug}-{hashlib.blake2b(text.encode(), digest_size=4).hexdigest()}"
 
 
 def ordered_layers(rows: Sequence[Row], layer_order: Sequence[str]) -> list[str]:

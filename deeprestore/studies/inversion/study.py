@@ -42,7 +42,6 @@ from deeprestore.studies.inversion.job import InversionJob
 from deeprestore.studies.inversion.methods import LearnedPriorMethod, Method, PresetMethod
 from deeprestore.studies.inversion.report import (
     ORIGINALS_FILE,
-    file_stem,
     report_sections,
     ssim_summary_table,
     wandb_job_payload,
@@ -51,7 +50,7 @@ from deeprestore.studies.inversion.report import (
 from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows
 from deeprestore.studies.option_groups import ImageOptions, NetworkOptions, OptimisationOptions
 from deeprestore.studies.predict_job import run_job
-from deeprestore.studies.study_folder import StudyFolder, StudyOptions
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions, file_stem
 from deeprestore.studies.trainer_options import TrainerOptions
 
 __all__ = ["DEFAULT_LAYERS", "RESUME_KEYS", "InversionOptions", "InversionStudy", "StudyResult", "plan_jobs", "spread_layers"]

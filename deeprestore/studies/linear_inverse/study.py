@@ -15,7 +15,6 @@ a rerun with the same ``--experiment`` keeps the cases done), ``plots/<case>.png
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from deeprestore.studies.linear_inverse.figures import inverse_columns_figure
 from deeprestore.studies.linear_inverse.layer_cases import LayerCase, LinearLayer, build_layer, random_patches
 from deeprestore.studies.linear_inverse.measurements import MEASUREMENT_COLUMNS, layer_inverses, measure_inverses
 from deeprestore.studies.linear_inverse.trained_inverter import trained_reconstruction
-from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links, file_stem
 
 __all__ = ["DEFAULT_CASES", "LINEAR_INVERSE_COLUMNS", "LinearInverseStudy"]
 
@@ -57,10 +56,6 @@ def _default_cases() -> list[LayerCase]:
 
 
 DEFAULT_CASES = _default_cases()
-
-
-def _file_name(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")
 
 
 @dataclass
@@ -168,7 +163,7 @@ class LinearInverseStudy(StudyOptions):
         if figures is not None:
             shown = {k: v for k, v in per_noise[0].inverses.items() if k in ("mmse", "eq2-stationary", "pinv", f"conv r={max(self.radii)}")}
             title = f"{case.name()}: feature channel 0's image (η = {per_noise[0].noise:g})"
-            save_figure(inverse_columns_figure(shown, grid, title), figures / f"{_file_name(case.name())}.png")
+            save_figure(inverse_columns_figure(shown, grid, title), figures / f"{file_stem(case.name())}.png")
         return rows
 
     def run(self, command: str | None = None) -> list[dict]:
@@ -198,7 +193,7 @@ class LinearInverseStudy(StudyOptions):
             rows += self.measure(case, layer, train_photos, test_photos, figures, inverter=not missing)
             folder.write_table("linear_inverse", LINEAR_INVERSE_COLUMNS, rows, json_too=True)
         table = linear_inverse_table(rows)
-        paths = [figures / f"{_file_name(case.name())}.png" for case in self.cases]
+        paths = [figures / f"{file_stem(case.name())}.png" for case in self.cases]
         intro = (
             f"{self.train_patches} training patches of each layer's input (crops of the training sample photos at "
             f"{self.photo_size} px), {self.test_patches} held-out patches (flower, chelsea, coffee). Distances: "

@@ -24,11 +24,10 @@ from matplotlib.figure import Figure
 
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import load_network
-from deeprestore.studies.inversion.report import file_stem
 from deeprestore.studies.inversion.scoring import COLUMNS, Row
 from deeprestore.studies.inversion.study import DEFAULT_LAYERS, InversionOptions, InversionStudy, spread_layers
 from deeprestore.studies.option_groups import NetworkOptions
-from deeprestore.studies.study_folder import StudyFolder
+from deeprestore.studies.study_folder import StudyFolder, file_stem
 
 __all__ = ["NETWORK_COLUMNS", "NetworksStudy"]
 

@@ -17,7 +17,6 @@ and ``report.md``. A configuration whose checkpoint is missing is skipped with a
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from deeprestore.sampling import PriorTerm, checkpoint_term, class_term, geometr
 from deeprestore.studies.option_groups import NetworkOptions
 from deeprestore.studies.sampling.figures import energy_figure, samples_figure
 from deeprestore.studies.sampling.scoring import chain_scores, diversity
-from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links
+from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links, file_stem
 
 __all__ = ["SAMPLE_COLUMNS", "PriorOptions", "SamplingConfiguration", "SamplingStudy"]
 
@@ -82,10 +81,6 @@ def _default_configurations() -> list[SamplingConfiguration]:
         SamplingConfiguration("ica image + block1", [ica_image, ica_block1]),
         SamplingConfiguration("ica image + class 207", [ica_image], class_index=207),
     ]
-
-
-def _file_name(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")
 
 
 @dataclass
@@ -196,7 +191,7 @@ class SamplingStudy(StudyOptions):
                 recorded = [k for k in (result.trace[0] if result.trace else {}) if k != "step"]
                 if recorded:  # a DAE alone has no energy to follow
                     save_figure(
-                        energy_figure(configuration.name, result.trace, recorded), plots / f"{_file_name(configuration.name)}_energy.png"
+                        energy_figure(configuration.name, result.trace, recorded), plots / f"{file_stem(configuration.name)}_energy.png"
                     )
                 spread = diversity(images)
                 final = result.trace[-1] if result.trace else {}
@@ -223,7 +218,7 @@ class SamplingStudy(StudyOptions):
                 folder.write_table("samples", columns, rows, json_too=True)
                 own = [t for t in traces if t["configuration"] == configuration.name]
                 if own:
-                    folder.write_table(f"trace_{_file_name(configuration.name)}", TRACE_COLUMNS, own)
+                    folder.write_table(f"trace_{file_stem(configuration.name)}", TRACE_COLUMNS, own)
         figures = []
         if samples:
             figures.append(save_figure(samples_figure(samples), plots / "samples.png"))

@@ -6,6 +6,7 @@ import json
 
 from deeprestore.studies.cli import main
 from deeprestore.studies.linear_inverse.study import LINEAR_INVERSE_COLUMNS
+from deeprestore.studies.study_folder import file_stem
 from tests.study_runs import QUIET, csv_rows, out_args
 
 RANDOM = {"kernel": 3, "stride": 2, "channels": 6, "size": 8}
@@ -21,7 +22,7 @@ def test_the_study_measures_every_inverse_of_every_case_and_resumes(tmp_path):
     by_inverse = {r["inverse"]: r for r in saved}
     assert set(by_inverse) == {"mmse", "mmse→conv", "eq2-stationary", "pinv", "conv r=1", "conv r=1 interior"}
     assert float(by_inverse["conv r=1"]["distance"]) < 1e-10 and float(by_inverse["mmse"]["distance"]) > 0.05
-    assert all(0 <= float(r["error"]) < 2 for r in saved) and (out / "plots" / "random_k3_s2_3_6.png").is_file()
+    assert all(0 <= float(r["error"]) < 2 for r in saved) and (out / "plots" / f"{file_stem('random k3 s2 3→6')}.png").is_file()
     assert "| random k3 s2 3→6 | 0.01 | mmse |" in (out / "report.md").read_text()
 
     missing = str(tmp_path / "no_stem_module.ckpt")

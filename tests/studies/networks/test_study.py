@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from deeprestore.studies.inversion.report import file_stem
 from deeprestore.studies.inversion.study import DEFAULT_LAYERS, InversionStudy
 from deeprestore.studies.networks.study import NetworksStudy
 from deeprestore.studies.option_groups import ImageOptions, NetworkOptions, OptimisationOptions
-from deeprestore.studies.study_folder import StudyFolder
+from deeprestore.studies.study_folder import StudyFolder, file_stem
 
 
 def test_each_network_gets_the_shared_options_and_its_own_weights_and_layers(tmp_path):

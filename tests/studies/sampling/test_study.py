@@ -8,6 +8,7 @@ import json
 import pytest
 
 from deeprestore.studies.cli import main
+from deeprestore.studies.study_folder import file_stem
 from tests.study_runs import QUIET, csv_rows, out_args
 
 TINY = ["--steps", "4", "--record_every", "2", "--chains", "2", "--image_size", "16", "--verifiers", "[efficientnet_lite1]", *QUIET]
@@ -23,9 +24,9 @@ def test_the_study_samples_every_configuration_and_resumes(checkpoints, tmp_path
     assert "efficientnet_lite1_agrees" in header and len(saved) == len(rows) == 4
     by = {(r["configuration"], r["chain"]): r for r in rows}
     assert 0 <= by["ica block1 mala", 0]["acceptance"] <= 1 and by["dae + class", 0]["acceptance"] is None
-    _, trace = csv_rows(out / "trace_ica_block1_mala.csv")
+    _, trace = csv_rows(out / f"trace_{file_stem('ica block1 mala')}.csv")
     assert {(r["step"], r["term"]) for r in trace} == {(s, "ica-block1") for s in ("2", "4")}
-    _, trace = csv_rows(out / "trace_dae_class.csv")
+    _, trace = csv_rows(out / f"trace_{file_stem('dae + class')}.csv")
     assert {r["term"] for r in trace} == {"class 1"}  # the DAE has no energy to trace
     assert (out / "plots" / "samples.png").is_file() and "| dae + class |" in (out / "report.md").read_text()
 
