@@ -35,6 +35,7 @@ __all__ = ["SAMPLE_COLUMNS", "PriorOptions", "SamplingConfiguration", "SamplingS
 
 SAMPLE_COLUMNS = ("configuration", "chain", "metropolis", "acceptance", "top1", "probability", "energy", "diversity")
 TRACE_COLUMNS = ("configuration", "step", "chain", "term", "energy")
+SNAPSHOT = "first chain"
 
 
 @dataclass
@@ -61,6 +62,10 @@ class SamplingConfiguration:
         class_index: an ImageNet class whose probability under ``--network`` is a factor (PPGN-style), or null.
         class_weight: that factor's exponent.
         metropolis: Metropolis-adjust the chains (every term needs an energy: not with a DAE).
+        step_first: this configuration's first step size (null: the study's ``--step_first``); densities
+            differ by orders of magnitude in sharpness (an ICA field prior's score is ~10⁴ per pixel on
+            [0, 1] images, a DAE's ~10).
+        step_last: its last step size (null: ``--step_last``).
     """
 
     name: str
@@ -68,6 +73,8 @@ class SamplingConfiguration:
     class_index: int | None = None
     class_weight: float = 1.0
     metropolis: bool = False
+    step_first: float | None = None
+    step_last: float | None = None
 
 
 def _default_configurations() -> list[SamplingConfiguration]:
@@ -76,10 +83,10 @@ def _default_configurations() -> list[SamplingConfiguration]:
     dae_image = PriorOptions("checkpoints/prior_dae_image/last.ckpt")
     return [
         SamplingConfiguration("ica image", [ica_image]),
-        SamplingConfiguration("ica image, MALA", [ica_image], metropolis=True),
-        SamplingConfiguration("dae image", [dae_image]),
+        SamplingConfiguration("ica image MALA", [ica_image], metropolis=True),
+        SamplingConfiguration("dae image", [dae_image], step_first=1e-3, step_last=1e-5),
         SamplingConfiguration("ica image + block1", [ica_image, ica_block1]),
-        SamplingConfiguration("ica image + class 207", [ica_image], class_index=207),
+        SamplingConfiguration("ica image + class 207", [ica_image], class_index=207, class_weight=1e4),
     ]
 
 
@@ -106,8 +113,8 @@ class SamplingStudy(StudyOptions):
     verifiers: list[str] = field(default_factory=lambda: ["efficientnet_lite1", "efficientnet_lite2"])
     chains: int = 4
     steps: int = 300
-    step_first: float = 1e-3
-    step_last: float = 1e-5
+    step_first: float = 1e-6
+    step_last: float = 1e-8
     image_size: int = 64
     record_every: int = 25
 
@@ -130,7 +137,13 @@ class SamplingStudy(StudyOptions):
                 f"--chains and --steps must be positive, --image_size at least 8 and --record_every 0 or more, got "
                 f"{self.chains}, {self.steps}, {self.image_size}, {self.record_every}"
             )
-        geometric_steps(self.step_first, self.step_last, self.steps)
+        for c in self.configurations:
+            geometric_steps(*self.step_sizes(c), self.steps)
+
+    def step_sizes(self, configuration: SamplingConfiguration) -> tuple[float, float]:
+        """The configuration's first and last step size."""
+        first = self.step_first if configuration.step_first is None else configuration.step_first
+        return first, self.step_last if configuration.step_last is None else configuration.step_last
 
     def terms(self, configuration: SamplingConfiguration, net: FeatureNetwork) -> list[PriorTerm]:
         """The configuration's terms (one line if Metropolis is asked of a density without an energy)."""
@@ -141,16 +154,21 @@ class SamplingStudy(StudyOptions):
             raise ValueError(f"configuration {configuration.name!r}: Metropolis adjustment needs an energy, and a DAE prior has none")
         return terms
 
+    def start(self, generator: torch.Generator) -> torch.Tensor:
+        """The chains' start: grey plus noise of standard deviation 0.1, in [0, 1]."""
+        return (0.5 + 0.1 * torch.randn(self.chains, 3, self.image_size, self.image_size, generator=generator)).clamp(0, 1)
+
     def sample(self, configuration: SamplingConfiguration, net: FeatureNetwork, index: int, bar: tqdm) -> tuple[torch.Tensor, object]:
         """The chains of one configuration: ``(final images, ChainResult)``."""
         terms = self.terms(configuration, net)
         generator = torch.Generator().manual_seed(self.seed_everything + 1000 * index)
-        start = (0.5 + 0.1 * torch.randn(self.chains, 3, self.image_size, self.image_size, generator=generator)).clamp(0, 1)
+        start = self.start(generator)
         record = {t.name: t.unweighted for t in terms if t.unweighted is not None}
+        record[SNAPSHOT] = lambda x: x[:1].clamp(0, 1)  # the first chain's image, for the figure of the chain
         result = langevin(
             joint_score(terms),
             start,
-            geometric_steps(self.step_first, self.step_last, self.steps),
+            geometric_steps(*self.step_sizes(configuration), self.steps),
             energy=joint_energy(terms) if configuration.metropolis else None,
             generator=generator,
             record=record,
@@ -176,6 +194,7 @@ class SamplingStudy(StudyOptions):
         rows = [r for r in rows if r["configuration"] in {c.name for c in self.configurations}]
         traces: list[dict] = []
         samples: dict[str, torch.Tensor] = {}
+        snapshots: dict[str, torch.Tensor] = {}
         done = {r["configuration"] for r in rows}
         missing = {c.name: [p.checkpoint for p in c.priors if not Path(p.checkpoint).is_file()] for c in self.configurations}
         todo = [c for c in self.configurations if c.name not in done and not missing[c.name]]
@@ -188,6 +207,7 @@ class SamplingStudy(StudyOptions):
                     continue
                 images, result = self.sample(configuration, net, index, bar)
                 samples[configuration.name] = images
+                snapshots[configuration.name] = torch.cat([t.pop(SNAPSHOT) for t in result.trace])
                 recorded = [k for k in (result.trace[0] if result.trace else {}) if k != "step"]
                 if recorded:  # a DAE alone has no energy to follow
                     save_figure(
@@ -222,12 +242,13 @@ class SamplingStudy(StudyOptions):
         figures = []
         if samples:
             figures.append(save_figure(samples_figure(samples), plots / "samples.png"))
+            figures.append(save_figure(samples_figure(snapshots), plots / "chains.png"))
         figures += sorted(plots.glob("*_energy.png"))
         table = sampling_table(rows, self.verifiers)
         notes = "\n".join(f"- {w}" for w in folder.warnings)
         intro = (
             f"{self.chains} chains × {self.steps} steps per configuration at {self.image_size}², step sizes {self.step_first:g} → "
-            f"{self.step_last:g}; sampling network {self.network.name}, verifiers {', '.join(self.verifiers) or 'none'}. "
+            f"{self.step_last:g} unless a configuration sets its own; sampling network {self.network.name}, verifiers {', '.join(self.verifiers) or 'none'}. "
             "Data: [samples.csv](samples.csv), traces in trace_<configuration>.csv."
         )
         columns = SAMPLE_COLUMNS + tuple(k for k in (rows[-1] if rows else {}) if k not in SAMPLE_COLUMNS)

@@ -28,7 +28,11 @@ def test_the_study_samples_every_configuration_and_resumes(checkpoints, tmp_path
     assert {(r["step"], r["term"]) for r in trace} == {(s, "ica-block1") for s in ("2", "4")}
     _, trace = csv_rows(out / f"trace_{file_stem('dae + class')}.csv")
     assert {r["term"] for r in trace} == {"class 1"}  # the DAE has no energy to trace
-    assert (out / "plots" / "samples.png").is_file() and "| dae + class |" in (out / "report.md").read_text()
+    assert (
+        (out / "plots" / "samples.png").is_file()
+        and (out / "plots" / "chains.png").is_file()
+        and "| dae + class |" in (out / "report.md").read_text()
+    )
 
     missing = {"name": "missing", "priors": [{"checkpoint": str(tmp_path / "none.ckpt")}]}
     again = main(["sample", "--configurations", json.dumps([mala, dae, missing]), *TINY, *out_args(out)])
