@@ -95,7 +95,7 @@ step presets 120 python3 evaluate.py inversion --network.name "$net" --network.l
 step faces-bf16 120 python3 evaluate.py inverse-problems --config configs/evaluate/faces.yaml \
     --operators inpaint-pixels inpaint-box denoise super-resolution cs-gaussian cs-circulant "${ilo[@]}" \
     --trainer.precision bf16-mixed --experiment faces "${study[@]}"
-step visualise 60 python3 evaluate.py visualise --network.name "$net" --classes 1 967 --optimisation.budget "$budget" --image_size "$size" --experiment visualise "${study[@]}"
+step visualise 60 python3 evaluate.py visualise --network.name "$net" --classes 1 967 --optimisation.budget "$budget" --canvas.size "$size" --experiment visualise "${study[@]}"
 if [ "$device" = cpu ]; then
     step more-ranks 90 python3 evaluate.py inversion --network.name "$net" --optimisation.presets mv2016 --network.layers stem --optimisation.iterations_scale "$scale" \
         --images.crop_size "$crop" "${images[@]}" --checkpoints "" --images.batch_size 1 --trainer.devices 3 --trainer.strategy ddp \

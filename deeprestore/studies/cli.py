@@ -182,6 +182,8 @@ def _build(cls: type, values: Any) -> Any:
             value = [_build(item, v) for v in value]
         elif isinstance(hint, type):
             value = _build(hint, value)
+        elif isinstance(value, dict):  # an optional group (``Group | None``)
+            value = next((_build(a, value) for a in typing.get_args(hint) if dataclasses.is_dataclass(a)), value)
         kwargs[name] = value
     return cls(**kwargs)
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from deeprestore.inversion import get_preset
 
-__all__ = ["ImageOptions", "NetworkOptions", "OptimisationOptions"]
+__all__ = ["CanvasOptions", "ImageOptions", "NetworkOptions", "OptimisationOptions"]
 
 
 @dataclass
@@ -72,6 +72,22 @@ class ImageOptions:
             raise ValueError(f"--images.batch_size must be positive, got {self.batch_size}")
         if self.num_workers < 0:
             raise ValueError(f"--images.num_workers must be 0 or more, got {self.num_workers}")
+
+
+@dataclass
+class CanvasOptions:
+    """The images a study makes from nothing (class visualisations, Langevin samples).
+
+    Args:
+        size: their side in pixels.
+    """
+
+    size: int = 128
+
+    def check(self, smallest: int = 16) -> None:
+        """One line for a side below ``smallest``."""
+        if self.size < smallest:
+            raise ValueError(f"--canvas.size must be at least {smallest}, got {self.size}")
 
 
 @dataclass

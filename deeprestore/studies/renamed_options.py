@@ -32,7 +32,7 @@ RENAMED: dict[str, dict[str, str]] = {
     "networks": {**_OPTIMISATION, **_IMAGES, "nets": "networks", "weights": "networks"},
     "calibrate": {**_NETWORK, "crop_size": "images.crop_size", "batch_size": "images.batch_size"}
     | {"tuning_images": "tuning_files", "report_images": "images.files"},
-    "visualise": {"net": "network.name", "weights": "network.weights", "size": "image_size", **_OPTIMISATION},
+    "visualise": {"net": "network.name", "weights": "network.weights", "size": "canvas.size", "image_size": "canvas.size", **_OPTIMISATION},
     "denoise": {"images": "images.files", "crop_size": "images.crop_size"},
     "inverse-problems": {"images": "images.files", "image_size": "images.crop_size", "batch_size": "images.batch_size"},
     "lp": {"generator": "vae_generator", "generator_trials": "vae_generator_trials", "workers": "processes"},

@@ -172,11 +172,11 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
             "5",
         ]
     if study == "visualise":
-        return ["--classes", "1", "--optimisation.budget", "3", "--image_size", "32"]
+        return ["--classes", "1", "--optimisation.budget", "3", "--canvas.size", "32"]
     if study == "sample":
-        return ["--steps", "3", "--record_every", "0", "--chains", "2", "--image_size", "16", "--verifiers", "[efficientnet_lite1]"]
+        return ["--steps", "3", "--record_every", "0", "--chains", "2", "--canvas.size", "16", "--verifiers", "[efficientnet_lite1]"]
     if study == "linear-inverse":
-        return ["--train_patches", "200", "--test_patches", "20", "--radii", "[1]", "--noise_levels", "[0.01]", "--photo_crop", "32"]
+        return ["--train_patches", "200", "--test_patches", "20", "--radii", "[1]", "--relative_noise", "[0.01]", "--photo_crop", "32"]
     return [
         "--trials",
         "1",

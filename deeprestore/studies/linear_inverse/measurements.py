@@ -71,14 +71,14 @@ def stationary_covariance(covariance: Tensor, image: tuple[int, int, int]) -> Te
 
 
 def layer_inverses(
-    layer: LinearLayer, train: Tensor, noise_levels: Sequence[float], radii: Sequence[int], border: int = 0
+    layer: LinearLayer, train: Tensor, relative_noise: Sequence[float], radii: Sequence[int], border: int = 0
 ) -> tuple[Tensor, Tensor, list[LayerInverses]]:
     """The layer's matrix ``W``, its training features, and every inverse at every noise level.
 
     Args:
         layer: the layer (:func:`~deeprestore.studies.linear_inverse.layer_cases.build_layer`).
         train: training patches ``N×C×H×W`` (float64).
-        noise_levels: relative noise levels ``η > 0``.
+        relative_noise: relative noise levels ``η > 0``.
         radii: kernel radii of the convolutional inverses.
         border: feature positions off each edge for the interior fit (0: none).
 
@@ -101,7 +101,7 @@ def layer_inverses(
         columns = interior_grid(grid, border)[2]
         interior = columns[columns < pixels]  # the interior positions (those of the first channel)
     found = []
-    for eta in noise_levels:
+    for eta in relative_noise:
         noise_variance = eta * mean_variance
         noisy = moment + noise_variance * eye
         mmse = linear_mmse_inverse(cross, noisy)

@@ -67,7 +67,7 @@ class LinearInverseStudy(StudyOptions):
         cases: the layers (see :class:`~deeprestore.studies.linear_inverse.layer_cases.LayerCase`);
             default: eight random convolutions (stride, channels, kernel, boundary, ReLU) and four of
             Lite0's with their real weights.
-        noise_levels: relative feature noise ``η`` (``1/λ = η ×`` mean feature variance): the prior's
+        relative_noise: relative feature noise ``η`` (``1/λ = η ×`` mean feature variance): the prior's
             weight in eq. 2.
         radii: kernel radii ``r`` of the fitted convolutional inverses (kernels ``(2r+1)²``).
         border: feature positions left out at each edge for the interior measures.
@@ -79,7 +79,7 @@ class LinearInverseStudy(StudyOptions):
     """
 
     cases: list[LayerCase] = field(default_factory=_default_cases)
-    noise_levels: list[float] = field(default_factory=lambda: [1e-4, 1e-2])
+    relative_noise: list[float] = field(default_factory=lambda: [1e-4, 1e-2])
     radii: list[int] = field(default_factory=lambda: [1, 3])
     border: int = 2
     train_patches: int = 6000
@@ -92,8 +92,8 @@ class LinearInverseStudy(StudyOptions):
         """One line for settings that cannot run."""
         if not self.cases:
             raise ValueError("--cases is empty: name at least one layer")
-        if not self.noise_levels or min(self.noise_levels) <= 0:
-            raise ValueError(f"--noise_levels must be positive numbers, got {self.noise_levels}")
+        if not self.relative_noise or min(self.relative_noise) <= 0:
+            raise ValueError(f"--relative_noise must be positive numbers, got {self.relative_noise}")
         if not self.radii or min(self.radii) < 0:
             raise ValueError(f"--radii must be non-negative kernel radii, got {self.radii}")
         if self.border < 0:
@@ -140,7 +140,7 @@ class LinearInverseStudy(StudyOptions):
         train = self.patches(layer, train_photos, self.train_patches, self.seed_everything)
         test = self.patches(layer, test_photos, self.test_patches, self.seed_everything + 1)
         border = self.border if grid.features[1] > 2 * self.border and grid.features[2] > 2 * self.border else 0
-        _, features, per_noise = layer_inverses(layer, train, self.noise_levels, self.radii, border)
+        _, features, per_noise = layer_inverses(layer, train, self.relative_noise, self.radii, border)
         generator = torch.Generator().manual_seed(self.seed_everything + 2)
         use = inverter and case.inverter is not None
         trained = {"trained module": trained_reconstruction(case, layer, trusted=self.trust_checkpoints)} if use else {}
@@ -170,7 +170,7 @@ class LinearInverseStudy(StudyOptions):
         self.check()
         layers = [self.layer(case) for case in self.cases]  # every case checked before anything runs
         config = {"case_labels": [case.name() for case in self.cases]}
-        keys = ("noise_levels", "radii", "border", "train_patches", "test_patches", "photo_crop", "photo_size", "seed_everything")
+        keys = ("relative_noise", "radii", "border", "train_patches", "test_patches", "photo_crop", "photo_size", "seed_everything")
         folder = StudyFolder("linear-inverse", self, config, resume_keys=keys, command=command).open()
         figures = folder.path / "plots"
         figures.mkdir(exist_ok=True)

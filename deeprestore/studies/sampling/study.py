@@ -5,7 +5,7 @@ Each configuration is a density ``p(x) ∝ Π pᵢ(x)^{wᵢ}`` over ``[0, 1]`` i
 (``train.py --config configs/priors/…`` checkpoints at the image or a feature map of ``--network``)
 and optionally a class's probability under that network. ``--chains`` chains start from grey plus
 noise and run ``--steps`` annealed Langevin steps (:func:`~deeprestore.sampling.langevin`; step sizes
-falling geometrically from ``--step_first`` to ``--step_last``), Metropolis-adjusted where the
+falling geometrically, ``--step_sizes`` or a configuration's own), Metropolis-adjusted where the
 configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``.
 
 Writes ``samples.csv`` (:data:`SAMPLE_COLUMNS`, one row per chain, rewritten after every
@@ -26,12 +26,12 @@ from tqdm.auto import tqdm
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.sampling import PriorTerm, checkpoint_term, class_term, geometric_steps, joint_energy, joint_score, langevin
-from deeprestore.studies.option_groups import NetworkOptions
+from deeprestore.studies.option_groups import CanvasOptions, NetworkOptions
 from deeprestore.studies.sampling.figures import energy_figure, samples_figure
 from deeprestore.studies.sampling.scoring import chain_scores, diversity
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links, file_stem
 
-__all__ = ["SAMPLE_COLUMNS", "PriorOptions", "SamplingConfiguration", "SamplingStudy"]
+__all__ = ["SAMPLE_COLUMNS", "PriorOptions", "SamplingConfiguration", "SamplingStudy", "StepSizes"]
 
 SAMPLE_COLUMNS = ("configuration", "chain", "metropolis", "acceptance", "top1", "probability", "energy", "diversity")
 TRACE_COLUMNS = ("configuration", "step", "chain", "term", "energy")
@@ -53,6 +53,19 @@ class PriorOptions:
 
 
 @dataclass
+class StepSizes:
+    """Langevin step sizes ``ε``, falling geometrically from the first to the last (annealing).
+
+    Args:
+        first: the first step size.
+        last: the last step size.
+    """
+
+    first: float = 1e-6
+    last: float = 1e-8
+
+
+@dataclass
 class SamplingConfiguration:
     """One sampled density.
 
@@ -62,10 +75,9 @@ class SamplingConfiguration:
         class_index: an ImageNet class whose probability under ``--network`` is a factor (PPGN-style), or null.
         class_weight: that factor's exponent.
         metropolis: Metropolis-adjust the chains (every term needs an energy: not with a DAE).
-        step_first: this configuration's first step size (null: the study's ``--step_first``); densities
+        step_sizes: this configuration's own step sizes (null: the study's ``--step_sizes``); densities
             differ by orders of magnitude in sharpness (an ICA field prior's score is ~10⁴ per pixel on
             [0, 1] images, a DAE's ~10).
-        step_last: its last step size (null: ``--step_last``).
     """
 
     name: str
@@ -73,8 +85,7 @@ class SamplingConfiguration:
     class_index: int | None = None
     class_weight: float = 1.0
     metropolis: bool = False
-    step_first: float | None = None
-    step_last: float | None = None
+    step_sizes: StepSizes | None = None
 
 
 def _default_configurations() -> list[SamplingConfiguration]:
@@ -84,7 +95,7 @@ def _default_configurations() -> list[SamplingConfiguration]:
     return [
         SamplingConfiguration("ica image", [ica_image]),
         SamplingConfiguration("ica image MALA", [ica_image], metropolis=True),
-        SamplingConfiguration("dae image", [dae_image], step_first=1e-3, step_last=1e-5),
+        SamplingConfiguration("dae image", [dae_image], step_sizes=StepSizes(1e-3, 1e-5)),
         SamplingConfiguration("ica image + block1", [ica_image, ica_block1]),
         SamplingConfiguration("ica image + class 207", [ica_image], class_index=207, class_weight=1e4),
     ]
@@ -102,9 +113,8 @@ class SamplingStudy(StudyOptions):
         verifiers: networks that score the samples without having been sampled through.
         chains: chains per configuration.
         steps: Langevin steps per chain.
-        step_first: the first step size (annealed geometrically …).
-        step_last: … to the last.
-        image_size: the sampled images' side.
+        step_sizes: the step sizes of a configuration that sets none.
+        canvas: the sampled images' side (``--canvas.size``).
         record_every: steps between two records of the energies (and the last step).
     """
 
@@ -113,9 +123,8 @@ class SamplingStudy(StudyOptions):
     verifiers: list[str] = field(default_factory=lambda: ["efficientnet_lite1", "efficientnet_lite2"])
     chains: int = 4
     steps: int = 300
-    step_first: float = 1e-6
-    step_last: float = 1e-8
-    image_size: int = 64
+    step_sizes: StepSizes = field(default_factory=StepSizes)
+    canvas: CanvasOptions = field(default_factory=lambda: CanvasOptions(size=64))
     record_every: int = 25
 
     def check(self) -> None:
@@ -132,18 +141,18 @@ class SamplingStudy(StudyOptions):
                 raise ValueError(f"configuration {c.name!r}: class_index must be an ImageNet class 0–999, got {c.class_index}")
         if self.network.layers:
             raise ValueError(f"--network.layers {self.network.layers}: the sampling study takes its layers from the priors; give none")
-        if self.chains < 1 or self.steps < 1 or self.image_size < 8 or self.record_every < 0:
+        if self.chains < 1 or self.steps < 1 or self.record_every < 0:
             raise ValueError(
-                f"--chains and --steps must be positive, --image_size at least 8 and --record_every 0 or more, got "
-                f"{self.chains}, {self.steps}, {self.image_size}, {self.record_every}"
+                f"--chains and --steps must be positive and --record_every 0 or more, got {self.chains}, {self.steps}, {self.record_every}"
             )
+        self.canvas.check(smallest=8)
         for c in self.configurations:
-            geometric_steps(*self.step_sizes(c), self.steps)
+            self.schedule(c)
 
-    def step_sizes(self, configuration: SamplingConfiguration) -> tuple[float, float]:
-        """The configuration's first and last step size."""
-        first = self.step_first if configuration.step_first is None else configuration.step_first
-        return first, self.step_last if configuration.step_last is None else configuration.step_last
+    def schedule(self, configuration: SamplingConfiguration) -> list[float]:
+        """The configuration's step size at every step."""
+        sizes = configuration.step_sizes or self.step_sizes
+        return geometric_steps(sizes.first, sizes.last, self.steps)
 
     def terms(self, configuration: SamplingConfiguration, net: FeatureNetwork) -> list[PriorTerm]:
         """The configuration's terms (one line if Metropolis is asked of a density without an energy)."""
@@ -156,7 +165,7 @@ class SamplingStudy(StudyOptions):
 
     def start(self, generator: torch.Generator) -> torch.Tensor:
         """The chains' start: grey plus noise of standard deviation 0.1, in [0, 1]."""
-        return (0.5 + 0.1 * torch.randn(self.chains, 3, self.image_size, self.image_size, generator=generator)).clamp(0, 1)
+        return (0.5 + 0.1 * torch.randn(self.chains, 3, self.canvas.size, self.canvas.size, generator=generator)).clamp(0, 1)
 
     def sample(self, configuration: SamplingConfiguration, net: FeatureNetwork, index: int, bar: tqdm) -> tuple[torch.Tensor, object]:
         """The chains of one configuration: ``(final images, ChainResult)``."""
@@ -168,7 +177,7 @@ class SamplingStudy(StudyOptions):
         result = langevin(
             joint_score(terms),
             start,
-            geometric_steps(*self.step_sizes(configuration), self.steps),
+            self.schedule(configuration),
             energy=joint_energy(terms) if configuration.metropolis else None,
             generator=generator,
             record=record,
@@ -182,7 +191,16 @@ class SamplingStudy(StudyOptions):
         self.check()
         net = load_network(self.network.name, self.network.weights, self.seed_everything)
         verifiers = {name: load_network(name) for name in self.verifiers}
-        keys = ("chains", "steps", "step_first", "step_last", "image_size", "network.name", "network.weights", "seed_everything")
+        keys = (
+            "chains",
+            "steps",
+            "step_sizes.first",
+            "step_sizes.last",
+            "canvas.size",
+            "network.name",
+            "network.weights",
+            "seed_everything",
+        )
         folder = StudyFolder(
             "sample", self, {"configuration_names": [c.name for c in self.configurations]}, resume_keys=keys, command=command
         )
@@ -247,8 +265,8 @@ class SamplingStudy(StudyOptions):
         table = sampling_table(rows, self.verifiers)
         notes = "\n".join(f"- {w}" for w in folder.warnings)
         intro = (
-            f"{self.chains} chains × {self.steps} steps per configuration at {self.image_size}², step sizes {self.step_first:g} → "
-            f"{self.step_last:g} unless a configuration sets its own; sampling network {self.network.name}, verifiers {', '.join(self.verifiers) or 'none'}. "
+            f"{self.chains} chains × {self.steps} steps per configuration at {self.canvas.size}², step sizes {self.step_sizes.first:g} → "
+            f"{self.step_sizes.last:g} unless a configuration sets its own; sampling network {self.network.name}, verifiers {', '.join(self.verifiers) or 'none'}. "
             "Data: [samples.csv](samples.csv), traces in trace_<configuration>.csv."
         )
         columns = SAMPLE_COLUMNS + tuple(k for k in (rows[-1] if rows else {}) if k not in SAMPLE_COLUMNS)

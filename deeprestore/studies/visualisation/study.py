@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from deeprestore.inversion import get_preset, maximise_activation
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
-from deeprestore.studies.option_groups import NetworkOptions, OptimisationOptions
+from deeprestore.studies.option_groups import CanvasOptions, NetworkOptions, OptimisationOptions
 from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
@@ -135,7 +135,7 @@ class VisualisationStudy(StudyOptions):
         optimisation: the presets compared (``--optimisation.presets``) and their iterations
             (``--optimisation.budget``: every preset's iterations in all, its phases scaled in
             proportion; null: each its own; ``--optimisation.iterations_scale`` multiplies them).
-        image_size: side of the images.
+        canvas: the images' side (``--canvas.size``).
         images_per_class: random starts per class and preset.
         trainer: where the classes are visualised (``--trainer.devices 8 --trainer.strategy ddp``).
     """
@@ -143,7 +143,7 @@ class VisualisationStudy(StudyOptions):
     network: NetworkOptions = field(default_factory=NetworkOptions)
     classes: list[int] = field(default_factory=lambda: list(DEFAULT_CLASSES))
     optimisation: OptimisationOptions = field(default_factory=lambda: OptimisationOptions(presets=["mv2016", "deepinversion", "lucent"]))
-    image_size: int = 128
+    canvas: CanvasOptions = field(default_factory=CanvasOptions)
     images_per_class: int = 1
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
@@ -156,10 +156,9 @@ class VisualisationStudy(StudyOptions):
         bad = [c for c in self.classes if not 0 <= c < 1000]
         if bad:
             raise ValueError(f"--classes must be ImageNet class indices 0–999, got {bad}")
-        if self.image_size < 16 or self.images_per_class < 1:
-            raise ValueError(
-                f"--image_size must be at least 16 and --images_per_class at least 1, got {self.image_size} and {self.images_per_class}"
-            )
+        self.canvas.check()
+        if self.images_per_class < 1:
+            raise ValueError(f"--images_per_class must be at least 1, got {self.images_per_class}")
         self.optimisation.check()
 
     def run(self, command: str | None = None) -> list[dict]:
@@ -176,7 +175,7 @@ class VisualisationStudy(StudyOptions):
         bar = tqdm(total=len(presets), desc="visualisations", unit="preset", disable=not (self.progress and folder.writer))
         for preset in presets:
             scale = self.optimisation.scale_for(get_preset(preset).iterations)
-            job = VisualisationJob(net, preset, scale, self.images_per_class, self.image_size, self.seed_everything, names)
+            job = VisualisationJob(net, preset, scale, self.images_per_class, self.canvas.size, self.seed_everything, names)
             rows += run_job(trainer, job, classes, batch_size=1).rows
             images.update({(preset, self.classes[position // self.images_per_class]): kept["image"] for position, kept in job.kept.items()})
             bar.update(1)

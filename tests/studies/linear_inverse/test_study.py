@@ -11,7 +11,7 @@ from tests.study_runs import QUIET, csv_rows, out_args
 
 RANDOM = {"kernel": 3, "stride": 2, "channels": 6, "size": 8}
 STEM = {"network": "efficientnet_lite0", "modules": ["stages.stem.0", "stages.stem.1"], "nonlinearity": "relu6", "size": 8}
-TINY = ["--train_patches", "300", "--test_patches", "40", "--noise_levels", "[0.01]", "--radii", "[1]", "--border", "1", *QUIET]
+TINY = ["--train_patches", "300", "--test_patches", "40", "--relative_noise", "[0.01]", "--radii", "[1]", "--border", "1", *QUIET]
 
 
 def test_the_study_measures_every_inverse_of_every_case_and_resumes(tmp_path):

@@ -11,7 +11,7 @@ from deeprestore.studies.cli import main
 from deeprestore.studies.study_folder import file_stem
 from tests.study_runs import QUIET, csv_rows, out_args
 
-TINY = ["--steps", "4", "--record_every", "2", "--chains", "2", "--image_size", "16", "--verifiers", "[efficientnet_lite1]", *QUIET]
+TINY = ["--steps", "4", "--record_every", "2", "--chains", "2", "--canvas.size", "16", "--verifiers", "[efficientnet_lite1]", *QUIET]
 
 
 def test_the_study_samples_every_configuration_and_resumes(checkpoints, tmp_path):

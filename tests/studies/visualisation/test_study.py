@@ -19,7 +19,7 @@ def test_the_visualisation_study_scores_each_class_image(tmp_path):
             "lucent",
             "--optimisation.budget",
             "40",
-            "--image_size",
+            "--canvas.size",
             "64",
             "--report_root",
             str(tmp_path),
