@@ -9,9 +9,11 @@ falling geometrically, ``--step_sizes`` or a configuration's own), Metropolis-ad
 configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``.
 
 Writes ``samples.csv`` (:data:`SAMPLE_COLUMNS`, one row per chain, rewritten after every
-configuration; a rerun with the same ``--experiment`` keeps the configurations done), ``trace.csv``
-(every term's energy along every chain), ``plots/samples.png``, ``plots/<configuration>_energy.png``
-and ``report.md``. A configuration whose checkpoint is missing is skipped with a note.
+configuration; a rerun with the same ``--experiment`` keeps the configurations done),
+``trace_<configuration>.csv`` (every term's energy along every chain), ``samples/<configuration>.pt``
+(the final images and the first chain's snapshots, tensors only), ``plots/samples.png``,
+``plots/chains.png``, ``plots/<configuration>_energy.png`` and ``report.md``. A configuration whose
+checkpoint is missing is skipped with a note.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from deeprestore.atomic_io import atomic_write
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.sampling import PriorTerm, checkpoint_term, class_term, geometric_steps, joint_energy, joint_score, langevin
@@ -187,6 +190,46 @@ class SamplingStudy(StudyOptions):
         )
         return result.samples.clamp(0, 1), result
 
+    def sample_and_score(
+        self,
+        configuration: SamplingConfiguration,
+        index: int,
+        net: FeatureNetwork,
+        verifiers: dict[str, FeatureNetwork],
+        folder: StudyFolder,
+        bar: tqdm,
+    ) -> list[dict]:
+        """Sample one configuration, write its trace, energy figure and images (``samples/<name>.pt``:
+        the final images and the first chain's snapshots, tensors only); returns its rows."""
+        images, result = self.sample(configuration, net, index, bar)
+        stem = file_stem(configuration.name)
+        chain = torch.cat([t.pop(SNAPSHOT) for t in result.trace])
+        atomic_write(folder.path / "samples" / f"{stem}.pt", lambda f: torch.save({"final": images, "chain": chain}, f))
+        recorded = [k for k in (result.trace[0] if result.trace else {}) if k != "step"]
+        if recorded:  # a DAE alone has no energy to follow
+            save_figure(energy_figure(configuration.name, result.trace, recorded), folder.path / "plots" / f"{stem}_energy.png")
+            trace = [
+                {"configuration": configuration.name, "step": t["step"], "chain": i, "term": term, "energy": float(t[term][i])}
+                for t in result.trace
+                for term in recorded
+                for i in range(len(images))
+            ]
+            folder.write_table(f"trace_{stem}", TRACE_COLUMNS, trace)
+        final = result.trace[-1] if result.trace else {}
+        spread = diversity(images)
+        return [
+            {
+                "configuration": configuration.name,
+                "chain": i,
+                "metropolis": configuration.metropolis,
+                "acceptance": None if result.acceptance is None else float(result.acceptance[i]),
+                **scores,
+                "energy": sum(float(final[k][i]) for k in recorded) if recorded else None,
+                "diversity": spread,
+            }
+            for i, scores in enumerate(chain_scores(images, net, verifiers, configuration.class_index))
+        ]
+
     def run(self, command: str | None = None) -> list[dict]:
         self.check()
         net = load_network(self.network.name, self.network.weights, self.seed_everything)
@@ -210,9 +253,6 @@ class SamplingStudy(StudyOptions):
         previous = folder.path / "samples.json"
         rows = json.loads(previous.read_text()) if previous.is_file() else []
         rows = [r for r in rows if r["configuration"] in {c.name for c in self.configurations}]
-        traces: list[dict] = []
-        samples: dict[str, torch.Tensor] = {}
-        snapshots: dict[str, torch.Tensor] = {}
         done = {r["configuration"] for r in rows}
         missing = {c.name: [p.checkpoint for p in c.priors if not Path(p.checkpoint).is_file()] for c in self.configurations}
         todo = [c for c in self.configurations if c.name not in done and not missing[c.name]]
@@ -221,46 +261,15 @@ class SamplingStudy(StudyOptions):
                 folder.warn(f"configuration {c.name!r} skipped: {', '.join(missing[c.name])} not found (train it with configs/priors/…)")
         with tqdm(total=len(todo) * self.steps, desc="sampling study", unit="step", disable=not self.progress) as bar:
             for index, configuration in enumerate(self.configurations):
-                if configuration not in todo:
-                    continue
-                images, result = self.sample(configuration, net, index, bar)
-                samples[configuration.name] = images
-                snapshots[configuration.name] = torch.cat([t.pop(SNAPSHOT) for t in result.trace])
-                recorded = [k for k in (result.trace[0] if result.trace else {}) if k != "step"]
-                if recorded:  # a DAE alone has no energy to follow
-                    save_figure(
-                        energy_figure(configuration.name, result.trace, recorded), plots / f"{file_stem(configuration.name)}_energy.png"
-                    )
-                spread = diversity(images)
-                final = result.trace[-1] if result.trace else {}
-                for chain, scores in enumerate(chain_scores(images, net, verifiers, configuration.class_index)):
-                    rows.append(
-                        {
-                            "configuration": configuration.name,
-                            "chain": chain,
-                            "metropolis": configuration.metropolis,
-                            "acceptance": None if result.acceptance is None else float(result.acceptance[chain]),
-                            **scores,
-                            "energy": sum(float(final[k][chain]) for k in recorded) if recorded else None,
-                            "diversity": spread,
-                        }
-                    )
-                traces += [
-                    {"configuration": configuration.name, "step": t["step"], "chain": chain, "term": term, "energy": float(values[chain])}
-                    for t in result.trace
-                    for term, values in t.items()
-                    if term != "step"
-                    for chain in range(len(values))
-                ]
-                columns = SAMPLE_COLUMNS + tuple(k for k in rows[-1] if k not in SAMPLE_COLUMNS)
-                folder.write_table("samples", columns, rows, json_too=True)
-                own = [t for t in traces if t["configuration"] == configuration.name]
-                if own:
-                    folder.write_table(f"trace_{file_stem(configuration.name)}", TRACE_COLUMNS, own)
+                if configuration in todo:
+                    rows += self.sample_and_score(configuration, index, net, verifiers, folder, bar)
+                    folder.write_table("samples", _columns(rows), rows, json_too=True)
+        kept = {c.name: _read_images(folder.path / "samples" / f"{file_stem(c.name)}.pt") for c in self.configurations}
+        kept = {name: images for name, images in kept.items() if images is not None}
         figures = []
-        if samples:
-            figures.append(save_figure(samples_figure(samples), plots / "samples.png"))
-            figures.append(save_figure(samples_figure(snapshots), plots / "chains.png"))
+        if kept:
+            figures.append(save_figure(samples_figure({n: k["final"] for n, k in kept.items()}), plots / "samples.png"))
+            figures.append(save_figure(samples_figure({n: k["chain"] for n, k in kept.items()}), plots / "chains.png"))
         figures += sorted(plots.glob("*_energy.png"))
         table = sampling_table(rows, self.verifiers)
         notes = "\n".join(f"- {w}" for w in folder.warnings)
@@ -269,11 +278,25 @@ class SamplingStudy(StudyOptions):
             f"{self.step_sizes.last:g} unless a configuration sets its own; sampling network {self.network.name}, verifiers {', '.join(self.verifiers) or 'none'}. "
             "Data: [samples.csv](samples.csv), traces in trace_<configuration>.csv."
         )
-        columns = SAMPLE_COLUMNS + tuple(k for k in (rows[-1] if rows else {}) if k not in SAMPLE_COLUMNS)
         folder.publish(
-            "Sampling study", [notes, table, figure_links(figures)], ("samples", columns, rows), figures=figures, intro=intro, summary=table
+            "Sampling study",
+            [notes, table, figure_links(figures)],
+            ("samples", _columns(rows), rows),
+            figures=figures,
+            intro=intro,
+            summary=table,
         )
         return rows
+
+
+def _columns(rows: list[dict]) -> tuple[str, ...]:
+    """:data:`SAMPLE_COLUMNS` and the verifiers' columns."""
+    return SAMPLE_COLUMNS + tuple(k for k in (rows[-1] if rows else {}) if k not in SAMPLE_COLUMNS)
+
+
+def _read_images(path: Path) -> dict[str, torch.Tensor] | None:
+    """A configuration's saved images (tensors only, loaded as data), or ``None``."""
+    return torch.load(path, weights_only=True) if path.is_file() else None
 
 
 def sampling_table(rows: list[dict], verifiers: list[str]) -> str:

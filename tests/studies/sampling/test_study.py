@@ -37,6 +37,7 @@ def test_the_study_samples_every_configuration_and_resumes(checkpoints, tmp_path
     missing = {"name": "missing", "priors": [{"checkpoint": str(tmp_path / "none.ckpt")}]}
     again = main(["sample", "--configurations", json.dumps([mala, dae, missing]), *TINY, *out_args(out)])
     assert again == rows  # kept, not sampled again; the missing one skipped
+    assert len(list((out / "samples").glob("*.pt"))) == 2  # the figures of a resumed run still show every configuration
     assert "configuration 'missing' skipped" in (out / "report.md").read_text()
 
 
