@@ -24,7 +24,7 @@ from deeprestore.priors import load_dae_prior, load_patch_prior
 from deeprestore.priors.patches import to_grey
 from deeprestore.sampling.scores import Score, dae_residual_score, energy_score, feature_map_score
 
-__all__ = ["PriorTerm", "checkpoint_term", "class_term", "joint_energy", "joint_score"]
+__all__ = ["PriorTerm", "checkpoint_term", "class_term", "joint_energy", "joint_score", "through_generator"]
 
 
 @dataclass
@@ -97,6 +97,15 @@ def class_term(net: FeatureNetwork, class_index: int, weight: float) -> PriorTer
         return weight * unweighted(x)
 
     return PriorTerm(f"class {class_index}", weight, energy_score(energy), energy, unweighted)
+
+
+def through_generator(term: PriorTerm, generator: Callable[[Tensor], Tensor]) -> PriorTerm:
+    """``term`` (on images) as a term on a generator's code ``h``: energy ``E(G(h))`` and score
+    ``J_G(h)ᵀ s(G(h))`` — PPGN's chain in a latent space, with the image-level terms (an image prior,
+    a class) pulled back through the generator ``G`` (e.g. an inverting network from a layer's maps)."""
+    energy = None if term.energy is None else (lambda h: term.energy(generator(h)))  # type: ignore[misc]
+    unweighted = None if term.unweighted is None else (lambda h: term.unweighted(generator(h)))  # type: ignore[misc]
+    return PriorTerm(term.name, term.weight, feature_map_score(generator, term.score), energy, unweighted)
 
 
 def joint_score(terms: Sequence[PriorTerm]) -> Score:

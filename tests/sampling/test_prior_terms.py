@@ -11,7 +11,16 @@ import torch.nn.functional as F
 from deeprestore.nets import load_network
 from deeprestore.priors import load_dae_prior, load_patch_prior
 from deeprestore.priors.patches import to_grey
-from deeprestore.sampling import checkpoint_term, class_term, joint_energy, joint_score
+from deeprestore.sampling import (
+    PriorTerm,
+    checkpoint_term,
+    class_term,
+    energy_score,
+    joint_energy,
+    joint_score,
+    langevin,
+    through_generator,
+)
 from tests.tiny_checkpoints import dae_prior, inverter, patch_prior
 
 
@@ -77,3 +86,26 @@ def test_checkpoints_that_do_not_fit_are_refused(net, tmp_path):
     path = patch_prior(tmp_path / "ica_block1.ckpt", net="efficientnet_lite0", layer="block1")
     with pytest.raises(ValueError, match="models efficientnet_lite0's block1 maps, the study samples through efficientnet_lite1"):
         checkpoint_term(path, 1.0, load_network("efficientnet_lite1"))
+
+
+def test_a_term_through_a_generator_is_the_pulled_back_energy(net):
+    torch.manual_seed(3)
+    generator = torch.nn.Sequential(
+        torch.nn.ConvTranspose2d(4, 3, 4, stride=2, padding=1), torch.nn.Sigmoid()
+    )  # code 4×8×8 → image 3×16×16
+    term = through_generator(class_term(net, 207, 2.0), generator)
+    h = torch.randn(2, 4, 8, 8)
+    assert torch.allclose(term.energy(h), -2.0 * F.log_softmax(net(generator(h)), 1)[:, 207], rtol=1e-5)
+    assert torch.allclose(term.score(h), energy_score(term.energy)(h), rtol=1e-4, atol=1e-7)
+
+
+def test_langevin_through_a_linear_generator_samples_the_pulled_back_gaussian():
+    # x = A h with an image prior N(0, I) and a code prior N(0, I): the code's law is N(0, (I + AᵀA)⁻¹).
+    g = torch.Generator().manual_seed(4)
+    a = torch.randn(3, 2, generator=g, dtype=torch.float64)
+    image = PriorTerm("image", 1.0, lambda x: -x, lambda x: 0.5 * (x**2).sum(1), None)
+    code = PriorTerm("code", 1.0, lambda h: -h, lambda h: 0.5 * (h**2).sum(1), None)
+    terms = [code, through_generator(image, lambda h: h @ a.T)]
+    result = langevin(joint_score(terms), torch.zeros(4000, 2, dtype=torch.float64), [0.02] * 400, energy=joint_energy(terms), generator=g)
+    expected = torch.linalg.inv(torch.eye(2, dtype=torch.float64) + a.T @ a)
+    assert torch.allclose(torch.cov(result.samples.T), expected, rtol=0.08, atol=0.01)
