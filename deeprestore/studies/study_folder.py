@@ -201,6 +201,12 @@ class StudyFolder:
             self.write_text(f"{name}.json", json.dumps(data, indent=1, allow_nan=False))
         return path
 
+    def read_table(self, name: str) -> list[dict[str, Any]]:
+        """The rows of ``<name>.json`` an earlier run wrote (:meth:`write_table` with ``json_too``), or
+        none: what a resumed study keeps."""
+        path = self.path / f"{name}.json"
+        return json.loads(path.read_text()) if path.is_file() else []
+
     def write_report(self, title: str, sections: Sequence[str], *, intro: str = "") -> Path:
         """``report.md``: the title, the command, links to the config and data, the resolved
         config (folded), ``intro``, then each section."""

@@ -22,11 +22,10 @@ from torch import Tensor, nn
 
 from deeprestore.linear_inverse import ConvolutionGrid
 from deeprestore.nets import FeatureNetwork, load_network
+from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "LayerCase", "LinearLayer", "build_layer", "random_patches"]
+__all__ = ["LayerCase", "LinearLayer", "build_layer", "random_patches"]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"none": lambda x: x, "relu": F.relu, "relu6": F.relu6}
 
 

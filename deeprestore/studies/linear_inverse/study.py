@@ -14,7 +14,6 @@ a rerun with the same ``--experiment`` keeps the cases done), ``plots/<case>.png
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,8 +173,7 @@ class LinearInverseStudy(StudyOptions):
         folder = StudyFolder("linear-inverse", self, config, resume_keys=keys, command=command).open()
         figures = folder.path / "plots"
         figures.mkdir(exist_ok=True)
-        previous = folder.path / "linear_inverse.json"
-        done = json.loads(previous.read_text()) if previous.is_file() else []
+        done = folder.read_table("linear_inverse")
         labels = {case.name() for case in self.cases}
         rows = [row for row in done if row["case"] in labels]
         finished = {row["case"] for row in rows}

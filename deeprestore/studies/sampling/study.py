@@ -18,7 +18,6 @@ checkpoint is missing is skipped with a note.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -250,8 +249,7 @@ class SamplingStudy(StudyOptions):
         folder.open()
         plots = folder.path / "plots"
         plots.mkdir(exist_ok=True)
-        previous = folder.path / "samples.json"
-        rows = json.loads(previous.read_text()) if previous.is_file() else []
+        rows = folder.read_table("samples")
         rows = [r for r in rows if r["configuration"] in {c.name for c in self.configurations}]
         done = {r["configuration"] for r in rows}
         missing = {c.name: [p.checkpoint for p in c.priors if not Path(p.checkpoint).is_file()] for c in self.configurations}
