@@ -36,13 +36,16 @@ def patch_prior(path: Path, **kwargs) -> str:
     return _save(module, path)
 
 
-def dae_prior(path: Path, residual: bool = False) -> str:
-    """A one-layer, 4-channel DAEPriorModule; ``residual``: its last convolution random instead of
-    zero, so that ``r(x) ≠ x``."""
+def dae_prior(path: Path, residual: bool = False, **kwargs) -> str:
+    """A one-layer, width-4 DAEPriorModule; ``residual``: its last convolution random instead of
+    zero, so that ``r(x) ≠ x``; ``kwargs`` as the module's (``net=…, layer=…``: a feature-map DAE,
+    its noise scale set to 0.5)."""
     torch.manual_seed(0)
-    module = DAEPriorModule(width=4, depth=1)
+    module = DAEPriorModule(width=4, depth=1, **kwargs)
     if residual:
         torch.nn.init.normal_(module.dae.residual[-1].weight, std=0.1)
+    if module.net is not None:
+        module.noise_scale.fill_(0.5)
     return _save(module, path)
 
 

@@ -4,7 +4,15 @@ denoising autoencoder's residual, and priors at several feature maps pulled back
 (:mod:`.scores`), and the density's terms from the project's checkpoints (:mod:`.prior_terms`)."""
 
 from deeprestore.sampling.langevin import ChainResult, geometric_steps, langevin
-from deeprestore.sampling.prior_terms import PriorTerm, checkpoint_term, class_term, joint_energy, joint_score, through_generator
+from deeprestore.sampling.prior_terms import (
+    PriorTerm,
+    checkpoint_term,
+    class_term,
+    joint_energy,
+    joint_score,
+    prior_layer,
+    through_generator,
+)
 from deeprestore.sampling.scores import Score, dae_residual_score, energy_score, feature_map_score, weighted_score
 
 __all__ = [
@@ -14,6 +22,7 @@ __all__ = [
     "class_term",
     "joint_energy",
     "joint_score",
+    "prior_layer",
     "Score",
     "dae_residual_score",
     "energy_score",

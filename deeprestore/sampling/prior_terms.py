@@ -24,7 +24,7 @@ from deeprestore.priors import load_dae_prior, load_patch_prior
 from deeprestore.priors.patches import to_grey
 from deeprestore.sampling.scores import Score, dae_residual_score, energy_score, feature_map_score
 
-__all__ = ["PriorTerm", "checkpoint_term", "class_term", "joint_energy", "joint_score", "through_generator"]
+__all__ = ["PriorTerm", "checkpoint_term", "class_term", "joint_energy", "joint_score", "prior_layer", "through_generator"]
 
 
 @dataclass
@@ -54,8 +54,24 @@ def _maps(net: FeatureNetwork | None, layer: str | None) -> Callable[[Tensor], T
     return lambda x: net.features(x, layer)[layer]
 
 
-def checkpoint_term(path: str | Path, weight: float, net: FeatureNetwork | None, *, trusted: bool = False) -> PriorTerm:
+def prior_layer(path: str | Path, *, trusted: bool = False) -> str | None:
+    """The layer whose maps a prior checkpoint models (``None``: the image)."""
+    return read_checkpoint(path, "a prior of --configurations", trusted=trusted).get("hyper_parameters", {}).get("layer")
+
+
+def checkpoint_term(
+    path: str | Path,
+    weight: float,
+    net: FeatureNetwork | None,
+    *,
+    trusted: bool = False,
+    maps: Callable[[Tensor], Tensor] | None = None,
+) -> PriorTerm:
     """A prior term from a ``PatchPriorModule`` or ``DAEPriorModule`` checkpoint (read as data unless ``trusted``).
+
+    Args:
+        maps: what the prior reads from the sampled variable (default: the image itself, or ``net``'s
+            maps at the prior's layer); e.g. a generator code's maps at that layer (PPGN's ``p(h)``).
 
     Raises:
         ValueError: another kind of checkpoint, or a feature-map prior of another network than ``net``.
@@ -64,12 +80,12 @@ def checkpoint_term(path: str | Path, weight: float, net: FeatureNetwork | None,
     layer, prior_net = hp.get("layer"), hp.get("net")
     if prior_net is not None and (net is None or prior_net != net.name):
         raise ValueError(f"{path} models {prior_net}'s {layer} maps, the study samples through {net.name if net else 'no network'}")
-    maps = _maps(net, layer)
+    maps = maps or _maps(net, layer)
     where = layer or "image"
     if "sigma" in hp:  # a DAE: a score only
         module = load_dae_prior(str(path), "a prior of --configurations", trusted)
         own = dae_residual_score(module.dae, float(module.noise_scale))
-        score = own if layer is None else feature_map_score(maps, own)
+        score = feature_map_score(maps, own)
         return PriorTerm(f"dae-{where}", weight, lambda x: weight * score(x), None, None)
     if "expert" not in hp:
         raise ValueError(f"{path} is not a PatchPriorModule or DAEPriorModule checkpoint (train one with configs/priors/…)")

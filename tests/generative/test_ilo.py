@@ -150,7 +150,7 @@ def test_an_inverting_network_is_a_generator_with_layers_for_ilo(tmp_path):
     from datamodules.evaluation_images import sample_photo_crops
     from deeprestore.checkpoint_files import load_module_checkpoint
     from deeprestore.inverters import InvertingNetwork
-    from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
+    from deeprestore.studies.inverter_generator import inverter_generator, is_inverter_checkpoint
     from tests.tiny_checkpoints import inverter
 
     path = inverter(tmp_path / "inv" / "last.ckpt", "block2")

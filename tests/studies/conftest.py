@@ -8,7 +8,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.tiny_checkpoints import dae_prior, generator, patch_prior
+from tests.tiny_checkpoints import dae_prior, generator, inverter, patch_prior
 
 
 @pytest.fixture(scope="session")
@@ -23,11 +23,14 @@ def photos(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
-    """Tiny checkpoints of a DAE image prior, an ICA prior at block1, a grey FoE and a VAE generator."""
+    """Tiny checkpoints of a DAE image prior, an ICA prior at block1, a grey FoE, a VAE generator, an
+    inverting network at block2 and a DAE prior at block2."""
     root = tmp_path_factory.mktemp("ckpt")
     return {
         "dae": dae_prior(root / "prior_dae_image" / "last.ckpt"),
         "ica": patch_prior(root / "prior_ica_block1" / "last.ckpt", net="efficientnet_lite0", layer="block1"),
         "foe": patch_prior(root / "prior_foe_grey" / "last.ckpt", grey=True),
         "generator": generator(root / "generator_vae_conv" / "last.ckpt"),
+        "inverter": inverter(root / "efficientnet_lite0_block2_joint" / "last.ckpt", "block2"),
+        "dae_block2": dae_prior(root / "prior_dae_block2" / "last.ckpt", residual=True, net="efficientnet_lite0", layer="block2"),
     }

@@ -44,7 +44,7 @@ from deeprestore.studies.inverse_problems.experiment import (
     operator_name,
     run_inverse_problems_study,
 )
-from deeprestore.studies.inverse_problems.inverter_generator import inverter_generator, is_inverter_checkpoint
+from deeprestore.studies.inverter_generator import inverter_generator, is_inverter_checkpoint
 from deeprestore.studies.option_groups import ImageOptions
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links

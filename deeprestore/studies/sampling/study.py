@@ -8,6 +8,13 @@ noise and run ``--steps`` annealed Langevin steps (:func:`~deeprestore.sampling.
 falling geometrically, ``--step_sizes`` or a configuration's own), Metropolis-adjusted where the
 configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``.
 
+A configuration with a ``generator`` (an inverting-network checkpoint at layer ``L``) samples
+PPGN-style (Nguyen et al. 2016): the chain moves in the standardised maps ``z`` at ``L``
+(:mod:`.inverter_code`), starting from the start images' own; a prior at ``L`` (a feature-map DAE,
+PPGN's ``p(h)``) reads them directly, and every other term — image and feature-map priors, the class —
+is applied to the generator's image (:func:`~deeprestore.sampling.through_generator`). The images
+scored and shown are the generator's, clamped to ``[0, 1]``.
+
 Writes ``samples.csv`` (:data:`SAMPLE_COLUMNS`, one row per chain, rewritten after every
 configuration; a rerun with the same ``--experiment`` keeps the configurations done),
 ``trace_<configuration>.csv`` (every term's energy along every chain), ``samples/<configuration>.pt``
@@ -27,9 +34,21 @@ from tqdm.auto import tqdm
 from deeprestore.atomic_io import atomic_write
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
-from deeprestore.sampling import PriorTerm, checkpoint_term, class_term, geometric_steps, joint_energy, joint_score, langevin
+from deeprestore.sampling import (
+    PriorTerm,
+    checkpoint_term,
+    class_term,
+    geometric_steps,
+    joint_energy,
+    joint_score,
+    langevin,
+    prior_layer,
+    through_generator,
+)
+from deeprestore.stats.images import RandomCrops, sample_photo_sources
 from deeprestore.studies.option_groups import CanvasOptions, NetworkOptions
 from deeprestore.studies.sampling.figures import energy_figure, samples_figure
+from deeprestore.studies.sampling.inverter_code import InverterCode, inverter_code
 from deeprestore.studies.sampling.scoring import chain_scores, diversity
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links, file_stem
 
@@ -80,6 +99,9 @@ class SamplingConfiguration:
         step_sizes: this configuration's own step sizes (null: the study's ``--step_sizes``); densities
             differ by orders of magnitude in sharpness (an ICA field prior's score is ~10⁴ per pixel on
             [0, 1] images, a DAE's ~10).
+        generator: an inverting-network checkpoint of ``--network`` (``train.py``) at layer ``L``: the
+            chain moves in ``L``'s standardised maps and is decoded by it (PPGN), or null (the chain
+            moves in the image).
     """
 
     name: str
@@ -88,6 +110,7 @@ class SamplingConfiguration:
     class_weight: float = 1.0
     metropolis: bool = False
     step_sizes: StepSizes | None = None
+    generator: str | None = None
 
 
 def _default_configurations() -> list[SamplingConfiguration]:
@@ -156,11 +179,20 @@ class SamplingStudy(StudyOptions):
         sizes = configuration.step_sizes or self.step_sizes
         return geometric_steps(sizes.first, sizes.last, self.steps)
 
-    def terms(self, configuration: SamplingConfiguration, net: FeatureNetwork) -> list[PriorTerm]:
-        """The configuration's terms (one line if Metropolis is asked of a density without an energy)."""
-        terms = [checkpoint_term(p.checkpoint, p.weight, net, trusted=self.trust_checkpoints) for p in configuration.priors]
+    def terms(self, configuration: SamplingConfiguration, net: FeatureNetwork, code: InverterCode | None = None) -> list[PriorTerm]:
+        """The configuration's terms, on the image or on a generator's ``code`` (one line if Metropolis
+        is asked of a density without an energy)."""
+        trusted = self.trust_checkpoints
+        terms = []
+        for p in configuration.priors:
+            if code is not None and prior_layer(p.checkpoint, trusted=trusted) == code.layer:
+                terms.append(checkpoint_term(p.checkpoint, p.weight, net, trusted=trusted, maps=code.maps))
+            else:
+                term = checkpoint_term(p.checkpoint, p.weight, net, trusted=trusted)
+                terms.append(term if code is None else through_generator(term, code.decode))
         if configuration.class_index is not None:
-            terms.append(class_term(net, configuration.class_index, configuration.class_weight))
+            term = class_term(net, configuration.class_index, configuration.class_weight)
+            terms.append(term if code is None else through_generator(term, code.decode))
         if configuration.metropolis and joint_energy(terms) is None:
             raise ValueError(f"configuration {configuration.name!r}: Metropolis adjustment needs an energy, and a DAE prior has none")
         return terms
@@ -169,13 +201,26 @@ class SamplingStudy(StudyOptions):
         """The chains' start: grey plus noise of standard deviation 0.1, in [0, 1]."""
         return (0.5 + 0.1 * torch.randn(self.chains, 3, self.canvas.size, self.canvas.size, generator=generator)).clamp(0, 1)
 
+    def code(self, configuration: SamplingConfiguration, net: FeatureNetwork) -> InverterCode | None:
+        """The configuration's generator code, standardised on 32 crops of the training photos, or ``None``."""
+        if configuration.generator is None:
+            return None
+        size = self.canvas.size
+        photos = torch.stack(list(RandomCrops(sample_photo_sources(("train",)), 32, size, 2 * size, self.seed_everything)))
+        return inverter_code(configuration.generator, net, photos, trusted=self.trust_checkpoints)
+
     def sample(self, configuration: SamplingConfiguration, net: FeatureNetwork, index: int, bar: tqdm) -> tuple[torch.Tensor, object]:
         """The chains of one configuration: ``(final images, ChainResult)``."""
-        terms = self.terms(configuration, net)
+        code = self.code(configuration, net)
+        terms = self.terms(configuration, net, code)
         generator = torch.Generator().manual_seed(self.seed_everything + 1000 * index)
         start = self.start(generator)
+        image = (lambda x: x) if code is None else code.decode
+        if code is not None:
+            with torch.no_grad():
+                start = code.encode(start)
         record = {t.name: t.unweighted for t in terms if t.unweighted is not None}
-        record[SNAPSHOT] = lambda x: x[:1].clamp(0, 1)  # the first chain's image, for the figure of the chain
+        record[SNAPSHOT] = lambda x: image(x[:1]).clamp(0, 1)  # the first chain's image, for the figure of the chain
         result = langevin(
             joint_score(terms),
             start,
@@ -184,10 +229,11 @@ class SamplingStudy(StudyOptions):
             generator=generator,
             record=record,
             record_every=self.record_every,
-            project=None if configuration.metropolis else (lambda x: x.clamp(0, 1)),
+            project=None if configuration.metropolis or code is not None else (lambda x: x.clamp(0, 1)),
             progress=lambda _: bar.update(1),
         )
-        return result.samples.clamp(0, 1), result
+        with torch.no_grad():
+            return image(result.samples).clamp(0, 1), result
 
     def sample_and_score(
         self,
@@ -252,11 +298,13 @@ class SamplingStudy(StudyOptions):
         rows = folder.read_table("samples")
         rows = [r for r in rows if r["configuration"] in {c.name for c in self.configurations}]
         done = {r["configuration"] for r in rows}
-        missing = {c.name: [p.checkpoint for p in c.priors if not Path(p.checkpoint).is_file()] for c in self.configurations}
+        missing = {c.name: [f for f in _files(c) if not Path(f).is_file()] for c in self.configurations}
         todo = [c for c in self.configurations if c.name not in done and not missing[c.name]]
         for c in self.configurations:
             if missing[c.name]:
-                folder.warn(f"configuration {c.name!r} skipped: {', '.join(missing[c.name])} not found (train it with configs/priors/…)")
+                folder.warn(
+                    f"configuration {c.name!r} skipped: {', '.join(missing[c.name])} not found (train it with train.py: configs/priors/…)"
+                )
         with tqdm(total=len(todo) * self.steps, desc="sampling study", unit="step", disable=not self.progress) as bar:
             for index, configuration in enumerate(self.configurations):
                 if configuration in todo:
@@ -285,6 +333,11 @@ class SamplingStudy(StudyOptions):
             summary=table,
         )
         return rows
+
+
+def _files(configuration: SamplingConfiguration) -> list[str]:
+    """The checkpoints a configuration reads."""
+    return [p.checkpoint for p in configuration.priors] + ([configuration.generator] if configuration.generator else [])
 
 
 def _columns(rows: list[dict]) -> tuple[str, ...]:

@@ -1,13 +1,20 @@
 """The sampling study through ``evaluate.py sample`` on tiny (untrained) priors: rows, traces, resume,
-the skip of a missing checkpoint, and bad configurations in one line."""
+the skip of a missing checkpoint, bad configurations in one line, and a PPGN configuration whose chain
+moves in an inverting network's code."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import torch
 
+from deeprestore.nets import load_network
+from deeprestore.priors import load_dae_prior
+from deeprestore.sampling import class_term, dae_residual_score
 from deeprestore.studies.cli import main
+from deeprestore.studies.option_groups import CanvasOptions
+from deeprestore.studies.sampling.study import PriorOptions, SamplingConfiguration, SamplingStudy
 from deeprestore.studies.study_folder import file_stem
 from tests.study_runs import QUIET, csv_rows, out_args
 
@@ -54,3 +61,39 @@ def test_bad_configurations_are_one_clear_error(configuration, message, checkpoi
         configuration["priors"][0]["checkpoint"] = checkpoints["dae"]
     with pytest.raises(ValueError, match=message):
         main(["sample", "--configurations", json.dumps([configuration]), *TINY, *out_args(tmp_path / "bad")])
+
+
+def test_a_generator_configuration_moves_in_the_inverters_code(checkpoints, tmp_path):
+    """PPGN: the chain moves in the inverter's standardised block2 maps ``z``. A DAE at block2 reads the
+    code's maps (its score on ``z`` is ``σ ⊙`` its score on ``h``), the class term reads the decoded
+    image, and with vanishing steps the samples are the inverter's reconstructions of the start images."""
+    ppgn = {
+        "name": "ppgn",
+        "priors": [{"checkpoint": checkpoints["dae_block2"], "weight": 2.0}],
+        "class_index": 1,
+        "class_weight": 0.5,
+        "generator": checkpoints["inverter"],
+        "step_sizes": {"first": 1e-12, "last": 1e-12},
+    }
+    out = tmp_path / "ppgn"
+    rows = main(["sample", "--configurations", json.dumps([ppgn]), *TINY, "--canvas.size", "32", *out_args(out)])
+    assert [r["configuration"] for r in rows] == ["ppgn", "ppgn"]
+    _, trace = csv_rows(out / f"trace_{file_stem('ppgn')}.csv")
+    assert {r["term"] for r in trace} == {"class 1"}
+
+    configuration = SamplingConfiguration(**{**ppgn, "priors": [PriorOptions(**ppgn["priors"][0])], "step_sizes": None})
+    study = SamplingStudy(configurations=[configuration], chains=2, canvas=CanvasOptions(size=32))
+    net = load_network("efficientnet_lite0")
+    code = study.code(configuration, net)
+    dae, cls = study.terms(configuration, net, code)
+    start = study.start(torch.Generator().manual_seed(study.seed_everything))
+    z = code.encode(start)
+    module = load_dae_prior(checkpoints["dae_block2"])
+    own = dae_residual_score(module.dae, float(module.noise_scale))(code.maps(z))
+    std = code.generator.stages[0].linear.std
+    torch.testing.assert_close(dae.score(z), 2.0 * std * own, atol=1e-5, rtol=1e-4)
+    with torch.no_grad():
+        decoded = code.decode(z)
+        torch.testing.assert_close(cls.energy(z), class_term(net, 1, 0.5).energy(decoded))
+    final = torch.load(out / "samples" / f"{file_stem('ppgn')}.pt", weights_only=True)["final"]
+    torch.testing.assert_close(final, decoded.clamp(0, 1), atol=1e-3, rtol=0)
