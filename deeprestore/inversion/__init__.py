@@ -5,7 +5,7 @@ batched engine."""
 from deeprestore.inversion.engine import InversionResult, Phase, minimise
 from deeprestore.inversion.execution import Execution
 from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
-from deeprestore.inversion.invert import invert, layer_stride, run_preset
+from deeprestore.inversion.invert import invert, invert_features, layer_stride, run_preset
 from deeprestore.inversion.optimizers import OPTIMIZERS, stepper_factory
 from deeprestore.inversion.presets import PRESETS, Preset, get_preset
 from deeprestore.inversion.seeds import image_seeds, index_seeds
@@ -28,6 +28,7 @@ __all__ = [
     "image_seeds",
     "index_seeds",
     "invert",
+    "invert_features",
     "layer_stride",
     "minimise",
     "mv_noise",

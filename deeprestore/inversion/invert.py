@@ -11,9 +11,10 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
+import torch
 from torch import Tensor
 
 from deeprestore.image_checks import check_images
@@ -86,29 +87,87 @@ def invert(
     images = input_images(net, images)
     if not layers or isinstance(layers, str):
         raise ValueError(f"layers must be a non-empty list of layer names, got {layers!r}")
-    if iterations_scale <= 0:
-        raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
     if init is not None and tuple(init.shape) != tuple(images.shape):
         raise ValueError(f"init must have the shape of the images {tuple(images.shape)}, got {tuple(init.shape)}")
+    with torch.no_grad():
+        targets = net.features(images, list(layers))
+    return invert_features(
+        net,
+        targets,
+        (images.shape[-2], images.shape[-1]),
+        preset,
+        layer_weights=layer_weights,
+        init=init,
+        iterations_scale=iterations_scale,
+        seed=seed,
+        seeds=image_seeds(images, seed),
+        progress=progress,
+        execution=execution,
+    )
+
+
+def invert_features(
+    net: FeatureNetwork,
+    targets: Mapping[str, Tensor],
+    size: tuple[int, int],
+    preset: str | Preset = "mv2016",
+    *,
+    layer_weights: dict[str, float] | None = None,
+    init: Tensor | None = None,
+    iterations_scale: float = 1.0,
+    seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    progress: bool = True,
+    execution: Execution | None = None,
+) -> InversionResult:
+    """Images of ``size`` whose features at the layers of ``targets`` match ``targets`` — features that
+    need not come from an image (a generative model's samples of a layer's maps); :func:`invert` is
+    this with an image's own features.
+
+    Args:
+        targets: ``layer → N×C×h×w`` (or ``N×D``) target features, the layers' shapes for an image of ``size``.
+        size: ``(H, W)`` of the images to make.
+        seeds: one start seed per row (default: from the first layer's target features and ``seed``).
+        Others: as :func:`invert`.
+
+    Raises:
+        ValueError: no or unknown layers, targets of another shape than the layer's at ``size`` or of
+            different batch sizes, a non-positive ``iterations_scale``, and as :func:`invert`.
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    layers = list(targets)
+    if not layers:
+        raise ValueError("targets must name at least one layer")
+    rows = {int(t.shape[0]) for t in targets.values()}
+    if len(rows) != 1:
+        raise ValueError(f"every layer's targets need the same batch size, got {sorted(rows)}")
+    for layer, target in targets.items():
+        expected = tuple(net.output_shape(net.check_layer(layer), size))
+        if tuple(target.shape[1:]) != expected:
+            raise ValueError(f"targets at {layer} have shape {tuple(target.shape[1:])}; an image of {size[0]}×{size[1]} gives {expected}")
+    if iterations_scale <= 0:
+        raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
+    shape = (rows.pop(), 3, *size)
+    if init is not None and tuple(init.shape) != shape:
+        raise ValueError(f"init must have the shape {shape}, got {tuple(init.shape)}")
     setting = calibrated_setting(net.name, layers[0]) if preset.calibrated and len(layers) == 1 else None
     if setting is not None:  # the layer's calibrated C, prior fade and budget (docs/calibration.md)
         preset = with_fading_priors(preset, setting.prior_final, name=preset.name)
         layer_weights = layer_weights or {layers[0]: setting.data_weight}
         iterations_scale *= setting.iterations_scale
-    size = (images.shape[-2], images.shape[-1])
     strides = {layer: layer_stride(net, layer, size) for layer in layers}
     deepest = max(layers, key=net.index)
     weights = layer_weights or {layer: preset.data_weight(strides[layer], net.name) for layer in layers}
     run_to = net.logits_layer if preset.batchnorm_weight and preset.batchnorm_past_target else None
-    data = NormalisedFeatureLoss.from_images(net, weights, images, run_to=run_to, execution=eager_with_hooks(preset, execution))
-    seeds = image_seeds(images, seed)
+    moved = {layer: targets[layer].to(device=net.mean.device) for layer in weights}
+    data = NormalisedFeatureLoss(net, weights, moved, run_to, eager_with_hooks(preset, execution))
     return run_preset(
         net,
         preset,
         with_network_priors(net, preset, data),
         strides[deepest],
-        images.shape,
-        seeds,
+        shape,
+        seeds if seeds is not None else image_seeds(targets[layers[0]], seed),
         init=init,
         iterations_scale=iterations_scale,
         seed=seed,
@@ -178,4 +237,4 @@ def run_preset(
     )
 
 
-__all__ = ["eager_with_hooks", "input_images", "invert", "layer_stride", "run_preset", "with_network_priors"]
+__all__ = ["eager_with_hooks", "input_images", "invert", "invert_features", "layer_stride", "run_preset", "with_network_priors"]

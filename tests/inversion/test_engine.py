@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from deeprestore.host_syncs import HostSyncCounter
-from deeprestore.inversion import NormalisedFeatureLoss, Phase, invert, minimise, stepper_factory
+from deeprestore.inversion import NormalisedFeatureLoss, Phase, invert, invert_features, minimise, stepper_factory
 from deeprestore.inversion.jitter import centre_offset, draw_offset, jitter_for_stride
+from deeprestore.inversion.seeds import image_seeds
 from deeprestore.inversion.steppers import AdaptiveStepGD, MomentumRMSprop
 from deeprestore.nets import load_network
 from deeprestore.priors import BoundedRange
@@ -175,6 +176,20 @@ def test_float64_images_are_inverted_in_the_network_dtype(lite0, photo_crops):
     single = invert(lite0, x, ["block1"], iterations_scale=0.03, progress=False)
     double = invert(lite0, x.double(), ["block1"], iterations_scale=0.03, progress=False)
     assert double.images.dtype == torch.float32 and torch.equal(double.images, single.images)
+
+
+def test_inverting_an_images_own_features_is_inverting_the_image(lite0, photo_crops):
+    """``invert_features`` of an image's features, with its seeds, is ``invert`` bit for bit; targets
+    that no image of the size gives, or of two batch sizes, are one line."""
+    x = photo_crops[:2, :, :32, :32]
+    targets = lite0.features(x, ["block1"])
+    expected = invert(lite0, x, ["block1"], iterations_scale=0.03, progress=False).images
+    found = invert_features(lite0, targets, (32, 32), iterations_scale=0.03, seeds=image_seeds(x, 0), progress=False).images
+    assert torch.equal(found, expected)
+    with pytest.raises(ValueError, match=r"targets at block1 have shape \(16, 16, 16\); an image of 48×48 gives \(16, 24, 24\)"):
+        invert_features(lite0, targets, (48, 48), progress=False)
+    with pytest.raises(ValueError, match="the same batch size"):
+        invert_features(lite0, {"stem": lite0.features(x, ["stem"])["stem"], "block1": targets["block1"][:1]}, (32, 32), progress=False)
 
 
 def test_an_image_reconstruction_does_not_depend_on_its_batch(lite0):
