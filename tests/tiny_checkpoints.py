@@ -13,7 +13,8 @@ from deeprestore.priors import DAEPriorModule, PatchPriorModule
 from deeprestore.priors.whitening import Whitening
 
 
-def _save(module: L.LightningModule, path: Path) -> str:
+def save_module(module: L.LightningModule, path: Path) -> str:
+    """``module`` as a checkpoint file the way Lightning writes one (state dict and hyper-parameters)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     ckpt = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams), "pytorch-lightning_version": L.__version__}
     module.on_save_checkpoint(ckpt)
@@ -33,7 +34,7 @@ def patch_prior(path: Path, **kwargs) -> str:
     )
     module.energy.whitening.load_state_dict(fitted.state_dict())
     module.whitening_fitted.fill_(True)
-    return _save(module, path)
+    return save_module(module, path)
 
 
 def dae_prior(path: Path, residual: bool = False, **kwargs) -> str:
@@ -46,13 +47,13 @@ def dae_prior(path: Path, residual: bool = False, **kwargs) -> str:
         torch.nn.init.normal_(module.dae.residual[-1].weight, std=0.1)
     if module.net is not None:
         module.noise_scale.fill_(0.5)
-    return _save(module, path)
+    return save_module(module, path)
 
 
 def generator(path: Path, image_size: int = 32) -> str:
     """A small convolutional VAEGeneratorModule making ``3×image_size×image_size`` images."""
     torch.manual_seed(0)
-    return _save(VAEGeneratorModule(latent_dim=8, width=16, image_size=image_size), path)
+    return save_module(VAEGeneratorModule(latent_dim=8, width=16, image_size=image_size), path)
 
 
 def inverter(path: Path, layer: str = "block2", mode: str = "joint") -> str:
@@ -60,4 +61,4 @@ def inverter(path: Path, layer: str = "block2", mode: str = "joint") -> str:
     from deeprestore.inverters import InvertingNetwork
 
     torch.manual_seed(0)
-    return _save(InvertingNetwork(net="efficientnet_lite0", layer=layer, mode=mode, width=0.25, grid_images=0), path)
+    return save_module(InvertingNetwork(net="efficientnet_lite0", layer=layer, mode=mode, width=0.25, grid_images=0), path)
