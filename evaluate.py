@@ -13,10 +13,13 @@ One subcommand per study (``python evaluate.py <study> --help`` lists its option
 * ``lp``: Lei et al.'s layer-wise linear-program inversion of ReLU generators;
 * ``calibrate``: tune mv2016 per layer on one split of the held-out set, report on the other;
 * ``networks``: the inversion study over several networks (EfficientNet-Lite0/1/2) at matched depths;
-* ``visualise``: class visualisations by activation maximisation under several presets, scored by the network.
+* ``visualise``: class visualisations by activation maximisation under several presets, scored by the network;
+* ``linear-inverse``: is a convolution enough to invert a convolution? Exact linear inverses against convolutions;
+* ``sample``: Langevin samples from the learned priors, jointly at several feature maps, with a class, PPGN-style;
+* ``feature-vae``: samples of a VAE on one layer's maps, decoded to images and scored as natural or not.
 
 Each writes a study folder ``<report_root>/<experiment>/`` (``config.yaml``, CSV/JSON, ``report.md``,
-``plots/``, ``wandb/``); rerunning with the same ``--experiment`` resumes the inversion study.
+``plots/``, ``wandb/``); rerunning with the same ``--experiment`` resumes the study.
 
 Examples::
 
@@ -28,6 +31,7 @@ Examples::
     python evaluate.py denoise --config configs/evaluate/denoise.yaml
     python evaluate.py inverse-problems --config configs/evaluate/inverse_problems.yaml
     python evaluate.py lp --config configs/evaluate/lp_inversion.yaml
+    python evaluate.py feature-vae --config configs/evaluate/feature_vae.yaml
 
 A user error (bad option value, missing file or checkpoint) is one line on stderr and exit status 2.
 """

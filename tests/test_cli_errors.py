@@ -141,6 +141,11 @@ EVALUATE_ERRORS = [
     (["--nosuch"], ["unrecognized arguments: --nosuch"]),
     (["linear-inverse", "--radii", "[-1]"], ["--radii must be non-negative"]),
     (["linear-inverse", "--cases", '[{"size": 40}]', "--max_dimension", "4000"], ["features 19200", "≤ --max_dimension 4000"]),
+    (
+        ["feature-vae", "--vae", "/nonexistent/vae.ckpt"],
+        ["--vae /nonexistent/vae.ckpt: no such file", "configs/generators/vae_block3.yaml"],
+    ),
+    (["feature-vae", "--vae", "README.md", "--samples", "0"], ["--samples must be positive, got 0"]),
 ]
 
 

@@ -62,3 +62,14 @@ def inverter(path: Path, layer: str = "block2", mode: str = "joint") -> str:
 
     torch.manual_seed(0)
     return save_module(InvertingNetwork(net="efficientnet_lite0", layer=layer, mode=mode, width=0.25, grid_images=0), path)
+
+
+def feature_map_vae(path: Path, layer: str = "block2") -> str:
+    """An untrained FeatureMapVAEModule (width 8, 2 latent channels, one stride-2 stage) on
+    EfficientNet-Lite0's ``layer``, its standardisation measured on random 32² images."""
+    from deeprestore.generative import FeatureMapVAEModule
+
+    torch.manual_seed(0)
+    module = FeatureMapVAEModule(layer=layer, width=8, latent_channels=2, stages=1)
+    module.losses(torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0)), sample=False)
+    return save_module(module, path)

@@ -17,7 +17,7 @@ Tables:
 """
 
 from deeprestore.metrics.difference_images import absolute_difference_image, signed_difference_image
-from deeprestore.metrics.figures import comparison_figure, layer_sweep_figure, save_figure
+from deeprestore.metrics.figures import comparison_figure, image_rows_figure, layer_sweep_figure, save_figure
 from deeprestore.metrics.grids import PANELS, comparison_grid, save_png
 from deeprestore.metrics.scores import SSIM_WINDOW, feature_error, image_metrics, mse, psnr, ssim
 from deeprestore.metrics.tables import markdown_table, mean_std
@@ -27,6 +27,7 @@ __all__ = [
     "SSIM_WINDOW",
     "absolute_difference_image",
     "comparison_figure",
+    "image_rows_figure",
     "comparison_grid",
     "feature_error",
     "image_metrics",

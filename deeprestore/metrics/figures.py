@@ -1,4 +1,5 @@
-"""Matplotlib figures for reports: the 4-panel comparison with per-row metrics, and the layer sweep."""
+"""Matplotlib figures for reports: the 4-panel comparison with per-row metrics, the layer sweep, and rows
+of images."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from deeprestore.metrics.difference_images import absolute_difference_image, sig
 from deeprestore.metrics.grids import PANELS
 from deeprestore.metrics.scores import SSIM_WINDOW, image_metrics, psnr
 
-__all__ = ["comparison_figure", "layer_sweep_figure", "save_figure"]
+__all__ = ["comparison_figure", "image_rows_figure", "layer_sweep_figure", "save_figure"]
 
 
 def comparison_figure(
@@ -143,6 +144,24 @@ def layer_sweep_figure(
                 ax.set_xlabel(f"SSIM {image_metrics(rec[None], orig[None])['ssim'].item():.2f}", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def image_rows_figure(rows: Mapping[str, Tensor], panel_inches: float = 1.4) -> Figure:
+    """A row of images per entry (``N×3×H×W`` in ``[0, 1]``), labelled with its key: a study's samples or
+    decoded images side by side."""
+    columns = max(len(v) for v in rows.values())
+    fig = Figure(figsize=(columns * panel_inches + 1.4, len(rows) * panel_inches + 0.3), layout="constrained")
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for row, (name, images) in enumerate(rows.items()):
+        for col in range(columns):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(images):
+                ax.imshow(images[col].clamp(0, 1).permute(1, 2, 0).numpy())
+            if col == 0:
+                ax.set_ylabel(name, fontsize=8)
     return fig
 
 

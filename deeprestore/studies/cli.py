@@ -43,6 +43,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
 from deeprestore.studies.calibration.study import CalibrationStudy
 from deeprestore.studies.denoising.study import DenoisingStudy
+from deeprestore.studies.feature_vae.study import FeatureMapVAEStudy
 from deeprestore.studies.inverse_problems.study import InverseProblemsStudy
 from deeprestore.studies.inversion.study import InversionStudy
 from deeprestore.studies.linear_inverse.study import LinearInverseStudy
@@ -68,6 +69,7 @@ STUDIES: dict[str, type] = {
     "visualise": VisualisationStudy,
     "linear-inverse": LinearInverseStudy,
     "sample": SamplingStudy,
+    "feature-vae": FeatureMapVAEStudy,
 }
 DEFAULT_STUDY = "inversion"
 

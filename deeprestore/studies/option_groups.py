@@ -20,7 +20,7 @@ from typing import Literal
 
 from deeprestore.inversion import get_preset
 
-__all__ = ["CanvasOptions", "ImageOptions", "NetworkOptions", "OptimisationOptions"]
+__all__ = ["CanvasOptions", "ImageOptions", "InverterOptions", "NetworkOptions", "OptimisationOptions", "VerifierOptions"]
 
 
 @dataclass
@@ -88,6 +88,30 @@ class CanvasOptions:
         """One line for a side below ``smallest``."""
         if self.size < smallest:
             raise ValueError(f"--canvas.size must be at least {smallest}, got {self.size}")
+
+
+@dataclass
+class VerifierOptions:
+    """Networks that score a study's images without having been inverted or sampled through
+    (DeepInversion's judge: Yin et al. 2020).
+
+    Args:
+        names: network names of :func:`~deeprestore.nets.load_network` (``[]``: none).
+    """
+
+    names: list[str] = field(default_factory=lambda: ["efficientnet_lite1", "efficientnet_lite2"])
+
+
+@dataclass
+class InverterOptions:
+    """An inverting network trained by ``train.py`` (Dosovitskiy & Brox 2016; one module per operation
+    of the network, from a layer's maps to the image).
+
+    Args:
+        checkpoint: its checkpoint (``checkpoints/<experiment>/last.ckpt``), or null: none.
+    """
+
+    checkpoint: str | None = None
 
 
 @dataclass

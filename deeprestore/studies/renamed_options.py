@@ -36,6 +36,7 @@ RENAMED: dict[str, dict[str, str]] = {
     "denoise": {"images": "images.files", "crop_size": "images.crop_size"},
     "inverse-problems": {"images": "images.files", "image_size": "images.crop_size", "batch_size": "images.batch_size"},
     "lp": {"generator": "vae_generator", "generator_trials": "vae_generator_trials", "workers": "processes"},
+    "sample": {"verifiers": "verifiers.names"},
 }
 
 

@@ -240,3 +240,11 @@ def test_layer_sweep_figure_panels_labels_and_errors() -> None:
         layer_sweep_figure(original[None], recon, ["conv1"])
     with pytest.raises(ValueError, match="same shape|shape"):
         layer_sweep_figure(original, {"m": {"conv1": torch.rand(3, 8, 8)}}, ["conv1"])
+
+
+def test_an_image_rows_figure_has_a_labelled_row_per_entry():
+    from deeprestore.metrics import image_rows_figure
+
+    fig = image_rows_figure({"a": torch.rand(3, 3, 8, 8), "b": torch.rand(2, 3, 8, 8)})
+    assert len(fig.axes) == 6 and fig.axes[0].get_ylabel() == "a" and fig.axes[3].get_ylabel() == "b"
+    assert not fig.axes[5].images  # b has two images

@@ -8,7 +8,7 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from tests.tiny_checkpoints import dae_prior, generator, inverter, patch_prior
+from tests.tiny_checkpoints import dae_prior, feature_map_vae, generator, inverter, patch_prior
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def photos(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
     """Tiny checkpoints of a DAE image prior, an ICA prior at block1, a grey FoE, a VAE generator, an
-    inverting network at block2 and a DAE prior at block2."""
+    inverting network, a DAE prior and a feature-map VAE at block2."""
     root = tmp_path_factory.mktemp("ckpt")
     return {
         "dae": dae_prior(root / "prior_dae_image" / "last.ckpt"),
@@ -32,5 +32,6 @@ def checkpoints(tmp_path_factory) -> dict[str, str]:
         "foe": patch_prior(root / "prior_foe_grey" / "last.ckpt", grey=True),
         "generator": generator(root / "generator_vae_conv" / "last.ckpt"),
         "inverter": inverter(root / "efficientnet_lite0_block2_joint" / "last.ckpt", "block2"),
+        "vae_block2": feature_map_vae(root / "vae_block2" / "last.ckpt"),
         "dae_block2": dae_prior(root / "prior_dae_block2" / "last.ckpt", residual=True, net="efficientnet_lite0", layer="block2"),
     }

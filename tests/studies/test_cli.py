@@ -111,6 +111,7 @@ CONFIG_STUDIES = {
     "linear_inverse.yaml": "linear-inverse",
     "linear_inverse_alexnet_vgg16.yaml": "linear-inverse",
     "sample.yaml": "sample",
+    "feature_vae.yaml": "feature-vae",
 }
 
 
@@ -174,7 +175,10 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
     if study == "visualise":
         return ["--classes", "1", "--optimisation.budget", "3", "--canvas.size", "32"]
     if study == "sample":
-        return ["--steps", "3", "--record_every", "0", "--chains", "2", "--canvas.size", "16", "--verifiers", "[efficientnet_lite1]"]
+        return ["--steps", "3", "--record_every", "0", "--chains", "2", "--canvas.size", "16", "--verifiers.names", "[efficientnet_lite1]"]
+    if study == "feature-vae":
+        tiny = ["--vae", ckpt["vae_block2"], "--inverter.checkpoint", ckpt["inverter"], "--samples", "2", "--canvas.size", "32"]
+        return [*tiny, "--optimisation.iterations_scale", "0.01", "--verifiers.names", "[efficientnet_lite1]"]
     if study == "linear-inverse":
         return ["--train_patches", "200", "--test_patches", "20", "--radii", "[1]", "--relative_noise", "[0.01]", "--photo_crop", "32"]
     return [
@@ -205,11 +209,20 @@ def smoke_cases(config: str) -> list[dict]:
 
 def smoke_configurations(config: str, ckpt: dict[str, str]) -> list[dict]:
     """A sampling config's configurations with the tiny checkpoints in place of the trained priors
-    (the grey FoE stands in for the colour image ICA prior)."""
-    tiny = {"prior_ica_image": ckpt["foe"], "prior_ica_block1": ckpt["ica"], "prior_dae_image": ckpt["dae"]}
+    (the grey FoE stands in for the colour image ICA prior) and inverter (the block3 DAE and inverter:
+    the tiny block2 ones)."""
+    tiny = {
+        "prior_ica_image": ckpt["foe"],
+        "prior_ica_block1": ckpt["ica"],
+        "prior_dae_image": ckpt["dae"],
+        "prior_dae_block3": ckpt["dae_block2"],
+    }
     configurations = yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["configurations"]
+    inverter = {"inverter": {"checkpoint": ckpt["inverter"]}}
     return [
-        {**c, "priors": [{**p, "checkpoint": tiny[Path(p["checkpoint"]).parent.name]} for p in c.get("priors", [])]} for c in configurations
+        {**c, "priors": [{**p, "checkpoint": tiny[Path(p["checkpoint"]).parent.name]} for p in c.get("priors", [])]}
+        | (inverter if c.get("inverter") else {})
+        for c in configurations
     ]
 
 
@@ -264,6 +277,9 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         return
     if study == "visualise":
         assert [(r["preset"], r["class_index"]) for r in result] == [("mv2016", 1), ("deepinversion", 1), ("lucent", 1)]
+        return
+    if study == "feature-vae":
+        assert {(r["source"], r["decoder"]) for r in result} >= {("photo", "none"), ("vae sample", "inverter"), ("vae sample", "mv2016")}
         return
     if study == "sample":
         assert {r["configuration"] for r in result} == {c["name"] for c in smoke_configurations(config, checkpoints)}

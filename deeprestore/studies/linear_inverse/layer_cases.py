@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from deeprestore.linear_inverse import ConvolutionGrid
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.nets.weights import IMAGENET_MEAN, IMAGENET_STD
+from deeprestore.studies.option_groups import InverterOptions
 
 __all__ = ["LayerCase", "LinearLayer", "build_layer", "random_patches"]
 
@@ -45,8 +46,8 @@ class LayerCase:
         kernel: ``network: random`` only: the kernel side (odd).
         stride: ``network: random`` only: the stride.
         label: the case's name in the tables (default: built from the fields).
-        inverter: a ``train.py`` inverting-network checkpoint of this network whose target layer's
-            output is this case's features (the whole stage: e.g. Lite0's ``stem`` is
+        inverter: an inverting network of this network whose target layer's output is this case's
+            features (the whole stage: e.g. Lite0's ``stem`` is
             ``[stages.stem.0, stages.stem.1]`` with ``relu6``); its reconstruction is one more row.
     """
 
@@ -60,7 +61,7 @@ class LayerCase:
     kernel: int = 3
     stride: int = 1
     label: str = ""
-    inverter: str | None = None
+    inverter: InverterOptions = field(default_factory=InverterOptions)
 
     def name(self) -> str:
         """The label, or one built from the fields."""
@@ -86,7 +87,7 @@ class LayerCase:
                     f"case {self.name()}: a random convolution needs an odd kernel and positive stride and channels, "
                     f"got kernel {self.kernel}, stride {self.stride}, channels {self.channels}"
                 )
-            if self.inverter is not None:
+            if self.inverter.checkpoint is not None:
                 raise ValueError(f"case {self.name()}: a random convolution has no trained inverter")
         elif not self.modules:
             raise ValueError(

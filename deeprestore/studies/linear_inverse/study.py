@@ -141,7 +141,7 @@ class LinearInverseStudy(StudyOptions):
         border = self.border if grid.features[1] > 2 * self.border and grid.features[2] > 2 * self.border else 0
         _, features, per_noise = layer_inverses(layer, train, self.relative_noise, self.radii, border)
         generator = torch.Generator().manual_seed(self.seed_everything + 2)
-        use = inverter and case.inverter is not None
+        use = inverter and case.inverter.checkpoint is not None
         trained = {"trained module": trained_reconstruction(case, layer, trusted=self.trust_checkpoints)} if use else {}
         described = {
             "case": case.name(),
@@ -182,10 +182,10 @@ class LinearInverseStudy(StudyOptions):
         for case, layer in tqdm(list(zip(self.cases, layers)), desc="linear-inverse study", unit="case", disable=not self.progress):
             if case.name() in finished:
                 continue
-            missing = case.inverter is not None and not Path(case.inverter).is_file()
+            missing = case.inverter.checkpoint is not None and not Path(case.inverter.checkpoint).is_file()
             if missing:
                 folder.warn(
-                    f"case {case.name()}: no trained module ({case.inverter} not found; `python train.py --model.init_args.mode "
+                    f"case {case.name()}: no trained module ({case.inverter.checkpoint} not found; `python train.py --model.init_args.mode "
                     "parallel --model.init_args.layer <layer>` trains one)"
                 )
             rows += self.measure(case, layer, train_photos, test_photos, figures, inverter=not missing)

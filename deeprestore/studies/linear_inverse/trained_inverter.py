@@ -28,14 +28,15 @@ def trained_reconstruction(case: LayerCase, layer: LinearLayer, *, trusted: bool
         ValueError: a checkpoint of another network, or whose layer is not the case's features of the image.
     """
     option = f"case {case.name()}: inverter"
-    saved = read_checkpoint(str(case.inverter), option, trusted=trusted).get("hyper_parameters", {})
+    path = str(case.inverter.checkpoint)
+    saved = read_checkpoint(path, option, trusted=trusted).get("hyper_parameters", {})
     overrides: dict[str, Any] = {}
     if saved.get("mode") == "stacked":  # the chain is in the state dict: do not re-assemble it from the parallel files
         overrides = {"mode": "parallel", "parallel_checkpoints": None}
-    model = load_module_checkpoint(InvertingNetwork, str(case.inverter), option, trusted=trusted, **overrides).eval()
+    model = load_module_checkpoint(InvertingNetwork, path, option, trusted=trusted, **overrides).eval()
     target = str(model.hparams.layer)
     if model.hparams.net != case.network:
-        raise ValueError(f"case {case.name()}: the inverter {case.inverter} was trained for {model.hparams.net}, not {case.network}")
+        raise ValueError(f"case {case.name()}: the inverter {path} was trained for {model.hparams.net}, not {case.network}")
     photos = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         inputs = layer.inputs(photos)
@@ -44,7 +45,7 @@ def trained_reconstruction(case: LayerCase, layer: LinearLayer, *, trusted: bool
         same_output = same_input and torch.allclose(layer.features(inputs).float(), wanted.flatten(1), atol=1e-4)
     if not same_output:
         raise ValueError(
-            f"case {case.name()}: the inverter {case.inverter} inverts {target} of the image, which is not this case's features "
+            f"case {case.name()}: the inverter {path} inverts {target} of the image, which is not this case's features "
             "(name the whole stage from the image: its modules and nonlinearity)"
         )
     c, h, w = layer.grid.features

@@ -1,31 +1,13 @@
-"""The sampling study's figures: the final samples (a row per configuration, a column per chain) and
-each configuration's energies along its chains."""
+"""The sampling study's figure of each configuration's energies along its chains (its samples are
+:func:`~deeprestore.metrics.image_rows_figure`: a row per configuration, a column per chain)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
-from torch import Tensor
 
-__all__ = ["energy_figure", "samples_figure"]
-
-
-def samples_figure(samples: Mapping[str, Tensor], panel_inches: float = 1.4) -> Figure:
-    """Rows: configurations; columns: chains (``N×3×H×W`` in ``[0, 1]`` each)."""
-    columns = max(len(v) for v in samples.values())
-    fig = Figure(figsize=(columns * panel_inches + 1.4, len(samples) * panel_inches + 0.3), layout="constrained")
-    axes = fig.subplots(len(samples), columns, squeeze=False)
-    for row, (name, images) in enumerate(samples.items()):
-        for col in range(columns):
-            ax = axes[row, col]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if col < len(images):
-                ax.imshow(images[col].clamp(0, 1).permute(1, 2, 0).numpy())
-            if col == 0:
-                ax.set_ylabel(name, fontsize=8)
-    return fig
+__all__ = ["energy_figure"]
 
 
 def energy_figure(name: str, trace: Sequence[Mapping[str, object]], terms: Sequence[str]) -> Figure:

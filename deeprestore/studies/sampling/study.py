@@ -8,7 +8,7 @@ noise and run ``--steps`` annealed Langevin steps (:func:`~deeprestore.sampling.
 falling geometrically, ``--step_sizes`` or a configuration's own), Metropolis-adjusted where the
 configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``.
 
-A configuration with a ``generator`` (an inverting-network checkpoint at layer ``L``) samples
+A configuration with an ``inverter`` (an inverting-network checkpoint at layer ``L``) samples
 PPGN-style (Nguyen et al. 2016): the chain moves in the standardised maps ``z`` at ``L``
 (:mod:`.inverter_code`), starting from the start images' own; a prior at ``L`` (a feature-map DAE,
 PPGN's ``p(h)``) reads them directly, and every other term — image and feature-map priors, the class —
@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from deeprestore.atomic_io import atomic_write
-from deeprestore.metrics import markdown_table, mean_std, save_figure
+from deeprestore.metrics import image_rows_figure, markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.sampling import (
     PriorTerm,
@@ -46,8 +46,8 @@ from deeprestore.sampling import (
     through_generator,
 )
 from deeprestore.stats.images import RandomCrops, sample_photo_sources
-from deeprestore.studies.option_groups import CanvasOptions, NetworkOptions
-from deeprestore.studies.sampling.figures import energy_figure, samples_figure
+from deeprestore.studies.option_groups import CanvasOptions, InverterOptions, NetworkOptions, VerifierOptions
+from deeprestore.studies.sampling.figures import energy_figure
 from deeprestore.studies.sampling.inverter_code import InverterCode, inverter_code
 from deeprestore.studies.sampling.scoring import chain_scores, diversity
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, figure_links, file_stem
@@ -99,9 +99,9 @@ class SamplingConfiguration:
         step_sizes: this configuration's own step sizes (null: the study's ``--step_sizes``); densities
             differ by orders of magnitude in sharpness (an ICA field prior's score is ~10⁴ per pixel on
             [0, 1] images, a DAE's ~10).
-        generator: an inverting-network checkpoint of ``--network`` (``train.py``) at layer ``L``: the
-            chain moves in ``L``'s standardised maps and is decoded by it (PPGN), or null (the chain
-            moves in the image).
+        inverter: an inverting network of ``--network`` at layer ``L`` as the generator: the chain
+            moves in ``L``'s standardised maps and is decoded by it (PPGN); none: the chain moves in
+            the image.
     """
 
     name: str
@@ -110,7 +110,7 @@ class SamplingConfiguration:
     class_weight: float = 1.0
     metropolis: bool = False
     step_sizes: StepSizes | None = None
-    generator: str | None = None
+    inverter: InverterOptions = field(default_factory=InverterOptions)
 
 
 def _default_configurations() -> list[SamplingConfiguration]:
@@ -145,7 +145,7 @@ class SamplingStudy(StudyOptions):
 
     configurations: list[SamplingConfiguration] = field(default_factory=_default_configurations)
     network: NetworkOptions = field(default_factory=NetworkOptions)
-    verifiers: list[str] = field(default_factory=lambda: ["efficientnet_lite1", "efficientnet_lite2"])
+    verifiers: VerifierOptions = field(default_factory=VerifierOptions)
     chains: int = 4
     steps: int = 300
     step_sizes: StepSizes = field(default_factory=StepSizes)
@@ -203,11 +203,11 @@ class SamplingStudy(StudyOptions):
 
     def code(self, configuration: SamplingConfiguration, net: FeatureNetwork) -> InverterCode | None:
         """The configuration's generator code, standardised on 32 crops of the training photos, or ``None``."""
-        if configuration.generator is None:
+        if configuration.inverter.checkpoint is None:
             return None
         size = self.canvas.size
         photos = torch.stack(list(RandomCrops(sample_photo_sources(("train",)), 32, size, 2 * size, self.seed_everything)))
-        return inverter_code(configuration.generator, net, photos, trusted=self.trust_checkpoints)
+        return inverter_code(configuration.inverter.checkpoint, net, photos, trusted=self.trust_checkpoints)
 
     def sample(self, configuration: SamplingConfiguration, net: FeatureNetwork, index: int, bar: tqdm) -> tuple[torch.Tensor, object]:
         """The chains of one configuration: ``(final images, ChainResult)``."""
@@ -278,7 +278,7 @@ class SamplingStudy(StudyOptions):
     def run(self, command: str | None = None) -> list[dict]:
         self.check()
         net = load_network(self.network.name, self.network.weights, self.seed_everything)
-        verifiers = {name: load_network(name) for name in self.verifiers}
+        verifiers = {name: load_network(name) for name in self.verifiers.names}
         keys = (
             "chains",
             "steps",
@@ -314,14 +314,14 @@ class SamplingStudy(StudyOptions):
         kept = {name: images for name, images in kept.items() if images is not None}
         figures = []
         if kept:
-            figures.append(save_figure(samples_figure({n: k["final"] for n, k in kept.items()}), plots / "samples.png"))
-            figures.append(save_figure(samples_figure({n: k["chain"] for n, k in kept.items()}), plots / "chains.png"))
+            figures.append(save_figure(image_rows_figure({n: k["final"] for n, k in kept.items()}), plots / "samples.png"))
+            figures.append(save_figure(image_rows_figure({n: k["chain"] for n, k in kept.items()}), plots / "chains.png"))
         figures += sorted(plots.glob("*_energy.png"))
-        table = sampling_table(rows, self.verifiers)
+        table = sampling_table(rows, self.verifiers.names)
         notes = "\n".join(f"- {w}" for w in folder.warnings)
         intro = (
             f"{self.chains} chains × {self.steps} steps per configuration at {self.canvas.size}², step sizes {self.step_sizes.first:g} → "
-            f"{self.step_sizes.last:g} unless a configuration sets its own; sampling network {self.network.name}, verifiers {', '.join(self.verifiers) or 'none'}. "
+            f"{self.step_sizes.last:g} unless a configuration sets its own; sampling network {self.network.name}, verifiers {', '.join(self.verifiers.names) or 'none'}. "
             "Data: [samples.csv](samples.csv), traces in trace_<configuration>.csv."
         )
         folder.publish(
@@ -337,7 +337,7 @@ class SamplingStudy(StudyOptions):
 
 def _files(configuration: SamplingConfiguration) -> list[str]:
     """The checkpoints a configuration reads."""
-    return [p.checkpoint for p in configuration.priors] + ([configuration.generator] if configuration.generator else [])
+    return [p.checkpoint for p in configuration.priors] + [c for c in [configuration.inverter.checkpoint] if c is not None]
 
 
 def _columns(rows: list[dict]) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ def test_the_study_measures_every_inverse_of_every_case_and_resumes(tmp_path):
     assert "| random k3 s2 3→6 | 0.01 | mmse |" in (out / "report.md").read_text()
 
     missing = str(tmp_path / "no_stem_module.ckpt")
-    again = main(["linear-inverse", "--cases", json.dumps([RANDOM, {**STEM, "inverter": missing}]), *TINY, *out_args(out)])
+    again = main(["linear-inverse", "--cases", json.dumps([RANDOM, {**STEM, "inverter": {"checkpoint": missing}}]), *TINY, *out_args(out)])
     assert [r for r in again if r["case"] == "random k3 s2 3→6"] == rows  # kept, not measured again
     stem = {r["inverse"]: r for r in again if r["case"] == "efficientnet_lite0 stages.stem.0 relu6"}
     assert set(stem) == {"mmse", "mmse→conv", "eq2", "eq2-stationary", "pinv", "conv r=1", "conv r=1 interior"}

@@ -13,12 +13,12 @@ from deeprestore.nets import load_network
 from deeprestore.priors import load_dae_prior
 from deeprestore.sampling import class_term, dae_residual_score
 from deeprestore.studies.cli import main
-from deeprestore.studies.option_groups import CanvasOptions
+from deeprestore.studies.option_groups import CanvasOptions, InverterOptions
 from deeprestore.studies.sampling.study import PriorOptions, SamplingConfiguration, SamplingStudy
 from deeprestore.studies.study_folder import file_stem
 from tests.study_runs import QUIET, csv_rows, out_args
 
-TINY = ["--steps", "4", "--record_every", "2", "--chains", "2", "--canvas.size", "16", "--verifiers", "[efficientnet_lite1]", *QUIET]
+TINY = ["--steps", "4", "--record_every", "2", "--chains", "2", "--canvas.size", "16", "--verifiers.names", "[efficientnet_lite1]", *QUIET]
 
 
 def test_the_study_samples_every_configuration_and_resumes(checkpoints, tmp_path):
@@ -72,7 +72,7 @@ def test_a_generator_configuration_moves_in_the_inverters_code(checkpoints, tmp_
         "priors": [{"checkpoint": checkpoints["dae_block2"], "weight": 2.0}],
         "class_index": 1,
         "class_weight": 0.5,
-        "generator": checkpoints["inverter"],
+        "inverter": {"checkpoint": checkpoints["inverter"]},
         "step_sizes": {"first": 1e-12, "last": 1e-12},
     }
     out = tmp_path / "ppgn"
@@ -81,7 +81,9 @@ def test_a_generator_configuration_moves_in_the_inverters_code(checkpoints, tmp_
     _, trace = csv_rows(out / f"trace_{file_stem('ppgn')}.csv")
     assert {r["term"] for r in trace} == {"class 1"}
 
-    configuration = SamplingConfiguration(**{**ppgn, "priors": [PriorOptions(**ppgn["priors"][0])], "step_sizes": None})
+    configuration = SamplingConfiguration(
+        **{**ppgn, "priors": [PriorOptions(**ppgn["priors"][0])], "step_sizes": None, "inverter": InverterOptions(checkpoints["inverter"])}
+    )
     study = SamplingStudy(configurations=[configuration], chains=2, canvas=CanvasOptions(size=32))
     net = load_network("efficientnet_lite0")
     code = study.code(configuration, net)

@@ -1,0 +1,1 @@
+"""The feature-map VAE study (``evaluate.py feature-vae``)."""
