@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -161,7 +162,7 @@ def image_rows_figure(rows: Mapping[str, Tensor], panel_inches: float = 1.4) -> 
             if col < len(images):
                 ax.imshow(images[col].clamp(0, 1).permute(1, 2, 0).numpy())
             if col == 0:
-                ax.set_ylabel(name, fontsize=8)
+                ax.set_ylabel(textwrap.fill(name, 18), fontsize=8)
     return fig
 
 

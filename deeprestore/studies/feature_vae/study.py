@@ -64,8 +64,9 @@ class FeatureMapVAEStudy(StudyOptions):
             decode by optimisation only.
         optimisation: the presets that decode maps by optimisation, and their iterations.
         samples: maps sampled from the VAE.
-        canvas: the images' side (``--canvas.size``); the photos are centre and corner crops of it
-            from the held-out photos shrunk to twice that side.
+        canvas: the images' side (``--canvas.size``; 128: the crops the inverter and the VAE were
+            trained on); the photos are the five crops of that side of the held-out photos shrunk
+            to twice that side.
         verifiers: networks that score the images without having been inverted.
     """
 
@@ -73,7 +74,7 @@ class FeatureMapVAEStudy(StudyOptions):
     inverter: InverterOptions = field(default_factory=lambda: InverterOptions("checkpoints/efficientnet_lite0_block3_joint/last.ckpt"))
     optimisation: OptimisationOptions = field(default_factory=OptimisationOptions)
     samples: int = 8
-    canvas: CanvasOptions = field(default_factory=lambda: CanvasOptions(size=64))
+    canvas: CanvasOptions = field(default_factory=CanvasOptions)
     verifiers: VerifierOptions = field(default_factory=VerifierOptions)
 
     def check(self) -> None:

@@ -46,6 +46,10 @@ class InverterCode:
         """The generator's image of ``z``, ``N×3×H×W`` (unclamped)."""
         return self.generator(z)
 
+    def image(self, z: Tensor) -> Tensor:
+        """The generator's image of ``z`` clamped to [0, 1], ``N×3×H×W`` (what the chain's image-level terms read)."""
+        return self.decode(z).clamp(0, 1)
+
     def encode(self, images: Tensor) -> Tensor:
         """``z`` of images ``N×3×H×W`` in [0, 1]: their standardised maps at the layer."""
         affine = self.generator.stages[0].linear

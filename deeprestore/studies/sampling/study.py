@@ -12,8 +12,8 @@ A configuration with an ``inverter`` (an inverting-network checkpoint at layer `
 PPGN-style (Nguyen et al. 2016): the chain moves in the standardised maps ``z`` at ``L``
 (:mod:`.inverter_code`), starting from the start images' own; a prior at ``L`` (a feature-map DAE,
 PPGN's ``p(h)``) reads them directly, and every other term — image and feature-map priors, the class —
-is applied to the generator's image (:func:`~deeprestore.sampling.through_generator`). The images
-scored and shown are the generator's, clamped to ``[0, 1]``.
+is applied to the generator's image clamped to ``[0, 1]`` (:func:`~deeprestore.sampling.through_generator`;
+unclamped, a class term finds its evidence outside the range), which is also the image scored and shown.
 
 Writes ``samples.csv`` (:data:`SAMPLE_COLUMNS`, one row per chain, rewritten after every
 configuration; a rerun with the same ``--experiment`` keeps the configurations done),
@@ -117,12 +117,17 @@ def _default_configurations() -> list[SamplingConfiguration]:
     ica_image = PriorOptions("checkpoints/prior_ica_image/last.ckpt")
     ica_block1 = PriorOptions("checkpoints/prior_ica_block1/last.ckpt")
     dae_image = PriorOptions("checkpoints/prior_dae_image/last.ckpt")
+    dae_block3 = PriorOptions("checkpoints/prior_dae_block3/last.ckpt")
+    block3 = InverterOptions("checkpoints/efficientnet_lite0_block3_joint/last.ckpt")
+    code_steps = StepSizes(1e-2, 1e-4)  # the code is standardised: unit scale per channel
     return [
         SamplingConfiguration("ica image", [ica_image]),
         SamplingConfiguration("ica image MALA", [ica_image], metropolis=True),
         SamplingConfiguration("dae image", [dae_image], step_sizes=StepSizes(1e-3, 1e-5)),
         SamplingConfiguration("ica image + block1", [ica_image, ica_block1]),
         SamplingConfiguration("ica image + class 207", [ica_image], class_index=207, class_weight=1e4),
+        SamplingConfiguration("ppgn dae block3", [dae_block3], inverter=block3, step_sizes=code_steps),
+        SamplingConfiguration("ppgn dae block3 + class 207", [dae_block3], 207, 100.0, inverter=block3, step_sizes=code_steps),
     ]
 
 
@@ -133,7 +138,8 @@ class SamplingStudy(StudyOptions):
 
     Args:
         configurations: the densities (default: the ICA image prior with and without Metropolis, the
-            image DAE, ICA at the image and block1 jointly, and the ICA image prior with class 207).
+            image DAE, ICA at the image and block1 jointly, the ICA image prior with class 207, and
+            PPGN through the block3 inverter with the block3 DAE, without and with class 207).
         network: the network of the feature-map priors and the class term (its ``layers`` are not used).
         verifiers: networks that score the samples without having been sampled through.
         chains: chains per configuration.
@@ -189,10 +195,10 @@ class SamplingStudy(StudyOptions):
                 terms.append(checkpoint_term(p.checkpoint, p.weight, net, trusted=trusted, maps=code.maps))
             else:
                 term = checkpoint_term(p.checkpoint, p.weight, net, trusted=trusted)
-                terms.append(term if code is None else through_generator(term, code.decode))
+                terms.append(term if code is None else through_generator(term, code.image))
         if configuration.class_index is not None:
             term = class_term(net, configuration.class_index, configuration.class_weight)
-            terms.append(term if code is None else through_generator(term, code.decode))
+            terms.append(term if code is None else through_generator(term, code.image))
         if configuration.metropolis and joint_energy(terms) is None:
             raise ValueError(f"configuration {configuration.name!r}: Metropolis adjustment needs an energy, and a DAE prior has none")
         return terms
@@ -215,7 +221,7 @@ class SamplingStudy(StudyOptions):
         terms = self.terms(configuration, net, code)
         generator = torch.Generator().manual_seed(self.seed_everything + 1000 * index)
         start = self.start(generator)
-        image = (lambda x: x) if code is None else code.decode
+        image = (lambda x: x) if code is None else code.image
         if code is not None:
             with torch.no_grad():
                 start = code.encode(start)
