@@ -3,7 +3,7 @@ unadjusted and Metropolis-adjusted chains (:mod:`.langevin`) over scores built f
 denoising autoencoder's residual, and priors at several feature maps pulled back through a network
 (:mod:`.scores`), and the density's terms from the project's checkpoints (:mod:`.prior_terms`)."""
 
-from deeprestore.sampling.langevin import ChainResult, geometric_steps, langevin
+from deeprestore.sampling.langevin import ChainResult, annealed_langevin, geometric_steps, langevin
 from deeprestore.sampling.prior_terms import (
     PriorTerm,
     checkpoint_term,
@@ -18,6 +18,7 @@ from deeprestore.sampling.scores import Score, dae_residual_score, energy_score,
 __all__ = [
     "ChainResult",
     "PriorTerm",
+    "annealed_langevin",
     "checkpoint_term",
     "class_term",
     "joint_energy",

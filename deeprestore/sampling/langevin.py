@@ -8,7 +8,9 @@ ULA keeps every proposal; its stationary law is ``p`` up to an ``O(ε)`` bias. W
 ``E = −log p + const`` is available, MALA accepts ``x'`` with probability
 ``min(1, exp(E(x) − E(x') + log q(x | x') − log q(x' | x)))`` with
 ``log q(x' | x) = −‖x' − x − (ε/2) s(x)‖² / (2ε)``, which removes the bias. A falling step size
-(:func:`geometric_steps`) anneals the chain: large moves first, fine detail last. Every chain of the
+(:func:`geometric_steps`) anneals the chain: large moves first, fine detail last.
+:func:`annealed_langevin` anneals the noise instead (Song & Ermon 2019, Algorithm 1): ULA with the
+score of the data smoothed at each of a falling sequence of noise levels in turn. Every chain of the
 batch (dimension 0) runs independently; tensors keep their shape (``N×C×H×W`` images or ``N×D``).
 """
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-__all__ = ["ChainResult", "geometric_steps", "langevin"]
+__all__ = ["ChainResult", "annealed_langevin", "geometric_steps", "langevin"]
 
 
 @dataclass
@@ -123,3 +125,59 @@ def langevin(
     note(len(steps))
     acceptance = None if accepted is None else accepted / max(len(steps), 1)
     return ChainResult(x, acceptance, trace)
+
+
+def annealed_langevin(
+    scores: Sequence[Callable[[Tensor], Tensor]],
+    sigmas: Sequence[float],
+    start: Tensor,
+    steps_per_level: int,
+    step_size: float,
+    *,
+    generator: torch.Generator | None = None,
+    record: dict[str, Callable[[Tensor], Tensor]] | None = None,
+    record_every: int = 0,
+    project: Callable[[Tensor], Tensor] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ChainResult:
+    """Annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1): ``steps_per_level`` ULA steps with
+    each noise level's score in turn, from the largest ``σ`` to the smallest, at step size
+    ``αᵢ = ε σᵢ² / σ_L²``.
+
+    Args:
+        scores: ``scores[i]`` is the score of the data smoothed by ``N(0, σᵢ²)`` (e.g. a DAE trained at
+            ``σᵢ``: its residual over ``σᵢ²``).
+        sigmas: ``σ₁ > σ₂ > … > σ_L > 0``.
+        start: the initial states ``N×…``.
+        steps_per_level: ULA steps at each level.
+        step_size: ``ε``, the step size at the last level.
+        Others: as :func:`langevin`; the trace's steps count from the first level's first step, and
+        each level's end is recorded.
+
+    Raises:
+        ValueError: scores and sigmas of different lengths, none, noise levels that do not fall
+            strictly, a non-positive count or step size.
+    """
+    if not scores or len(scores) != len(sigmas):
+        raise ValueError(f"give one score per noise level, got {len(scores)} scores and {len(sigmas)} levels")
+    if any(b >= a for a, b in zip(sigmas, sigmas[1:])) or sigmas[-1] <= 0:
+        raise ValueError(f"the noise levels must fall strictly and stay positive, got {list(sigmas)}")
+    if steps_per_level < 1 or step_size <= 0:
+        raise ValueError(f"steps per level and the step size must be positive, got {steps_per_level} and {step_size}")
+    x, trace = start, []
+    for level, (score, sigma) in enumerate(zip(scores, sigmas)):
+        offset = level * steps_per_level
+        alpha = step_size * (sigma / sigmas[-1]) ** 2
+        result = langevin(
+            score,
+            x,
+            [alpha] * steps_per_level,
+            generator=generator,
+            record=record,
+            record_every=record_every,
+            project=project,
+            progress=None if progress is None else (lambda i, offset=offset: progress(offset + i)),
+        )
+        trace += [{**t, "step": int(t["step"]) + offset} for t in result.trace]  # type: ignore[call-overload]
+        x = result.samples
+    return ChainResult(x, None, trace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deeprestore.sampling import energy_score, geometric_steps, langevin
+from deeprestore.sampling import annealed_langevin, energy_score, geometric_steps, langevin
 
 MEAN = torch.tensor([1.0, -2.0], dtype=torch.float64)
 COVARIANCE = torch.tensor([[1.0, 0.6], [0.6, 0.5]], dtype=torch.float64)
@@ -65,3 +65,21 @@ def test_records_and_annealed_steps():
     assert [t["step"] for t in result.trace] == [10, 20, 30] and result.trace[0]["energy"].shape == (5,)
     with pytest.raises(ValueError, match="must be positive"):
         geometric_steps(0.1, 0.0, 3)
+
+
+def test_annealed_langevin_reaches_a_far_gaussian_through_its_smoothed_scores():
+    """Song & Ermon's annealing: with the exact scores of ``N(μ, s²I)`` smoothed at each level
+    (``−(x − μ)/(s² + σᵢ²)``), chains started 10 standard deviations away end with the law smoothed at
+    the last level, ``N(μ, (s² + σ_L²) I)``; the trace counts steps across the levels."""
+    mu, s2, sigmas = torch.tensor([1.0, -2.0], dtype=torch.float64), 0.25, [2.0, 0.5, 0.05]
+    scores = [lambda x, v=s2 + sigma**2: -(x - mu) / v for sigma in sigmas]
+    start = mu + 5.0 + torch.zeros(4000, 2, dtype=torch.float64)
+    generator = torch.Generator().manual_seed(0)
+    result = annealed_langevin(scores, sigmas, start, 600, 2e-3, generator=generator, record={"x0": lambda x: x[:, 0]}, record_every=300)
+    torch.testing.assert_close(result.samples.mean(0), mu, atol=0.03, rtol=0)
+    torch.testing.assert_close(result.samples.var(0), torch.full((2,), s2 + sigmas[-1] ** 2, dtype=torch.float64), atol=0.02, rtol=0)
+    assert [t["step"] for t in result.trace] == [300, 600, 900, 1200, 1500, 1800] and result.acceptance is None
+    with pytest.raises(ValueError, match="fall strictly"):
+        annealed_langevin(scores, [0.5, 2.0, 0.05], start, 1, 1e-3)
+    with pytest.raises(ValueError, match="one score per noise level"):
+        annealed_langevin(scores[:2], sigmas, start, 1, 1e-3)

@@ -6,7 +6,9 @@ Each configuration is a density ``p(x) ∝ Π pᵢ(x)^{wᵢ}`` over ``[0, 1]`` i
 and optionally a class's probability under that network. ``--chains`` chains start from grey plus
 noise and run ``--steps`` annealed Langevin steps (:func:`~deeprestore.sampling.langevin`; step sizes
 falling geometrically, ``--step_sizes`` or a configuration's own), Metropolis-adjusted where the
-configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``.
+configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``. A
+configuration with ``noise_levels`` (DAEs at several ``σ``) anneals the noise instead (Song & Ermon
+2019): each DAE's score in turn, largest ``σ`` first (:func:`~deeprestore.sampling.annealed_langevin`).
 
 A configuration with an ``inverter`` (an inverting-network checkpoint at layer ``L``) samples
 PPGN-style (Nguyen et al. 2016): the chain moves in the standardised maps ``z`` at ``L``
@@ -32,10 +34,13 @@ import torch
 from tqdm.auto import tqdm
 
 from deeprestore.atomic_io import atomic_write
+from deeprestore.checkpoint_files import read_checkpoint
 from deeprestore.metrics import image_rows_figure, markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
+from deeprestore.priors import load_dae_prior
 from deeprestore.sampling import (
     PriorTerm,
+    annealed_langevin,
     checkpoint_term,
     class_term,
     geometric_steps,
@@ -102,6 +107,10 @@ class SamplingConfiguration:
         inverter: an inverting network of ``--network`` at layer ``L`` as the generator: the chain
             moves in ``L``'s standardised maps and is decoded by it (PPGN); none: the chain moves in
             the image.
+        noise_levels: DAE checkpoints of one kind at several noise levels ``σ``: the chain anneals the
+            noise (Song & Ermon 2019, Algorithm 1), ``--steps / len(noise_levels)`` steps with each
+            DAE in turn (with the other terms), largest ``σ`` first, at step size ``ε σᵢ²/σ_L²`` with
+            ``ε`` the step sizes' ``last`` (their ``first`` is not used).
     """
 
     name: str
@@ -111,6 +120,7 @@ class SamplingConfiguration:
     metropolis: bool = False
     step_sizes: StepSizes | None = None
     inverter: InverterOptions = field(default_factory=InverterOptions)
+    noise_levels: list[str] = field(default_factory=list)
 
 
 def _default_configurations() -> list[SamplingConfiguration]:
@@ -166,7 +176,7 @@ class SamplingStudy(StudyOptions):
         if len(set(names)) != len(names):
             raise ValueError(f"two configurations have the same name: {names}")
         for c in self.configurations:
-            if not c.priors and c.class_index is None:
+            if not c.priors and c.class_index is None and not c.noise_levels:
                 raise ValueError(f"configuration {c.name!r} has neither priors nor a class: nothing to sample from")
             if c.class_index is not None and not 0 <= c.class_index < 1000:
                 raise ValueError(f"configuration {c.name!r}: class_index must be an ImageNet class 0–999, got {c.class_index}")
@@ -178,6 +188,9 @@ class SamplingStudy(StudyOptions):
             )
         self.canvas.check(smallest=8)
         for c in self.configurations:
+            if c.noise_levels and self.steps < len(c.noise_levels):
+                raise ValueError(f"configuration {c.name!r}: --steps {self.steps} is fewer than its {len(c.noise_levels)} noise levels")
+        for c in self.configurations:
             self.schedule(c)
 
     def schedule(self, configuration: SamplingConfiguration) -> list[float]:
@@ -188,20 +201,40 @@ class SamplingStudy(StudyOptions):
     def terms(self, configuration: SamplingConfiguration, net: FeatureNetwork, code: InverterCode | None = None) -> list[PriorTerm]:
         """The configuration's terms, on the image or on a generator's ``code`` (one line if Metropolis
         is asked of a density without an energy)."""
-        trusted = self.trust_checkpoints
-        terms = []
-        for p in configuration.priors:
-            if code is not None and prior_layer(p.checkpoint, trusted=trusted) == code.layer:
-                terms.append(checkpoint_term(p.checkpoint, p.weight, net, trusted=trusted, maps=code.maps))
-            else:
-                term = checkpoint_term(p.checkpoint, p.weight, net, trusted=trusted)
-                terms.append(term if code is None else through_generator(term, code.image))
+        terms = [self.prior_term(p.checkpoint, p.weight, net, code) for p in configuration.priors]
         if configuration.class_index is not None:
             term = class_term(net, configuration.class_index, configuration.class_weight)
             terms.append(term if code is None else through_generator(term, code.image))
-        if configuration.metropolis and joint_energy(terms) is None:
+        if configuration.metropolis and (joint_energy(terms) is None or configuration.noise_levels):
             raise ValueError(f"configuration {configuration.name!r}: Metropolis adjustment needs an energy, and a DAE prior has none")
         return terms
+
+    def prior_term(self, checkpoint: str, weight: float, net: FeatureNetwork, code: InverterCode | None) -> PriorTerm:
+        """A prior checkpoint's term on the image, or on the ``code`` (read directly at the code's layer,
+        through the generator's image elsewhere)."""
+        trusted = self.trust_checkpoints
+        if code is not None and prior_layer(checkpoint, trusted=trusted) == code.layer:
+            return checkpoint_term(checkpoint, weight, net, trusted=trusted, maps=code.maps)
+        term = checkpoint_term(checkpoint, weight, net, trusted=trusted)
+        return term if code is None else through_generator(term, code.image)
+
+    def noise_levels(self, configuration: SamplingConfiguration) -> list[tuple[float, str]]:
+        """The configuration's DAE checkpoints with their noise ``σ`` (in the units they model), largest first.
+
+        Raises:
+            ValueError: a checkpoint that is not a DAE, or two at the same ``σ``.
+        """
+        levels = []
+        for path in configuration.noise_levels:
+            if "sigma" not in read_checkpoint(path, "--configurations noise_levels", trusted=self.trust_checkpoints).get(
+                "hyper_parameters", {}
+            ):
+                raise ValueError(f"configuration {configuration.name!r}: noise level {path} is not a DAEPriorModule checkpoint")
+            levels.append((float(load_dae_prior(path, "--configurations noise_levels", self.trust_checkpoints).noise_scale), path))
+        levels.sort(reverse=True)
+        if len({sigma for sigma, _ in levels}) != len(levels):
+            raise ValueError(f"configuration {configuration.name!r}: two noise levels have the same σ: {levels}")
+        return levels
 
     def start(self, generator: torch.Generator) -> torch.Tensor:
         """The chains' start: grey plus noise of standard deviation 0.1, in [0, 1]."""
@@ -227,6 +260,23 @@ class SamplingStudy(StudyOptions):
                 start = code.encode(start)
         record = {t.name: t.unweighted for t in terms if t.unweighted is not None}
         record[SNAPSHOT] = lambda x: image(x[:1]).clamp(0, 1)  # the first chain's image, for the figure of the chain
+        project = None if configuration.metropolis or code is not None else (lambda x: x.clamp(0, 1))
+        levels = self.noise_levels(configuration)
+        if levels:  # Song & Ermon's annealing: each DAE in turn, largest σ first
+            result = annealed_langevin(
+                [joint_score([*terms, self.prior_term(path, 1.0, net, code)]) for _, path in levels],
+                [sigma for sigma, _ in levels],
+                start,
+                self.steps // len(levels),
+                (configuration.step_sizes or self.step_sizes).last,
+                generator=generator,
+                record=record,
+                record_every=self.record_every,
+                project=project,
+                progress=lambda _: bar.update(1),
+            )
+            with torch.no_grad():
+                return image(result.samples).clamp(0, 1), result
         result = langevin(
             joint_score(terms),
             start,
@@ -235,7 +285,7 @@ class SamplingStudy(StudyOptions):
             generator=generator,
             record=record,
             record_every=self.record_every,
-            project=None if configuration.metropolis or code is not None else (lambda x: x.clamp(0, 1)),
+            project=project,
             progress=lambda _: bar.update(1),
         )
         with torch.no_grad():
@@ -343,7 +393,8 @@ class SamplingStudy(StudyOptions):
 
 def _files(configuration: SamplingConfiguration) -> list[str]:
     """The checkpoints a configuration reads."""
-    return [p.checkpoint for p in configuration.priors] + [c for c in [configuration.inverter.checkpoint] if c is not None]
+    checkpoints = [p.checkpoint for p in configuration.priors] + list(configuration.noise_levels)
+    return checkpoints + [c for c in [configuration.inverter.checkpoint] if c is not None]
 
 
 def _columns(rows: list[dict]) -> tuple[str, ...]:
