@@ -23,11 +23,13 @@ def photos(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory) -> dict[str, str]:
-    """Tiny checkpoints of a DAE image prior, an ICA prior at block1, a grey FoE, a VAE generator, an
+    """Tiny checkpoints of DAE image priors (σ = 0.1, 0.3, 0.03), an ICA prior at block1, a grey FoE, a VAE generator, an
     inverting network, a DAE prior and a feature-map VAE at block2."""
     root = tmp_path_factory.mktemp("ckpt")
     return {
         "dae": dae_prior(root / "prior_dae_image" / "last.ckpt"),
+        "dae_sigma0.3": dae_prior(root / "prior_dae_image_sigma0.3" / "last.ckpt", sigma=0.3),
+        "dae_sigma0.03": dae_prior(root / "prior_dae_image_sigma0.03" / "last.ckpt", sigma=0.03),
         "ica": patch_prior(root / "prior_ica_block1" / "last.ckpt", net="efficientnet_lite0", layer="block1"),
         "foe": patch_prior(root / "prior_foe_grey" / "last.ckpt", grey=True),
         "generator": generator(root / "generator_vae_conv" / "last.ckpt"),

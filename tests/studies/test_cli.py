@@ -209,18 +209,20 @@ def smoke_cases(config: str) -> list[dict]:
 
 def smoke_configurations(config: str, ckpt: dict[str, str]) -> list[dict]:
     """A sampling config's configurations with the tiny checkpoints in place of the trained priors
-    (the grey FoE stands in for the colour image ICA prior) and inverter (the block3 DAE and inverter:
-    the tiny block2 ones)."""
+    (the grey FoE stands in for the colour image ICA prior), noise levels and inverter (the block3 DAE
+    and inverter: the tiny block2 ones)."""
     tiny = {
         "prior_ica_image": ckpt["foe"],
         "prior_ica_block1": ckpt["ica"],
         "prior_dae_image": ckpt["dae"],
         "prior_dae_block3": ckpt["dae_block2"],
     }
+    tiny |= {f"prior_dae_image_sigma{s}": ckpt[f"dae_sigma{s}"] for s in ("0.3", "0.03")}
     configurations = yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["configurations"]
     inverter = {"inverter": {"checkpoint": ckpt["inverter"]}}
     return [
         {**c, "priors": [{**p, "checkpoint": tiny[Path(p["checkpoint"]).parent.name]} for p in c.get("priors", [])]}
+        | {"annealed_daes": [tiny[Path(n).parent.name] for n in c.get("annealed_daes", [])]}
         | (inverter if c.get("inverter") else {})
         for c in configurations
     ]

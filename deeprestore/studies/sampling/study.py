@@ -7,7 +7,7 @@ and optionally a class's probability under that network. ``--chains`` chains sta
 noise and run ``--steps`` annealed Langevin steps (:func:`~deeprestore.sampling.langevin`; step sizes
 falling geometrically, ``--step_sizes`` or a configuration's own), Metropolis-adjusted where the
 configuration asks and every term has an energy; unadjusted chains are kept in ``[0, 1]``. A
-configuration with ``noise_levels`` (DAEs at several ``σ``) anneals the noise instead (Song & Ermon
+configuration with ``annealed_daes`` (DAEs at several ``σ``) anneals the noise instead (Song & Ermon
 2019): each DAE's score in turn, largest ``σ`` first (:func:`~deeprestore.sampling.annealed_langevin`).
 
 A configuration with an ``inverter`` (an inverting-network checkpoint at layer ``L``) samples
@@ -107,8 +107,8 @@ class SamplingConfiguration:
         inverter: an inverting network of ``--network`` at layer ``L`` as the generator: the chain
             moves in ``L``'s standardised maps and is decoded by it (PPGN); none: the chain moves in
             the image.
-        noise_levels: DAE checkpoints of one kind at several noise levels ``σ``: the chain anneals the
-            noise (Song & Ermon 2019, Algorithm 1), ``--steps / len(noise_levels)`` steps with each
+        annealed_daes: DAE checkpoints of one kind at several noise levels ``σ``: the chain anneals the
+            noise (Song & Ermon 2019, Algorithm 1), ``--steps / len(annealed_daes)`` steps with each
             DAE in turn (with the other terms), largest ``σ`` first, at step size ``ε σᵢ²/σ_L²`` with
             ``ε`` the step sizes' ``last`` (their ``first`` is not used).
     """
@@ -120,7 +120,7 @@ class SamplingConfiguration:
     metropolis: bool = False
     step_sizes: StepSizes | None = None
     inverter: InverterOptions = field(default_factory=InverterOptions)
-    noise_levels: list[str] = field(default_factory=list)
+    annealed_daes: list[str] = field(default_factory=list)
 
 
 def _default_configurations() -> list[SamplingConfiguration]:
@@ -128,12 +128,14 @@ def _default_configurations() -> list[SamplingConfiguration]:
     ica_block1 = PriorOptions("checkpoints/prior_ica_block1/last.ckpt")
     dae_image = PriorOptions("checkpoints/prior_dae_image/last.ckpt")
     dae_block3 = PriorOptions("checkpoints/prior_dae_block3/last.ckpt")
+    annealed = [f"checkpoints/prior_dae_image{suffix}/last.ckpt" for suffix in ("_sigma0.3", "", "_sigma0.03")]
     block3 = InverterOptions("checkpoints/efficientnet_lite0_block3_joint/last.ckpt")
     code_steps = StepSizes(1e-2, 1e-4)  # the code is standardised: unit scale per channel
     return [
         SamplingConfiguration("ica image", [ica_image]),
         SamplingConfiguration("ica image MALA", [ica_image], metropolis=True),
         SamplingConfiguration("dae image", [dae_image], step_sizes=StepSizes(1e-3, 1e-5)),
+        SamplingConfiguration("dae image annealed", annealed_daes=annealed, step_sizes=StepSizes(1.8e-4, 1.8e-4)),
         SamplingConfiguration("ica image + block1", [ica_image, ica_block1]),
         SamplingConfiguration("ica image + class 207", [ica_image], class_index=207, class_weight=1e4),
         SamplingConfiguration("ppgn dae block3", [dae_block3], inverter=block3, step_sizes=code_steps),
@@ -148,7 +150,7 @@ class SamplingStudy(StudyOptions):
 
     Args:
         configurations: the densities (default: the ICA image prior with and without Metropolis, the
-            image DAE, ICA at the image and block1 jointly, the ICA image prior with class 207, and
+            image DAE alone and annealed over three noise levels, ICA at the image and block1 jointly, the ICA image prior with class 207, and
             PPGN through the block3 inverter with the block3 DAE, without and with class 207).
         network: the network of the feature-map priors and the class term (its ``layers`` are not used).
         verifiers: networks that score the samples without having been sampled through.
@@ -176,7 +178,7 @@ class SamplingStudy(StudyOptions):
         if len(set(names)) != len(names):
             raise ValueError(f"two configurations have the same name: {names}")
         for c in self.configurations:
-            if not c.priors and c.class_index is None and not c.noise_levels:
+            if not c.priors and c.class_index is None and not c.annealed_daes:
                 raise ValueError(f"configuration {c.name!r} has neither priors nor a class: nothing to sample from")
             if c.class_index is not None and not 0 <= c.class_index < 1000:
                 raise ValueError(f"configuration {c.name!r}: class_index must be an ImageNet class 0–999, got {c.class_index}")
@@ -188,8 +190,8 @@ class SamplingStudy(StudyOptions):
             )
         self.canvas.check(smallest=8)
         for c in self.configurations:
-            if c.noise_levels and self.steps < len(c.noise_levels):
-                raise ValueError(f"configuration {c.name!r}: --steps {self.steps} is fewer than its {len(c.noise_levels)} noise levels")
+            if c.annealed_daes and self.steps < len(c.annealed_daes):
+                raise ValueError(f"configuration {c.name!r}: --steps {self.steps} is fewer than its {len(c.annealed_daes)} noise levels")
         for c in self.configurations:
             self.schedule(c)
 
@@ -205,7 +207,7 @@ class SamplingStudy(StudyOptions):
         if configuration.class_index is not None:
             term = class_term(net, configuration.class_index, configuration.class_weight)
             terms.append(term if code is None else through_generator(term, code.image))
-        if configuration.metropolis and (joint_energy(terms) is None or configuration.noise_levels):
+        if configuration.metropolis and (joint_energy(terms) is None or configuration.annealed_daes):
             raise ValueError(f"configuration {configuration.name!r}: Metropolis adjustment needs an energy, and a DAE prior has none")
         return terms
 
@@ -225,12 +227,12 @@ class SamplingStudy(StudyOptions):
             ValueError: a checkpoint that is not a DAE, or two at the same ``σ``.
         """
         levels = []
-        for path in configuration.noise_levels:
-            if "sigma" not in read_checkpoint(path, "--configurations noise_levels", trusted=self.trust_checkpoints).get(
+        for path in configuration.annealed_daes:
+            if "sigma" not in read_checkpoint(path, "--configurations annealed_daes", trusted=self.trust_checkpoints).get(
                 "hyper_parameters", {}
             ):
                 raise ValueError(f"configuration {configuration.name!r}: noise level {path} is not a DAEPriorModule checkpoint")
-            levels.append((float(load_dae_prior(path, "--configurations noise_levels", self.trust_checkpoints).noise_scale), path))
+            levels.append((float(load_dae_prior(path, "--configurations annealed_daes", self.trust_checkpoints).noise_scale), path))
         levels.sort(reverse=True)
         if len({sigma for sigma, _ in levels}) != len(levels):
             raise ValueError(f"configuration {configuration.name!r}: two noise levels have the same σ: {levels}")
@@ -393,7 +395,7 @@ class SamplingStudy(StudyOptions):
 
 def _files(configuration: SamplingConfiguration) -> list[str]:
     """The checkpoints a configuration reads."""
-    checkpoints = [p.checkpoint for p in configuration.priors] + list(configuration.noise_levels)
+    checkpoints = [p.checkpoint for p in configuration.priors] + list(configuration.annealed_daes)
     return checkpoints + [c for c in [configuration.inverter.checkpoint] if c is not None]
 
 

@@ -101,13 +101,13 @@ def test_a_generator_configuration_moves_in_the_inverters_code(checkpoints, tmp_
     torch.testing.assert_close(final, decoded, atol=1e-3, rtol=0)
 
 
-def test_a_configuration_with_noise_levels_anneals_through_its_daes_largest_first(tmp_path):
+def test_a_configuration_with_annealed_daes_anneals_through_its_daes_largest_first(tmp_path):
     """The DAEs are ordered by their σ, whatever order they are given in; each runs ``steps / levels``
     steps; a checkpoint that is not a DAE is refused in one line."""
     from tests.tiny_checkpoints import dae_prior, patch_prior
 
     small, large = (dae_prior(tmp_path / f"dae{s}" / "last.ckpt", residual=True, sigma=s) for s in (0.05, 0.2))
-    annealed = {"name": "annealed", "noise_levels": [small, large], "step_sizes": {"first": 1e-4, "last": 1e-4}}
+    annealed = {"name": "annealed", "annealed_daes": [small, large], "step_sizes": {"first": 1e-4, "last": 1e-4}}
     configuration = SamplingConfiguration(**annealed)
     study = SamplingStudy(configurations=[configuration], steps=4)
     levels = study.noise_levels(configuration)
@@ -116,6 +116,6 @@ def test_a_configuration_with_noise_levels_anneals_through_its_daes_largest_firs
     rows = main(["sample", "--configurations", json.dumps([annealed]), *TINY, *out_args(out)])
     assert len(rows) == 2 and all(r["energy"] is None for r in rows)
     with pytest.raises(ValueError, match="is not a DAEPriorModule checkpoint"):
-        study.noise_levels(SamplingConfiguration("x", noise_levels=[patch_prior(tmp_path / "foe.ckpt", grey=True)]))
+        study.noise_levels(SamplingConfiguration("x", annealed_daes=[patch_prior(tmp_path / "foe.ckpt", grey=True)]))
     with pytest.raises(ValueError, match="--steps 1 is fewer than its 2 noise levels"):
         main(["sample", "--configurations", json.dumps([annealed]), *TINY, "--steps", "1", *out_args(tmp_path / "b")])
