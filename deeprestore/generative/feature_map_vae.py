@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint
+from deeprestore.generative.elbo import gaussian_kl, negative_elbo
 from deeprestore.nets import load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 
@@ -167,8 +168,8 @@ class FeatureMapVAEModule(FrozenNetCheckpoints, L.LightningModule):
             z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=self._generator, device=mu.device)
         decoded = self.decoder(z)
         sq = (decoded - self.standardise(maps)).pow(2).flatten(1).sum(1)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).flatten(1).sum(1)
-        loss = (sq / (2 * self.hparams.likelihood_std**2) + self.hparams.beta * kl).mean()
+        kl = gaussian_kl(mu, logvar)
+        loss = negative_elbo(sq, kl, self.hparams.likelihood_std, self.hparams.beta)
         error = (self.unstandardise(decoded) - maps).flatten(1).norm(dim=1) / maps.flatten(1).norm(dim=1).clamp_min(1e-12)
         return {"loss": loss, "recon": sq.mean(), "kl": kl.mean(), "feature_error": error.mean()}
 

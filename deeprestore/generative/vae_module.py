@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint
 from deeprestore.generative.conv_generator import conv_generator, fc_image_generator
+from deeprestore.generative.elbo import gaussian_kl, negative_elbo
 from deeprestore.generative.staged_generator import StagedGenerator
 
 __all__ = ["VAEGeneratorModule", "load_generator"]
@@ -102,8 +103,8 @@ class VAEGeneratorModule(L.LightningModule):
             z = mu + (0.5 * logvar).exp() * eps
         recon = self.generator(z)
         sq = (recon - images).pow(2).flatten(1).sum(1)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
-        loss = (sq / (2 * self.hparams.likelihood_std**2) + self.hparams.beta * kl).mean()
+        kl = gaussian_kl(mu, logvar)
+        loss = negative_elbo(sq, kl, self.hparams.likelihood_std, self.hparams.beta)
         return {"loss": loss, "recon": sq.mean(), "kl": kl.mean(), "reconstruction": recon}
 
     def training_step(self, images: Tensor, batch_idx: int) -> Tensor:

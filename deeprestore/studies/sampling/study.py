@@ -262,34 +262,21 @@ class SamplingStudy(StudyOptions):
                 start = code.encode(start)
         record = {t.name: t.unweighted for t in terms if t.unweighted is not None}
         record[SNAPSHOT] = lambda x: image(x[:1]).clamp(0, 1)  # the first chain's image, for the figure of the chain
-        project = None if configuration.metropolis or code is not None else (lambda x: x.clamp(0, 1))
+        chain = {
+            "generator": generator,
+            "record": record,
+            "record_every": self.record_every,
+            "project": None if configuration.metropolis or code is not None else (lambda x: x.clamp(0, 1)),
+            "progress": lambda _: bar.update(1),
+        }
         levels = self.noise_levels(configuration)
         if levels:  # Song & Ermon's annealing: each DAE in turn, largest σ first
-            result = annealed_langevin(
-                [joint_score([*terms, self.prior_term(path, 1.0, net, code)]) for _, path in levels],
-                [sigma for sigma, _ in levels],
-                start,
-                self.steps // len(levels),
-                (configuration.step_sizes or self.step_sizes).last,
-                generator=generator,
-                record=record,
-                record_every=self.record_every,
-                project=project,
-                progress=lambda _: bar.update(1),
-            )
-            with torch.no_grad():
-                return image(result.samples).clamp(0, 1), result
-        result = langevin(
-            joint_score(terms),
-            start,
-            self.schedule(configuration),
-            energy=joint_energy(terms) if configuration.metropolis else None,
-            generator=generator,
-            record=record,
-            record_every=self.record_every,
-            project=project,
-            progress=lambda _: bar.update(1),
-        )
+            scores = [joint_score([*terms, self.prior_term(path, 1.0, net, code)]) for _, path in levels]
+            step = (configuration.step_sizes or self.step_sizes).last
+            result = annealed_langevin(scores, [sigma for sigma, _ in levels], start, self.steps // len(levels), step, **chain)
+        else:
+            energy = joint_energy(terms) if configuration.metropolis else None
+            result = langevin(joint_score(terms), start, self.schedule(configuration), energy=energy, **chain)
         with torch.no_grad():
             return image(result.samples).clamp(0, 1), result
 
