@@ -1,5 +1,5 @@
 """Optimisation-based inversion (Mahendran & Vedaldi 2015, 2016; DeepInversion; Lucent; Plug-In
-Inversion): data terms, parameterisations, starts, transforms, jitter, optimisers, presets and the
+Inversion) and texture synthesis (Gatys et al. 2015): data terms, parameterisations, starts, transforms, jitter, optimisers, presets and the
 batched engine."""
 
 from deeprestore.inversion.engine import InversionResult, Phase, minimise
@@ -10,6 +10,8 @@ from deeprestore.inversion.optimizers import OPTIMIZERS, stepper_factory
 from deeprestore.inversion.presets import PRESETS, Preset, get_preset
 from deeprestore.inversion.seeds import image_seeds, index_seeds
 from deeprestore.inversion.starts import mv_noise
+from deeprestore.inversion.statistics_loss import STATISTICS, StatisticsLoss, map_statistics
+from deeprestore.inversion.texture import synthesise_texture
 from deeprestore.inversion.visualisations import UNIT_KINDS, caricature, maximise_activation, unit_activation
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "NormalisedFeatureLoss",
     "OPTIMIZERS",
     "PRESETS",
+    "STATISTICS",
+    "StatisticsLoss",
     "Phase",
     "Preset",
     "get_preset",
@@ -30,8 +34,10 @@ __all__ = [
     "invert",
     "invert_features",
     "layer_stride",
+    "map_statistics",
     "minimise",
     "mv_noise",
     "run_preset",
     "stepper_factory",
+    "synthesise_texture",
 ]
