@@ -11,7 +11,7 @@ from deeprestore.inversion.presets import PRESETS, Preset, get_preset
 from deeprestore.inversion.seeds import image_seeds, index_seeds
 from deeprestore.inversion.starts import mv_noise
 from deeprestore.inversion.statistics_loss import STATISTICS, StatisticsLoss, map_statistics
-from deeprestore.inversion.texture import synthesise_texture
+from deeprestore.inversion.texture import synthesise_texture, transfer_style
 from deeprestore.inversion.visualisations import UNIT_KINDS, caricature, maximise_activation, unit_activation
 
 __all__ = [
@@ -40,4 +40,5 @@ __all__ = [
     "run_preset",
     "stepper_factory",
     "synthesise_texture",
+    "transfer_style",
 ]

@@ -1,5 +1,6 @@
 """Texture synthesis from a synthetic stationary image: the texture's Gram matrices match the image's
-to within 10 % at every layer (noise: 3 times as far at least), and it is not the image itself."""
+to within 10 % at every layer (noise: 3 times as far at least), and it is not the image itself. Style
+transfer without style is the inversion of the content; with it, the style's statistics come nearer."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import pytest
 import torch
 
-from deeprestore.inversion import StatisticsLoss, synthesise_texture
+from deeprestore.inversion import StatisticsLoss, invert, synthesise_texture, transfer_style
 from deeprestore.nets import load_network
 
 
@@ -36,3 +37,18 @@ def test_a_texture_matches_the_gram_matrices_of_a_stationary_image():
 def test_a_layer_of_vectors_is_refused():
     with pytest.raises(ValueError, match="fc gives vectors"):
         synthesise_texture(load_network("efficientnet_lite0"), stationary_image(), ["fc"], progress=False)
+
+
+def test_style_transfer_without_style_is_inverting_the_content_and_with_it_takes_the_style(photo_crops):
+    net = load_network("efficientnet_lite0")
+    content, style = photo_crops[:1, :, :32, :32], stationary_image()
+    plain = invert(net, content, ["block2"], iterations_scale=0.2, progress=False).images
+    unstyled = transfer_style(net, content, style, "block2", ["stem", "block1"], style_weight=0.0, iterations_scale=0.2, progress=False)
+    assert torch.equal(unstyled.images, plain)
+    styled = transfer_style(net, content, style, "block2", ["stem", "block1"], style_weight=10.0, iterations_scale=0.2, progress=False)
+    measure = StatisticsLoss.from_images(net, {"stem": 1.0, "block1": 1.0}, style)
+    with torch.no_grad():
+        before, after = measure.relative_errors(plain.clamp(0, 1)), measure.relative_errors(styled.images.clamp(0, 1))
+    assert all(float(after[layer]) < 0.5 * float(before[layer]) for layer in ("stem", "block1"))
+    with pytest.raises(ValueError, match="one style image per content image"):
+        transfer_style(net, photo_crops[:2, :, :32, :32], style, "block2", ["stem"], progress=False)
