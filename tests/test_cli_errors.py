@@ -146,6 +146,7 @@ EVALUATE_ERRORS = [
         ["--vae /nonexistent/vae.ckpt: no such file", "configs/generators/vae_block3.yaml"],
     ),
     (["feature-vae", "--vae", "README.md", "--samples", "0"], ["--samples must be positive, got 0"]),
+    (["texture", "--network.layers", "stem"], ["--network.layers ['stem']", "takes its layers from --measures"]),
 ]
 
 

@@ -51,6 +51,7 @@ from deeprestore.studies.lp.study import LPStudy
 from deeprestore.studies.networks.study import NetworksStudy
 from deeprestore.studies.renamed_options import renamed_arguments, renamed_config
 from deeprestore.studies.sampling.study import SamplingStudy
+from deeprestore.studies.texture.study import TextureStudy
 from deeprestore.studies.visualisation.study import VisualisationStudy
 
 __all__ = ["DEFAULT_CONFIG", "STUDIES", "build_parser", "main", "make_study"]
@@ -70,6 +71,7 @@ STUDIES: dict[str, type] = {
     "linear-inverse": LinearInverseStudy,
     "sample": SamplingStudy,
     "feature-vae": FeatureMapVAEStudy,
+    "texture": TextureStudy,
 }
 DEFAULT_STUDY = "inversion"
 

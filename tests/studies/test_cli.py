@@ -112,6 +112,7 @@ CONFIG_STUDIES = {
     "linear_inverse_alexnet_vgg16.yaml": "linear-inverse",
     "sample.yaml": "sample",
     "feature_vae.yaml": "feature-vae",
+    "texture.yaml": "texture",
 }
 
 
@@ -176,6 +177,8 @@ def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]
         return ["--classes", "1", "--optimisation.budget", "3", "--canvas.size", "32"]
     if study == "sample":
         return ["--steps", "3", "--record_every", "0", "--chains", "2", "--canvas.size", "16", "--verifiers.names", "[efficientnet_lite1]"]
+    if study == "texture":
+        return ["--images.crop_size", "32", "--optimisation.iterations_scale", "0.02", "--verifiers.names", "[efficientnet_lite1]"]
     if study == "feature-vae":
         tiny = ["--vae", ckpt["vae_block2"], "--inverter.checkpoint", ckpt["inverter"], "--samples", "2", "--canvas.size", "32"]
         return [*tiny, "--optimisation.iterations_scale", "0.01", "--verifiers.names", "[efficientnet_lite1]"]
@@ -279,6 +282,9 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         return
     if study == "visualise":
         assert [(r["preset"], r["class_index"]) for r in result] == [("mv2016", 1), ("deepinversion", 1), ("lucent", 1)]
+        return
+    if study == "texture":
+        assert len(result) == 2 * len(yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["measures"])
         return
     if study == "feature-vae":
         assert {(r["source"], r["decoder"]) for r in result} >= {("photo", "none"), ("vae sample", "inverter"), ("vae sample", "mv2016")}

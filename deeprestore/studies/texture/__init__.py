@@ -1,0 +1,1 @@
+"""The texture study (``evaluate.py texture``)."""
