@@ -16,7 +16,8 @@ One subcommand per study (``python evaluate.py <study> --help`` lists its option
 * ``visualise``: class visualisations by activation maximisation under several presets, scored by the network;
 * ``linear-inverse``: is a convolution enough to invert a convolution? Exact linear inverses against convolutions;
 * ``sample``: Langevin samples from the learned priors, jointly at several feature maps, with a class, PPGN-style;
-* ``feature-vae``: samples of a VAE on one layer's maps, decoded to images and scored as natural or not.
+* ``feature-vae``: samples of a VAE on one layer's maps, decoded to images and scored as natural or not;
+* ``texture``: textures from the Gram matrices or covariances of photos' maps (Gatys et al. 2015).
 
 Each writes a study folder ``<report_root>/<experiment>/`` (``config.yaml``, CSV/JSON, ``report.md``,
 ``plots/``, ``wandb/``); rerunning with the same ``--experiment`` resumes the study.
