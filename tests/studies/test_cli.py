@@ -113,6 +113,7 @@ CONFIG_STUDIES = {
     "sample.yaml": "sample",
     "feature_vae.yaml": "feature-vae",
     "texture.yaml": "texture",
+    "thesis_ica.yaml": "inversion",
 }
 
 
@@ -241,6 +242,7 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
     extra = {
         "learned_priors.yaml": ["--learned_priors", checkpoints["dae"], checkpoints["ica"]],
         "newer_priors.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"]],
+        "thesis_ica.yaml": ["--learned_priors", checkpoints["foe"]],
     }.get(config, [])
     if study == "linear-inverse":
         extra += ["--cases", json.dumps(smoke_cases(config))]

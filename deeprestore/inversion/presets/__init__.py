@@ -6,7 +6,8 @@
   ``plugin`` (:mod:`.plugin_inversion`);
 * combinations: ``mv2016+bn`` (M&V 2016 with DeepInversion's batch-norm statistics prior) and
   ``mv2016-fourier`` (M&V 2016's objective in Lucent's Fourier + decorrelated-colour variable,
-  :mod:`.mv2016_fourier`).
+  :mod:`.mv2016_fourier`);
+* the MSc thesis's own §4.3 optimisation: ``thesis-adam`` (:mod:`.thesis_adam`).
 
 Each module's docstring cites its source and lists its constants.
 """
@@ -28,6 +29,7 @@ from deeprestore.inversion.presets.mahendran_vedaldi import (
 from deeprestore.inversion.presets.mv2016_fourier import MV2016_FOURIER
 from deeprestore.inversion.presets.plugin_inversion import PLUGIN
 from deeprestore.inversion.presets.preset import Preset, with_fading_priors
+from deeprestore.inversion.presets.thesis_adam import THESIS_ADAM
 
 __all__ = [
     "MV2016_BN_WEIGHT",
@@ -54,6 +56,7 @@ PRESETS: dict[str, Preset] = {
     "plugin": PLUGIN,
     "mv2016+bn": replace(MV_PRESETS["mv2016"], name="mv2016+bn", batchnorm_weight=MV2016_BN_WEIGHT),
     "mv2016-fourier": MV2016_FOURIER,
+    "thesis-adam": THESIS_ADAM,
 }
 
 
