@@ -29,12 +29,13 @@ reconstruction | colour difference | absolute difference; the thesis's figures 6
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
 
-from deeprestore.checkpoint_files import read_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint, read_checkpoint
 from deeprestore.inverters.chain import InverterChain
 from deeprestore.inverters.generic_decoder import GenericDecoder
 from deeprestore.inverters.losses import relative_mse
@@ -214,3 +215,17 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
                     step=self.global_step,
                     caption=["original | reconstruction | difference | |difference|"] * len(rows),
                 )
+
+
+def load_inverting_network(path: str | Path, option: str = "inverter checkpoint", *, trusted: bool = False) -> InvertingNetwork:
+    """A ``train.py`` inverting network (CPU, eval mode), read as data unless ``trusted``; ``option``
+    names the file in errors. A ``stacked`` checkpoint holds its whole chain in the state dict, so it
+    loads as ``parallel`` without re-assembling the chain from the parallel files it was stacked from.
+
+    Raises:
+        ValueError: not an :class:`InvertingNetwork` checkpoint (see :func:`~deeprestore.checkpoint_files.load_module_checkpoint`).
+    """
+    read = {"trusted": trusted, "trust_option": TRUST_CHECKPOINTS}
+    stacked = read_checkpoint(path, option, **read).get("hyper_parameters", {}).get("mode") == "stacked"
+    overrides: dict[str, Any] = {"mode": "parallel", "parallel_checkpoints": None} if stacked else {}
+    return load_module_checkpoint(InvertingNetwork, path, option, **read, **overrides).eval()

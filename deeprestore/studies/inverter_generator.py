@@ -24,9 +24,9 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint, read_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, read_checkpoint
 from deeprestore.generative.staged_generator import GeneratorStage, StagedGenerator
-from deeprestore.inverters import InvertingNetwork
+from deeprestore.inverters import load_inverting_network
 
 __all__ = ["inverter_generator", "is_inverter_checkpoint"]
 
@@ -76,10 +76,7 @@ def inverter_generator(checkpoint: str | Path, photos: Tensor, trusted: bool = F
     Raises:
         ValueError: a generic decoder (one module: no intermediate layers for ILO).
     """
-    read = {"trusted": trusted, "trust_option": TRUST_CHECKPOINTS}
-    stacked = read_checkpoint(checkpoint, "--generator", **read)["hyper_parameters"].get("mode") == "stacked"
-    overrides = {"mode": "parallel", "parallel_checkpoints": None} if stacked else {}
-    model = load_module_checkpoint(InvertingNetwork, checkpoint, "--generator", **read, **overrides).eval()
+    model = load_inverting_network(checkpoint, "--generator", trusted=trusted)
     chain = model.chain
     if not hasattr(chain, "ops"):
         raise ValueError(

@@ -34,10 +34,9 @@ from tqdm.auto import tqdm
 
 from datamodules.evaluation_images import sample_photo_crops
 from deeprestore.atomic_io import atomic_write
-from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
 from deeprestore.generative import FeatureMapVAEModule, load_feature_map_vae
 from deeprestore.inversion import get_preset, invert_features
-from deeprestore.inverters import InvertingNetwork
+from deeprestore.inverters import load_inverting_network
 from deeprestore.metrics import image_rows_figure, markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.feature_vae.naturalness import naturalness_scores
@@ -104,10 +103,8 @@ class FeatureMapVAEStudy(StudyOptions):
 
     def inverter_decoder(self, vae: FeatureMapVAEModule):
         """The inverting network as ``maps ↦ images``, checked to invert the VAE's network and layer."""
-        option, path = "--inverter.checkpoint", str(self.inverter.checkpoint)
-        saved = read_checkpoint(path, option, trusted=self.trust_checkpoints).get("hyper_parameters", {})
-        overrides = {"mode": "parallel", "parallel_checkpoints": None} if saved.get("mode") == "stacked" else {}
-        model = load_module_checkpoint(InvertingNetwork, path, option, trusted=self.trust_checkpoints, **overrides).eval()
+        path = str(self.inverter.checkpoint)
+        model = load_inverting_network(path, "--inverter.checkpoint", trusted=self.trust_checkpoints)
         wanted = (vae.hparams.net, vae.hparams.layer)
         if (model.hparams.net, model.hparams.layer) != wanted:
             raise ValueError(

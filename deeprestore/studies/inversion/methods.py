@@ -21,10 +21,10 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint, read_checkpoint
+from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, read_checkpoint
 from deeprestore.inversion import Execution, get_preset, invert, layer_stride
 from deeprestore.inversion.presets import Preset, describe_data_weight, with_fading_priors
-from deeprestore.inverters import InvertingNetwork
+from deeprestore.inverters import load_inverting_network
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
 from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
@@ -337,10 +337,7 @@ class InverterMethod:
         """Loads the checkpoint once (on the network's device); no optimisation, so no divergence."""
         if layer != self.layer:
             raise ValueError(f"{self.name} inverts {self.layer}, not {layer}")
-        overrides: dict[str, Any] = {}
-        if self.mode == "stacked":  # the chain is in the state dict: do not re-assemble from the parallel files
-            overrides = {"mode": "parallel", "parallel_checkpoints": None}
-        model = load_module_checkpoint(InvertingNetwork, self.checkpoint, "inverter checkpoint", **overrides).to(net.mean.device).eval()
+        model = load_inverting_network(self.checkpoint, "inverter checkpoint").to(net.mean.device)
 
         @torch.no_grad()
         def run(images: Tensor) -> tuple[Tensor, list[int | None]]:

@@ -8,13 +8,11 @@ features *are* that output and the case's input is the image: checked on photos 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from deeprestore.checkpoint_files import load_module_checkpoint, read_checkpoint
-from deeprestore.inverters import InvertingNetwork
+from deeprestore.inverters import load_inverting_network
 from deeprestore.studies.linear_inverse.layer_cases import LayerCase, LinearLayer
 
 __all__ = ["trained_reconstruction"]
@@ -29,11 +27,7 @@ def trained_reconstruction(case: LayerCase, layer: LinearLayer, *, trusted: bool
     """
     option = f"case {case.name()}: inverter"
     path = str(case.inverter.checkpoint)
-    saved = read_checkpoint(path, option, trusted=trusted).get("hyper_parameters", {})
-    overrides: dict[str, Any] = {}
-    if saved.get("mode") == "stacked":  # the chain is in the state dict: do not re-assemble it from the parallel files
-        overrides = {"mode": "parallel", "parallel_checkpoints": None}
-    model = load_module_checkpoint(InvertingNetwork, path, option, trusted=trusted, **overrides).eval()
+    model = load_inverting_network(path, option, trusted=trusted)
     target = str(model.hparams.layer)
     if model.hparams.net != case.network:
         raise ValueError(f"case {case.name()}: the inverter {path} was trained for {model.hparams.net}, not {case.network}")

@@ -149,9 +149,10 @@ class SamplingStudy(StudyOptions):
     scored by networks that were not sampled through.
 
     Args:
-        configurations: the densities (default: the ICA image prior with and without Metropolis, the
-            image DAE alone and annealed over three noise levels, ICA at the image and block1 jointly, the ICA image prior with class 207, and
-            PPGN through the block3 inverter with the block3 DAE, without and with class 207).
+        configurations: the densities (default: the ICA image prior with and without Metropolis; the
+            image DAE alone and annealed over three noise levels; ICA at the image and block1
+            jointly; the ICA image prior with class 207; PPGN through the block3 inverter with the
+            block3 DAE, without and with class 207).
         network: the network of the feature-map priors and the class term (its ``layers`` are not used).
         verifiers: networks that score the samples without having been sampled through.
         chains: chains per configuration.
