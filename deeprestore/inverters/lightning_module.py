@@ -22,29 +22,30 @@ the modular form of Harder (2017, §3.2 and §4.2): one small inverse module per
 
 Every level's loss is :func:`~deeprestore.inverters.losses.relative_mse`. Validation and test
 reconstruct the image from the true target features through the whole chain and log image MSE,
-PSNR, SSIM and the normalised feature error, plus a 4-panel grid per image (original |
+PSNR, SSIM, the normalised feature error and the sharpness (the high-frequency energy ratio), plus a 4-panel grid per image (original |
 reconstruction | colour difference | absolute difference; the thesis's figures 6 and 7).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
 
-from deeprestore.checkpoint_files import TRUST_CHECKPOINTS, load_module_checkpoint, read_checkpoint
+from deeprestore.checkpoint_files import read_checkpoint
 from deeprestore.inverters.chain import InverterChain
 from deeprestore.inverters.generic_decoder import GenericDecoder
 from deeprestore.inverters.losses import relative_mse
 from deeprestore.inverters.operations import IMAGE, network_operations
-from deeprestore.metrics import comparison_grid, feature_error, image_metrics, save_png
+from deeprestore.metrics import comparison_grid, feature_error, high_frequency_ratio, image_metrics, save_png
 from deeprestore.nets import LayeredNetwork, load_network
 from deeprestore.nets.frozen_checkpoints import FrozenNetCheckpoints
 
 MODES = ("parallel", "stacked", "joint", "end_to_end", "generic")
+#: The mode of :class:`~deeprestore.inverters.deepsim.DeepSimInverter` (its own class: two networks, two optimisers).
+DEEPSIM = "deepsim"
 
 
 class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
@@ -71,6 +72,8 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         grid_images: how many validation images get a comparison grid each epoch.
     """
 
+    modes: tuple[str, ...] = MODES
+
     def __init__(
         self,
         net: str = "efficientnet_lite0",
@@ -88,8 +91,9 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         grid_images: int = 4,
     ) -> None:
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode not in self.modes:
+            hint = f"; mode {DEEPSIM!r} is class_path deeprestore.inverters.DeepSimInverter" if mode == DEEPSIM else ""
+            raise ValueError(f"mode must be one of {self.modes}, got {mode!r}{hint}")
         if mode == "stacked" and not parallel_checkpoints:
             raise ValueError("mode 'stacked' assembles modules from parallel runs: give parallel_checkpoints=[...]")
         self.save_hyperparameters()
@@ -185,6 +189,7 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
         levels, sizes = self.true_levels(images)
         recon = self.to_image(self.chain(levels[self.chain.target], sizes)[IMAGE]).clamp(0, 1)
         metrics = image_metrics(recon, images)
+        metrics["high_frequency_ratio"] = high_frequency_ratio(recon, images)
         with torch.no_grad():
             metrics["feature_error"] = feature_error(
                 self.net.features(recon, self.chain.target)[self.chain.target], levels[self.chain.target]
@@ -215,17 +220,3 @@ class InvertingNetwork(FrozenNetCheckpoints, L.LightningModule):
                     step=self.global_step,
                     caption=["original | reconstruction | difference | |difference|"] * len(rows),
                 )
-
-
-def load_inverting_network(path: str | Path, option: str = "inverter checkpoint", *, trusted: bool = False) -> InvertingNetwork:
-    """A ``train.py`` inverting network (CPU, eval mode), read as data unless ``trusted``; ``option``
-    names the file in errors. A ``stacked`` checkpoint holds its whole chain in the state dict, so it
-    loads as ``parallel`` without re-assembling the chain from the parallel files it was stacked from.
-
-    Raises:
-        ValueError: not an :class:`InvertingNetwork` checkpoint (see :func:`~deeprestore.checkpoint_files.load_module_checkpoint`).
-    """
-    read = {"trusted": trusted, "trust_option": TRUST_CHECKPOINTS}
-    stacked = read_checkpoint(path, option, **read).get("hyper_parameters", {}).get("mode") == "stacked"
-    overrides: dict[str, Any] = {"mode": "parallel", "parallel_checkpoints": None} if stacked else {}
-    return load_module_checkpoint(InvertingNetwork, path, option, **read, **overrides).eval()

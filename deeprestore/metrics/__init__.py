@@ -6,7 +6,8 @@ no method: it imports nothing of :mod:`deeprestore.inversion`, ``inverters``, ``
 
 Metrics (one value per image, shape ``(N,)``; :mod:`~deeprestore.metrics.scores`):
     :func:`mse`, :func:`psnr`, :func:`ssim`, :func:`image_metrics`,
-    :func:`feature_error` (Mahendran & Vedaldi 2015).
+    :func:`feature_error` (Mahendran & Vedaldi 2015), :func:`high_frequency_ratio` (sharpness;
+    :mod:`~deeprestore.metrics.sharpness`).
 Difference images (Harder 2017, figs. 6-7):
     :func:`signed_difference_image`, :func:`absolute_difference_image`.
 Figures and files:
@@ -20,9 +21,11 @@ from deeprestore.metrics.difference_images import absolute_difference_image, sig
 from deeprestore.metrics.figures import comparison_figure, image_rows_figure, layer_sweep_figure, save_figure
 from deeprestore.metrics.grids import PANELS, comparison_grid, save_png
 from deeprestore.metrics.scores import SSIM_WINDOW, feature_error, image_metrics, mse, psnr, ssim
+from deeprestore.metrics.sharpness import HIGH_FREQUENCY_CUTOFF, high_frequency_energy, high_frequency_ratio
 from deeprestore.metrics.tables import markdown_table, mean_std
 
 __all__ = [
+    "HIGH_FREQUENCY_CUTOFF",
     "PANELS",
     "SSIM_WINDOW",
     "absolute_difference_image",
@@ -30,6 +33,8 @@ __all__ = [
     "image_rows_figure",
     "comparison_grid",
     "feature_error",
+    "high_frequency_energy",
+    "high_frequency_ratio",
     "image_metrics",
     "layer_sweep_figure",
     "markdown_table",

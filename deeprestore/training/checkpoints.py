@@ -60,8 +60,8 @@ def best_checkpoint(dirpath: str | Path, monitor: str, mode: str) -> ModelCheckp
 def check_checkpoint_fits(path: str | Path, model: L.LightningModule, checkpoint: dict[str, Any] | None = None) -> None:
     """Refuse a checkpoint whose weights do not fit ``model`` (another class, layer or width).
 
-    ``checkpoint`` is the file's content if it was read already. The frozen network of a :class:`~deeprestore.nets.frozen_checkpoints.FrozenNetCheckpoints`
-    module is not stored in its checkpoints, so it is left out of the comparison.
+    ``checkpoint`` is the file's content if it was read already. The frozen networks of a :class:`~deeprestore.nets.frozen_checkpoints.FrozenNetCheckpoints`
+    module are not stored in its checkpoints, so they are left out of the comparison.
 
     Raises:
         FileNotFoundError, ValueError: see :func:`~deeprestore.checkpoint_files.read_checkpoint`; a
@@ -73,8 +73,8 @@ def check_checkpoint_fits(path: str | Path, model: L.LightningModule, checkpoint
     own_class = f"{type(model).__module__}.{type(model).__qualname__}"
     expected = model.state_dict()
     if isinstance(model, FrozenNetCheckpoints):
-        expected = {k: v for k, v in expected.items() if not k.startswith("net.")}
-        stored = {k: v for k, v in stored.items() if not k.startswith("net.")}
+        expected = {k: v for k, v in expected.items() if not model.frozen_key(k)}
+        stored = {k: v for k, v in stored.items() if not model.frozen_key(k)}
     missing = sorted(set(expected) - set(stored))
     unexpected = sorted(set(stored) - set(expected))
     shapes = [k for k in sorted(set(expected) & set(stored)) if tuple(expected[k].shape) != tuple(stored[k].shape)]

@@ -145,12 +145,13 @@ CPU_SMOKE = [
 @pytest.mark.parametrize("net", ["alexnet", "vgg16"])
 def test_cluster_configs_run_on_cpu_with_random_weights(net, tiny_imagenet, tmp_path):
     """Plumbing only: the cluster configs (ImageNet, DDP, bf16) run one step each on a CPU with
-    random weights and a 12-image ImageNet-style folder; the stacked one assembles the parallel run.
+    random weights and a 12-image ImageNet-style folder; the stacked one assembles the parallel run;
+    DeePSiM's comparator takes the random weights too.
     AlexNet always in bf16-mixed; VGG16 too where the CPU has bf16 instructions (else float32)."""
     common = CPU_SMOKE + ["--data.init_args.root", str(tiny_imagenet), "--checkpoint_root", str(tmp_path)]
     if net == "vgg16" and not NATIVE_BF16:  # emulated bf16 convolutions: 20× float32's time, 9 minutes here
         common += ["--trainer.precision", "32-true"]
-    for mode in ("parallel", "joint", "end_to_end"):
+    for mode in ("parallel", "joint", "end_to_end", "deepsim"):
         metrics = main(config_args(ROOT / "configs" / "cluster" / f"{net}_{mode}.yaml") + common + ["--experiment", f"{net}_{mode}"])
         assert 0 <= metrics["test/ssim"] <= 1
     parallel = tmp_path / f"{net}_parallel" / "last.ckpt"

@@ -56,12 +56,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "psnr": ("PSNR (dB)", ".2f"),
     "ssim": ("SSIM", ".3f"),
     "feature_error": ("feature error", ".3f"),
+    "sharpness": ("sharpness", ".2f"),
     "top1_kept": ("top-1 kept", ".2f"),
     "seconds": ("s / image", ".2f"),
 }
 SCORE_EXPLANATION = (
     "Every reconstruction x̂ is clamped to [0, 1] and compared with the original x: MSE, PSNR, SSIM (11×11 Gaussian "
-    "window, as scikit-image), feature error ‖Φ(x̂) − Φ(x)‖ / ‖Φ(x)‖ at the target layer, top-1 kept = the network's "
+    "window, as scikit-image), feature error ‖Φ(x̂) − Φ(x)‖ / ‖Φ(x)‖ at the target layer, sharpness = the high-frequency energy ratio E_hf(x̂) / E_hf(x) (frequencies above a quarter cycle per pixel; 1 = the original's fine detail, below 1 blurred, above 1 noisier), top-1 kept = the network's "
     "top-1 class of x̂ is that of x, top-1 correct = the network is right on x (images with a label), s / image = "
     "the method's wall time per image (its batch's time over the batch size, on the study's device). Cells are the "
     "mean ± sample standard deviation over the images."
@@ -101,7 +102,7 @@ FEATURE_ERROR_THRESHOLDS = (0.15, 0.25)
 
 def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
     """One layer: mean ± std per method of every metric, top-1 kept and correct rates, diverged count."""
-    shown = ("mse", "psnr", "ssim", "feature_error")
+    shown = ("mse", "psnr", "ssim", "feature_error", "sharpness")
     header = ["method", "images"] + [METRICS[m][0] for m in shown] + ["top-1 kept", "top-1 correct", "diverged", METRICS["seconds"][0]]
     body = []
     for method in methods:

@@ -12,6 +12,8 @@ column                 meaning
 ``psnr``               PSNR in dB (same pair)
 ``ssim``               SSIM (same pair; :func:`deeprestore.metrics.ssim`, Gaussian 11×11)
 ``feature_error``      ``‖Φ_layer(x̂) − Φ_layer(x)‖ / ‖Φ_layer(x)‖`` with the clamped ``x̂``
+``sharpness``          the high-frequency energy ratio ``E_hf(x̂) / E_hf(x)`` (1 = the original's
+                       fine detail, < 1 blurred; :func:`deeprestore.metrics.high_frequency_ratio`)
 ``top1_kept``          ``argmax net(x̂) == argmax net(x)``
 ``top1_correct``       ``argmax net(x) == label`` (is the network right on the original?); empty
                        without a label
@@ -34,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deeprestore.metrics import feature_error, image_metrics
+from deeprestore.metrics import feature_error, high_frequency_ratio, image_metrics
 from deeprestore.nets.feature_network import FeatureNetwork
 
 __all__ = ["COLUMNS", "FLOAT_COLUMNS", "Row", "read_rows", "score"]
@@ -49,6 +51,7 @@ COLUMNS: tuple[str, ...] = (
     "psnr",
     "ssim",
     "feature_error",
+    "sharpness",
     "top1_kept",
     "top1_correct",
     "diverged",
@@ -56,7 +59,7 @@ COLUMNS: tuple[str, ...] = (
     "training_run",
     "training_wandb_id",
 )
-FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error", "seconds")
+FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error", "sharpness", "seconds")
 BOOL_COLUMNS = ("top1_kept", "diverged")
 OPTIONAL_COLUMNS = ("label", "top1_correct", "training_run", "training_wandb_id")
 
@@ -77,7 +80,7 @@ def score(
         labels: ``N`` ImageNet classes or ``None``.
 
     Returns:
-        Lists of length ``N`` under ``mse psnr ssim feature_error`` (floats), ``top1_kept`` (bools)
+        Lists of length ``N`` under ``mse psnr ssim feature_error sharpness`` (floats), ``top1_kept`` (bools)
         and ``top1_correct`` (bools, ``None`` without a label).
     """
     recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
@@ -86,8 +89,9 @@ def score(
     n = len(originals)
     feats = net.features(torch.cat([recon, originals.to(recon.dtype)]), list(dict.fromkeys([layer, last])))
     scores["feature_error"] = feature_error(feats[layer][:n], feats[layer][n:])
+    scores["sharpness"] = high_frequency_ratio(recon, originals.to(recon.dtype))
     predicted = feats[last][:n].argmax(dim=1), feats[last][n:].argmax(dim=1)
-    out: dict[str, list[Any]] = {k: [float(v) for v in scores[k].cpu()] for k in ("mse", "psnr", "ssim", "feature_error")}
+    out: dict[str, list[Any]] = {k: [float(v) for v in scores[k].cpu()] for k in ("mse", "psnr", "ssim", "feature_error", "sharpness")}
     out["top1_kept"] = (predicted[0] == predicted[1]).cpu().tolist()
     truth = predicted[1].cpu().tolist()
     out["top1_correct"] = [None if label is None else truth[i] == label for i, label in enumerate(labels)]

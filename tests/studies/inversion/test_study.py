@@ -18,6 +18,7 @@ from PIL import Image
 from skimage.metrics import mean_squared_error, structural_similarity
 
 from deeprestore.cli_errors import run_command
+from deeprestore.metrics import high_frequency_ratio
 from deeprestore.nets import load_network
 from deeprestore.studies.cli import main
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
@@ -84,6 +85,7 @@ def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
             "psnr",
             "ssim",
             "feature_error",
+            "sharpness",
             "top1_kept",
             "top1_correct",
             "diverged",
@@ -100,7 +102,12 @@ def test_metrics_csv_has_the_columns_rows_and_valid_values(study):
     for r in rows:
         assert r["net"] == "efficientnet_lite0"
         assert -1 <= float(r["ssim"]) <= 1 and float(r["psnr"]) > 0 and float(r["mse"]) >= 0
-        assert float(r["feature_error"]) >= 0 and r["top1_kept"] in ("True", "False") and r["diverged"] == "False"
+        assert (
+            float(r["feature_error"]) >= 0
+            and float(r["sharpness"]) > 0
+            and r["top1_kept"] in ("True", "False")
+            and r["diverged"] == "False"
+        )
         assert float(r["seconds"]) > 0
         assert r["label"] == r["top1_correct"] == r["training_run"] == ""  # files without labels; no trained method
     assert sorted(result.ran) == sorted((m, layer) for m in METHODS for layer in LAYERS) and not result.skipped
@@ -133,6 +140,7 @@ def test_numbers_are_those_of_the_saved_reconstructions(study, photos):
                     abs=1e-4,
                 )
                 assert row["feature_error"] == pytest.approx(float(again["feature_error"][i]), rel=1e-4)
+                assert row["sharpness"] == pytest.approx(float(high_frequency_ratio(recon[i : i + 1], originals[i : i + 1])), rel=1e-4)
                 assert row["top1_kept"] == bool(again["top1_kept"][i])
     by_job = {(r["method"], r["layer"], r["image"]): r["ssim"] for r in rows}
     assert all(by_job[("mv2016", layer, i)] != by_job[("gd-plain", layer, i)] for layer in LAYERS for i in ("astronaut", "coffee"))
@@ -145,7 +153,7 @@ def test_json_report_plots_grids_and_config(study):
     assert "python evaluate.py inversion --images.files" in report and "resolved config (config.yaml)" in report
     for layer in LAYERS:
         section = report.split(f"## Layer {layer}\n")[1].split("\n## ")[0]
-        assert "| method | images | MSE | PSNR (dB) | SSIM | feature error | top-1 kept | top-1 correct | diverged |" in section
+        assert "| method | images | MSE | PSNR (dB) | SSIM | feature error | sharpness | top-1 kept | top-1 correct | diverged |" in section
         assert all(f"| {m} | 2 |" in section for m in METHODS)
         assert all(f"(grids/{m}_{layer}.png)" in section for m in METHODS)
         assert (
@@ -154,7 +162,7 @@ def test_json_report_plots_grids_and_config(study):
         )
     summary = report.split("## Summary: mean SSIM\n")[1].split("\n## ")[0]
     assert "| layer | mv2016 | gd-plain |" in summary and summary.index("| stem |") < summary.index("| block1 |")
-    for metric in ("mse", "psnr", "ssim", "feature_error", "top1_kept"):
+    for metric in ("mse", "psnr", "ssim", "feature_error", "sharpness", "top1_kept"):
         assert (out / "plots" / f"{metric}.png").stat().st_size > 1000 and f"(plots/{metric}.png)" in report
     for m in METHODS:
         for layer in LAYERS:
