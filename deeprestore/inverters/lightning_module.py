@@ -20,6 +20,9 @@ the modular form of Harder (2017, §3.2 and §4.2): one small inverse module per
     feature shape alone, trained with the image loss: any layer of any network, including those
     that do not decompose into operations (``torchvision/…``, ``timm/…``, your own module).
 
+A sixth, ``deepsim``, is its own class, :class:`~deeprestore.inverters.deepsim.DeepSimInverter`: the
+chain trained end to end against a comparator's features and a discriminator.
+
 Every level's loss is :func:`~deeprestore.inverters.losses.relative_mse`. Validation and test
 reconstruct the image from the true target features through the whole chain and log image MSE,
 PSNR, SSIM, the normalised feature error and the sharpness (the high-frequency energy ratio), plus a 4-panel grid per image (original |

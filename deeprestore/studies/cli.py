@@ -49,6 +49,7 @@ from deeprestore.studies.inversion.study import InversionStudy
 from deeprestore.studies.linear_inverse.study import LinearInverseStudy
 from deeprestore.studies.lp.study import LPStudy
 from deeprestore.studies.networks.study import NetworksStudy
+from deeprestore.studies.predict_job import end_ranks
 from deeprestore.studies.renamed_options import renamed_arguments, renamed_config
 from deeprestore.studies.sampling.study import SamplingStudy
 from deeprestore.studies.texture.study import TextureStudy
@@ -208,4 +209,6 @@ def main(args: Sequence[str] | None = None) -> Any:
     """
     typed = list(sys.argv[1:] if args is None else args)
     cfg = build_parser().parse_args(with_default_study(typed))
-    return make_study(cfg).run(command=shlex.join(["python", "evaluate.py", *typed]))
+    result = make_study(cfg).run(command=shlex.join(["python", "evaluate.py", *typed]))
+    end_ranks()
+    return result

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from deeprestore.precision import full_precision
 
-__all__ = ["GatheredJob", "ShareOfRanks", "run_job"]
+__all__ = ["GatheredJob", "ShareOfRanks", "end_ranks", "run_job"]
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -110,3 +110,14 @@ def run_job(trainer: L.Trainer, job: GatheredJob, data: Dataset, batch_size: int
     trainer.predict(job, dataloaders=loader, return_predictions=False)
     job.gather()
     return job
+
+
+def end_ranks() -> None:
+    """The end of a study under DDP: every rank waits for the others (rank 0 writes the folder after
+    the last gather), then the process group is destroyed before the interpreter exits. A rank that
+    left with its gloo process group alive could abort in the group's destructor ("terminate called
+    without an active exception"), and Lightning then kills every rank. Nothing without
+    ``torch.distributed``."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
