@@ -32,13 +32,16 @@ value per image, and their sum is back-propagated so every image gets its own gr
   tracked in tensors and read once at the end; the progress bar reads the mean energy every 10
   iterations, and only when it is shown (``benchmarks``/tests count the waits with
   :class:`~deeprestore.host_syncs.HostSyncCounter`).
+* On request (``snapshot_every = k``) the images are kept after every ``k`` iterations, counted
+  over all phases, and at the start (:attr:`InversionResult.snapshots`): how quality grows with
+  the budget, from one run (``benchmarks/time_to_quality.py``). Each snapshot is a copy to the host.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import torch
@@ -118,6 +121,8 @@ class InversionResult:
         data_energy: ``(N,)`` the data term alone.
         history: ``iterations × N`` energy at each iteration (before its step; NaN once diverged).
         diverged_at: per image, the iteration at which it diverged, or ``None``.
+        snapshots: iterations done → ``N×3×H×W`` images then (on the CPU; iteration 0 is the
+            start, the last is the final images); empty unless ``snapshot_every`` was given.
     """
 
     images: Tensor
@@ -125,6 +130,7 @@ class InversionResult:
     data_energy: Tensor
     history: Tensor
     diverged_at: list[int | None]
+    snapshots: dict[int, Tensor] = field(default_factory=dict)
 
     @property
     def diverged(self) -> list[int]:
@@ -206,6 +212,7 @@ def minimise(
     seed: int = 0,
     progress: bool = True,
     description: str = "optimising",
+    snapshot_every: int = 0,
 ) -> InversionResult:
     """Minimise ``data(x) + Σ λ R(x)`` per image.
 
@@ -220,7 +227,11 @@ def minimise(
         ensemble: the data term is the mean over this many transformed copies (needs ``transforms``).
         seed: seed of the jitter and the transforms.
         progress: show a progress bar.
+        snapshot_every: keep the images after every this many iterations (0: none; see
+            :attr:`InversionResult.snapshots`).
     """
+    if snapshot_every < 0:
+        raise ValueError(f"snapshot_every must be 0 (none) or positive, got {snapshot_every}")
     if init.ndim != 4 or init.shape[1] != 3 or init.shape[0] == 0:
         raise ValueError(f"expected N×3×H×W initial images with N ≥ 1, got {tuple(init.shape)}")
     if not torch.isfinite(init).all():
@@ -242,6 +253,7 @@ def minimise(
     history: list[Tensor] = []
     bar = tqdm(total=sum(p.iterations for p in phases), desc=description, disable=not progress, leave=False)
     done = 0
+    snapshots = {0: images.detach().cpu().clone()} if snapshot_every else {}
     for phase in phases:
         full = _resize_canvas(images, size, phase.jitter)
         canvas_size = tuple(full.shape[-2:])
@@ -277,6 +289,9 @@ def minimise(
                 last_good.copy_(x)
             history.append(torch.where(active, value, torch.nan))
             bar.update(1)
+            if snapshot_every and (done + it + 1) % snapshot_every == 0:
+                with torch.no_grad():
+                    snapshots[done + it + 1] = crop(decoded(), centre_offset(phase.jitter), size).float().cpu()
             if progress and it % 10 == 0:  # the bar's one read of the device, every 10 iterations
                 bar.set_postfix(energy=f"{float(history[-1].nanmean()):.4g}")
         done += phase.iterations
@@ -286,4 +301,7 @@ def minimise(
     with torch.no_grad():
         energy, data_energy = energy_terms(data, priors, images, images)
     diverged_at = [None if step < 0 else step for step in diverged_step.tolist()]
-    return InversionResult(images, energy, data_energy, torch.stack(history).cpu() if history else torch.empty(0, n), diverged_at)
+    if snapshot_every:
+        snapshots[done] = images.detach().float().cpu()
+    history_table = torch.stack(history).cpu() if history else torch.empty(0, n)
+    return InversionResult(images, energy, data_energy, history_table, diverged_at, snapshots)

@@ -57,6 +57,7 @@ def invert(
     seed: int = 0,
     progress: bool = True,
     execution: Execution | None = None,
+    snapshot_every: int = 0,
 ) -> InversionResult:
     """Reconstruct ``images`` (``N×3×H×W`` in [0, 1]) from their features at ``layers``.
 
@@ -77,6 +78,7 @@ def invert(
         execution: how the network pass runs (channels-last, bf16, compiled; default
             :class:`~deeprestore.inversion.execution.Execution` ()). A preset with the BN
             statistics prior runs eager and unfolded: its hooks need the batch-norm layers.
+        snapshot_every: keep the images every this many iterations (:attr:`InversionResult.snapshots`).
 
     Raises:
         ValueError: images that are not ``N×3×H×W`` floats in [0, 1] (with ``N ≥ 1``), an
@@ -103,6 +105,7 @@ def invert(
         seeds=image_seeds(images, seed),
         progress=progress,
         execution=execution,
+        snapshot_every=snapshot_every,
     )
 
 
@@ -119,6 +122,7 @@ def invert_features(
     seeds: Sequence[int] | None = None,
     progress: bool = True,
     execution: Execution | None = None,
+    snapshot_every: int = 0,
 ) -> InversionResult:
     """Images of ``size`` whose features at the layers of ``targets`` match ``targets`` — features that
     need not come from an image (a generative model's samples of a layer's maps); :func:`invert` is
@@ -173,6 +177,7 @@ def invert_features(
         seed=seed,
         progress=progress,
         description=f"{preset.name} {'+'.join(layers)}",
+        snapshot_every=snapshot_every,
     )
 
 
@@ -210,6 +215,7 @@ def run_preset(
     seed: int = 0,
     progress: bool = True,
     description: str = "optimising",
+    snapshot_every: int = 0,
 ) -> InversionResult:
     """Minimise ``data`` + the preset's priors with everything else the preset says: its
     parameterisation, start (per image, from ``seeds``; or ``init``), phases (scaled by
@@ -234,6 +240,7 @@ def run_preset(
         seed=seed,
         progress=progress,
         description=description,
+        snapshot_every=snapshot_every,
     )
 
 

@@ -68,6 +68,24 @@ def test_a_diverging_image_stops_alone_and_the_others_are_untouched():
     torch.testing.assert_close(result.images[[0, 2]], alone.images)
 
 
+def test_snapshots_are_the_images_a_shorter_run_ends_with():
+    """The snapshot after the first phase is what a run of that phase alone returns (same jitter
+    draws), iteration 0 is the start, the last is the final images, and none are kept by default."""
+    torch.manual_seed(0)
+    targets, init = torch.rand(2, 3, 8, 8), torch.full((2, 3, 8, 8), 0.5)
+    first, second = Phase(12, 2.0, jitter=3), Phase(6, 0.2)
+    both = minimise(quadratic_data(targets), init, stepper_factory("adam"), [first, second], progress=False, snapshot_every=4)
+    alone = minimise(quadratic_data(targets), init, stepper_factory("adam"), [first], progress=False)
+    assert list(both.snapshots) == [0, 4, 8, 12, 16, 18]
+    torch.testing.assert_close(both.snapshots[0], init)
+    torch.testing.assert_close(both.snapshots[12], alone.images)
+    torch.testing.assert_close(both.snapshots[18], both.images)
+    assert not (both.snapshots[4] - both.snapshots[8]).abs().max() < 1e-6  # it moves between snapshots
+    assert alone.snapshots == {}
+    with pytest.raises(ValueError, match="snapshot_every"):
+        minimise(quadratic_data(targets), init, stepper_factory("adam"), [first], progress=False, snapshot_every=-1)
+
+
 def test_bounded_range_bound_is_never_exceeded():
     seen = []
     push = torch.zeros(2, 3, 6, 6)

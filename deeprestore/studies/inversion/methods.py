@@ -8,7 +8,9 @@ A method reconstructs images from their features at a layer. The study plans its
   ``mv2015``, ``gd-plain``), at every study layer;
 * :class:`LearnedPriorMethod` — a preset with a trained prior added (MSc thesis §3.3), at every
   study layer (an image prior) or the layers deeper than its own (a feature-map prior);
-* :class:`InverterMethod` — a trained inverting network (Dosovitskiy & Brox 2016), at its own layer.
+* :class:`InverterMethod` — a trained inverting network (Dosovitskiy & Brox 2016), at its own layer;
+* :class:`HybridMethod` — a preset's optimisation started from an inverting network's
+  reconstruction, with a fraction of the preset's iterations, at the inverter's layer.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors import DAEPrior, load_dae_prior, load_patch_prior
 from deeprestore.priors.learned_prior import FeatureMapPrior, PatchImagePrior
 
-__all__ = ["InverterMethod", "LearnedPriorMethod", "Method", "PresetMethod", "Reconstructor", "TunedPresetMethod"]
+__all__ = ["HybridMethod", "InverterMethod", "LearnedPriorMethod", "Method", "PresetMethod", "Reconstructor", "TunedPresetMethod"]
 
 #: ``images N×3×H×W in [0, 1] → (reconstructions N×3×H×W, diverged_at per image)``.
 Reconstructor = Callable[[Tensor], tuple[Tensor, list[int | None]]]
@@ -348,6 +350,76 @@ class InverterMethod:
 
     def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
         return None
+
+
+@dataclass(frozen=True)
+class HybridMethod:
+    """The optimisation of ``preset`` started from a trained inverter's reconstruction: the
+    inverter gives a plausible image near the right one in one pass, the optimisation then matches
+    the features from there with ``fraction`` of the preset's iterations (every phase scaled).
+
+    The start is the inverter's output clamped to [0, 1], encoded by the preset's
+    parameterisation (pixels, Fourier or decorrelated colour) as any start is
+    (:func:`~deeprestore.inversion.engine.minimise`). With ``fraction = 0`` no optimisation runs
+    and the method returns the inverter's output.
+
+    Attributes:
+        preset: the optimisation preset (``mv2016-calibrated`` uses its layer's calibrated setting,
+            scaled by ``fraction``).
+        inverter: the inverting network it starts from.
+        fraction: of the preset's iterations (after the study's budget or scale), in [0, 1].
+    """
+
+    preset: str
+    inverter: InverterMethod
+    fraction: float = 0.25
+
+    @property
+    def name(self) -> str:
+        return f"hybrid-{self.preset}-from-{self.inverter.name.removeprefix('inverter-')}"
+
+    def layers(self, study_layers: Sequence[str], net: FeatureNetwork) -> list[str]:
+        return self.inverter.layers(study_layers, net)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": "hybrid", "preset": self.preset, "fraction": self.fraction, "inverter": self.inverter.describe()}
+
+    @property
+    def iterations(self) -> int | None:
+        return get_preset(self.preset).iterations
+
+    def provenance(self) -> dict[str, str | None]:
+        return self.inverter.provenance()
+
+    def reconstructor(
+        self, net: FeatureNetwork, layer: str, *, iterations_scale: float, seed: int, progress: bool, execution: Execution | None = None
+    ) -> Reconstructor:
+        start = self.inverter.reconstructor(
+            net, layer, iterations_scale=iterations_scale, seed=seed, progress=progress, execution=execution
+        )
+        if self.fraction == 0:
+            return start
+        preset = get_preset(self.preset)
+
+        def run(images: Tensor) -> tuple[Tensor, list[int | None]]:
+            init = start(images)[0].clamp(0, 1)
+            result = invert(
+                net,
+                images,
+                [layer],
+                preset,
+                init=init,
+                iterations_scale=iterations_scale * self.fraction,
+                seed=seed,
+                progress=progress,
+                execution=execution,
+            )
+            return result.images.detach(), list(result.diverged_at)
+
+        return run
+
+    def data_weight_note(self, net: FeatureNetwork, layer: str, image_size: int) -> str | None:
+        return _preset_note(self.preset, net, layer, image_size)
 
 
 def training_provenance(folder: Path) -> dict[str, str | None]:

@@ -39,7 +39,7 @@ from deeprestore.metrics import comparison_grid, save_png
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
 from deeprestore.studies.inversion.job import InversionJob
-from deeprestore.studies.inversion.methods import LearnedPriorMethod, Method, PresetMethod
+from deeprestore.studies.inversion.methods import HybridMethod, LearnedPriorMethod, Method, PresetMethod
 from deeprestore.studies.inversion.report import (
     ORIGINALS_FILE,
     report_sections,
@@ -53,7 +53,16 @@ from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, file_stem
 from deeprestore.studies.trainer_options import TrainerOptions
 
-__all__ = ["DEFAULT_LAYERS", "RESUME_KEYS", "InversionOptions", "InversionStudy", "StudyResult", "plan_jobs", "spread_layers"]
+__all__ = [
+    "DEFAULT_LAYERS",
+    "RESUME_KEYS",
+    "HybridOptions",
+    "InversionOptions",
+    "InversionStudy",
+    "StudyResult",
+    "plan_jobs",
+    "spread_layers",
+]
 
 #: ``layers`` when none are given, per network.
 DEFAULT_LAYERS: dict[str, list[str]] = {
@@ -148,6 +157,28 @@ class StudyResult:
 
 
 @dataclass
+class HybridOptions:
+    """Hybrid methods: each preset's optimisation started from each inverting network found, at
+    its layer (:class:`~deeprestore.studies.inversion.methods.HybridMethod`; docs/hybrid_inversion.md).
+
+    Args:
+        presets: the presets (``[]``: no hybrid methods), e.g. ``[mv2016-calibrated]``.
+        fraction: of each preset's iterations (after ``--optimisation.budget`` or ``iterations_scale``),
+            in [0, 1]; 0 returns the inverter's output.
+    """
+
+    presets: list[str] = field(default_factory=list)
+    fraction: float = 0.25
+
+    def check(self) -> None:
+        """Reject values that cannot run (one line each), unknown presets included."""
+        if not 0 <= self.fraction <= 1:
+            raise ValueError(f"--hybrid.fraction must be in [0, 1] (a fraction of the preset's iterations), got {self.fraction}")
+        for preset in self.presets:
+            get_preset(preset)
+
+
+@dataclass
 class InversionOptions(StudyOptions):
     """What the inversion study runs on a network, and how: every option but the network
     (shared by :class:`InversionStudy` and the networks study, which runs it on several).
@@ -164,6 +195,8 @@ class InversionOptions(StudyOptions):
             extra methods, named ``<base>+<run folder>``.
         learned_prior_weights: λ of each learned prior, in order (default 0.1 each; see docs/learned_priors.md).
         learned_prior_base: the preset the learned priors are added to.
+        hybrid: optimisations started from the inverting networks found (``--hybrid.presets
+            [mv2016-calibrated] --hybrid.fraction 0.25``).
         grid_images: images per comparison grid (0: none).
         sweep_images: images shown in the report's layer-sweep figures.
         saved_reconstructions: reconstructions saved per job (the first images; -1: all).
@@ -180,6 +213,7 @@ class InversionOptions(StudyOptions):
     learned_priors: list[str] = field(default_factory=list)
     learned_prior_weights: list[float] = field(default_factory=list)
     learned_prior_base: str = "mv2016"
+    hybrid: HybridOptions = field(default_factory=HybridOptions)
     grid_images: int = 8
     sweep_images: int = 2
     saved_reconstructions: int = 64
@@ -196,6 +230,7 @@ class InversionOptions(StudyOptions):
                 f"got {len(self.learned_prior_weights)}"
             )
         get_preset(self.learned_prior_base)
+        self.hybrid.check()
 
 
 @dataclass
@@ -211,7 +246,8 @@ class InversionStudy(InversionOptions):
     network: NetworkOptions = field(default_factory=NetworkOptions)
 
     def methods(self, net: FeatureNetwork) -> list[Method]:
-        """Presets, then learned priors, then the inverting networks found (notes printed)."""
+        """Presets, then learned priors, then the inverting networks found (notes printed), then
+        the hybrids of each hybrid preset with each of them."""
         weights = self.learned_prior_weights or [0.1] * len(self.learned_priors)
         learned = [
             LearnedPriorMethod.from_checkpoint(p, w, self.learned_prior_base, self.trust_checkpoints)
@@ -220,7 +256,8 @@ class InversionStudy(InversionOptions):
         inverters, notes = find_inverter_checkpoints(self.checkpoints, net.name, self.network.weights) if self.checkpoints else ([], [])
         for note in notes:
             rank_zero_only(print)(f"note: {note}")
-        return [PresetMethod(p) for p in dict.fromkeys(self.optimisation.presets)] + learned + inverters
+        hybrids = [HybridMethod(p, inverter, self.hybrid.fraction) for p in dict.fromkeys(self.hybrid.presets) for inverter in inverters]
+        return [PresetMethod(p) for p in dict.fromkeys(self.optimisation.presets)] + learned + inverters + hybrids
 
     def dataset(self, skips: SkipTracker) -> EvaluationImages:
         images = self.images
