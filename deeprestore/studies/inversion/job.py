@@ -10,7 +10,7 @@ scores are float32.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -18,7 +18,7 @@ from torch import Tensor
 from deeprestore.inversion import Execution
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.studies.inversion.methods import Method, Reconstructor
-from deeprestore.studies.inversion.scoring import score
+from deeprestore.studies.inversion.scoring import score, score_verifiers
 from deeprestore.studies.predict_job import GatheredJob
 
 __all__ = ["InversionJob"]
@@ -39,6 +39,8 @@ class InversionJob(GatheredJob):
         progress: show the optimisation's progress bar (rank 0 only).
         execution: how an optimisation's network pass runs (default: ``Execution()``), its
             precision resolved against the Trainer's (:meth:`~deeprestore.inversion.Execution.for_trainer_precision`).
+        verifiers: networks that were not inverted, each with the layer of its feature error
+            (moved to the Trainer's device with this module; :func:`~.scoring.score_verifiers`).
 
     After ``Trainer.predict``: :attr:`rows` and :attr:`reconstructions` (index → ``3×H×W`` on the
     CPU, unclamped), the same on every rank. Batches are ``{"index": (B,), "image": B×3×H×W in [0, 1]}``.
@@ -57,6 +59,7 @@ class InversionJob(GatheredJob):
         saved_reconstructions: int = -1,
         progress: bool = False,
         execution: Execution | None = None,
+        verifiers: Mapping[str, tuple[FeatureNetwork, str]] | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -69,6 +72,10 @@ class InversionJob(GatheredJob):
         self.saved_reconstructions = saved_reconstructions
         self.progress = progress
         self.execution = execution
+        verifiers = dict(verifiers or {})
+        self.verifier_names = list(verifiers)
+        self.verifier_layers = [layer for _, layer in verifiers.values()]
+        self.verifier_nets = torch.nn.ModuleList(v for v, _ in verifiers.values())
         self._reconstruct: Reconstructor | None = None
         self._provenance: dict[str, str | None] = {}
 
@@ -100,6 +107,8 @@ class InversionJob(GatheredJob):
         seconds = (time.perf_counter() - started) / len(indices)
         with self.float32():
             scores = score(self.net, self.layer, images, recon, [self.labels[i] for i in indices])
+            verifiers = dict(zip(self.verifier_names, zip(self.verifier_nets, self.verifier_layers)))
+            scores.update(score_verifiers(verifiers, images, recon))  # type: ignore[arg-type]
         for k, index in enumerate(indices):
             row = {
                 "method": self.method.name,

@@ -41,6 +41,7 @@ __all__ = [
     "metric_plot",
     "report_sections",
     "settings_section",
+    "verifier_names",
     "ssim_summary_table",
     "wandb_job_payload",
     "wandb_study_payload",
@@ -100,10 +101,19 @@ def _rate(flags: Sequence[bool | None]) -> str:
 FEATURE_ERROR_THRESHOLDS = (0.15, 0.25)
 
 
+def verifier_names(rows: Sequence[Row]) -> list[str]:
+    """The verifiers whose columns the rows have (``<name>_top1_kept``), in column order."""
+    keys = rows[0].keys() if rows else []
+    return [k.removesuffix("_top1_kept") for k in keys if k.endswith("_top1_kept") and k != "top1_kept"]
+
+
 def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
-    """One layer: mean ± std per method of every metric, top-1 kept and correct rates, diverged count."""
+    """One layer: mean ± std per method of every metric, top-1 kept and correct rates, each
+    verifier's top-1 agreement and mean confidence, diverged count."""
     shown = ("mse", "psnr", "ssim", "feature_error", "sharpness")
-    header = ["method", "images"] + [METRICS[m][0] for m in shown] + ["top-1 kept", "top-1 correct", "diverged", METRICS["seconds"][0]]
+    verifiers = verifier_names(rows)
+    header = ["method", "images"] + [METRICS[m][0] for m in shown] + ["top-1 kept", "top-1 correct"]
+    header += [f"{v} {what}" for v in verifiers for what in ("top-1 kept", "confidence")] + ["diverged", METRICS["seconds"][0]]
     body = []
     for method in methods:
         sel = select(rows, method, layer)
@@ -116,6 +126,11 @@ def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
                     *cells,
                     _rate([r["top1_kept"] for r in sel]),
                     _rate([r.get("top1_correct") for r in sel]),
+                    *(
+                        cell
+                        for v in verifiers
+                        for cell in (_rate([r[f"{v}_top1_kept"] for r in sel]), f"{sum(r[f'{v}_confidence'] for r in sel) / len(sel):.2f}")
+                    ),
                     sum(bool(r.get("diverged")) for r in sel),
                     f"{sum(float(r['seconds']) for r in sel) / len(sel):.2f}",
                 ]
@@ -280,7 +295,8 @@ def report_sections(
 
 # -- Weights & Biases ---------------------------------------------------------------------------
 def _table(wandb: Any, rows: Sequence[Row]) -> Any:
-    return wandb.Table(columns=list(COLUMNS), data=[[r.get(c) for c in COLUMNS] for r in rows])
+    columns = list(COLUMNS) + [c for c in (rows[0] if rows else {}) if c not in COLUMNS]
+    return wandb.Table(columns=columns, data=[[r.get(c) for c in columns] for r in rows])
 
 
 def wandb_job_payload(wandb: Any, folder: Path, rows: Sequence[Row], method: str, layer: str) -> dict[str, Any]:

@@ -24,6 +24,11 @@ column                 meaning
 ``training_run``       a trained method's experiment folder (else empty)
 ``training_wandb_id``  the W&B run id of that training run, if it logged one
 =====================  ================================================================
+
+With ``--verifiers.names``, three columns per verifier ``v`` (a network that was not inverted;
+DeepInversion's judge, Yin et al. 2020): ``v_top1_kept`` (its argmax on ``x̂`` equals its argmax
+on ``x``), ``v_confidence`` (its softmax probability, on ``x̂``, of its class for ``x``) and
+``v_feature_error`` (the feature error at its layer matching the study's layer).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from torch import Tensor
 from deeprestore.metrics import feature_error, high_frequency_ratio, image_metrics
 from deeprestore.nets.feature_network import FeatureNetwork
 
-__all__ = ["COLUMNS", "FLOAT_COLUMNS", "Row", "read_rows", "score"]
+__all__ = ["COLUMNS", "FLOAT_COLUMNS", "VERIFIER_SCORES", "Row", "read_rows", "score", "score_verifiers", "verifier_columns"]
 
 COLUMNS: tuple[str, ...] = (
     "method",
@@ -62,6 +67,8 @@ COLUMNS: tuple[str, ...] = (
 FLOAT_COLUMNS = ("mse", "psnr", "ssim", "feature_error", "sharpness", "seconds")
 BOOL_COLUMNS = ("top1_kept", "diverged")
 OPTIONAL_COLUMNS = ("label", "top1_correct", "training_run", "training_wandb_id")
+#: the columns of each verifier, after its name
+VERIFIER_SCORES = ("top1_kept", "confidence", "feature_error")
 
 Row = dict[str, Any]
 
@@ -98,6 +105,39 @@ def score(
     return out
 
 
+def verifier_columns(names: Sequence[str]) -> tuple[str, ...]:
+    """``<name>_top1_kept <name>_confidence <name>_feature_error`` of each verifier, in order."""
+    return tuple(f"{name}_{s}" for name in names for s in VERIFIER_SCORES)
+
+
+@torch.no_grad()
+def score_verifiers(
+    verifiers: Mapping[str, tuple[FeatureNetwork, str]], originals: Tensor, reconstructions: Tensor
+) -> dict[str, list[Any]]:
+    """Per-image scores of reconstructions by networks that were not inverted.
+
+    Args:
+        verifiers: name → (network, the layer whose feature error is scored).
+        originals: ``N×3×H×W`` in [0, 1].
+        reconstructions: ``N×3×H×W`` (clamped to [0, 1] as :func:`score` does).
+
+    Returns:
+        Lists of length ``N`` under :func:`verifier_columns` of the names.
+    """
+    recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+    n = len(originals)
+    out: dict[str, list[Any]] = {}
+    for name, (verifier, layer) in verifiers.items():
+        both = torch.cat([recon, originals.to(recon.dtype)]).to(verifier.mean.device)
+        feats = verifier.features(both, list(dict.fromkeys([layer, verifier.logits_layer])))
+        logits = feats[verifier.logits_layer].float()
+        truth = logits[n:].argmax(dim=1)
+        out[f"{name}_top1_kept"] = (logits[:n].argmax(dim=1) == truth).cpu().tolist()
+        out[f"{name}_confidence"] = [float(p) for p in logits[:n].softmax(dim=1).gather(1, truth[:, None])[:, 0].cpu()]
+        out[f"{name}_feature_error"] = [float(e) for e in feature_error(feats[layer][:n], feats[layer][n:]).cpu()]
+    return out
+
+
 def read_rows(path: str | Path) -> list[Row]:
     """Rows of a ``metrics.csv`` with typed values; ``[]`` if there is none.
 
@@ -112,11 +152,14 @@ def read_rows(path: str | Path) -> list[Row]:
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{path} lacks the columns {missing}; use another --experiment")
-        return [_typed(row) for row in reader]
+        extra = [c for c in reader.fieldnames or [] if c not in COLUMNS]
+        return [_typed(row, extra) for row in reader]
 
 
-def _typed(row: Mapping[str, str]) -> Row:
+def _typed(row: Mapping[str, str], extra: Sequence[str] = ()) -> Row:
     out: Row = {c: (row[c] or None) if c in OPTIONAL_COLUMNS else row[c] for c in COLUMNS}
+    for c in extra:  # the verifiers' columns: a flag, or a number
+        out[c] = row[c] == "True" if c.endswith("_top1_kept") else float(row[c])
     for c in FLOAT_COLUMNS:
         out[c] = float(row[c])
     for c in BOOL_COLUMNS:

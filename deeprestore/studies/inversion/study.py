@@ -47,8 +47,8 @@ from deeprestore.studies.inversion.report import (
     wandb_job_payload,
     wandb_study_payload,
 )
-from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows
-from deeprestore.studies.option_groups import ImageOptions, NetworkOptions, OptimisationOptions
+from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows, verifier_columns
+from deeprestore.studies.option_groups import ImageOptions, NetworkOptions, OptimisationOptions, VerifierOptions
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, file_stem
 from deeprestore.studies.trainer_options import TrainerOptions
@@ -62,6 +62,7 @@ __all__ = [
     "StudyResult",
     "plan_jobs",
     "spread_layers",
+    "verifier_layer",
 ]
 
 #: ``layers`` when none are given, per network.
@@ -94,6 +95,7 @@ RESUME_KEYS: tuple[str, ...] = (
     "precision",
     "world_size",
     "versions",
+    "verifiers.names",
 )
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
@@ -111,6 +113,16 @@ def spread_layers(net: FeatureNetwork, count: int = 8) -> list[str]:
     if len(candidates) <= count:
         return candidates
     return [candidates[round(i * (len(candidates) - 1) / (count - 1))] for i in range(count)]
+
+
+def verifier_layer(net: FeatureNetwork, layer: str, verifier: FeatureNetwork) -> str:
+    """The verifier's layer whose feature error scores a reconstruction from ``net``'s ``layer``:
+    the one at the same position of their :data:`DEFAULT_LAYERS` lists (EfficientNet-Lite0's block4
+    ↔ Lite1's block5: the same stage and stride), else the verifier's logits."""
+    ours, theirs = DEFAULT_LAYERS.get(net.name, []), DEFAULT_LAYERS.get(verifier.name, [])
+    if layer in ours and len(theirs) == len(ours):
+        return theirs[ours.index(layer)]
+    return verifier.logits_layer
 
 
 def plan_jobs(methods: Sequence[Method], layers: Sequence[str], net: FeatureNetwork) -> list[tuple[Method, str]]:
@@ -197,6 +209,9 @@ class InversionOptions(StudyOptions):
         learned_prior_base: the preset the learned priors are added to.
         hybrid: optimisations started from the inverting networks found (``--hybrid.presets
             [mv2016-calibrated] --hybrid.fraction 0.25``).
+        verifiers: networks that were not inverted, scoring every reconstruction
+            (``--verifiers.names [efficientnet_lite1, efficientnet_lite2]``; default none; columns in
+            :mod:`~deeprestore.studies.inversion.scoring`).
         grid_images: images per comparison grid (0: none).
         sweep_images: images shown in the report's layer-sweep figures.
         saved_reconstructions: reconstructions saved per job (the first images; -1: all).
@@ -214,6 +229,7 @@ class InversionOptions(StudyOptions):
     learned_prior_weights: list[float] = field(default_factory=list)
     learned_prior_base: str = "mv2016"
     hybrid: HybridOptions = field(default_factory=HybridOptions)
+    verifiers: VerifierOptions = field(default_factory=lambda: VerifierOptions(names=[]))
     grid_images: int = 8
     sweep_images: int = 2
     saved_reconstructions: int = 64
@@ -231,6 +247,8 @@ class InversionOptions(StudyOptions):
             )
         get_preset(self.learned_prior_base)
         self.hybrid.check()
+        if len(set(self.verifiers.names)) < len(self.verifiers.names):
+            raise ValueError(f"--verifiers.names names a network twice: {self.verifiers.names}")
 
 
 @dataclass
@@ -281,6 +299,8 @@ class InversionStudy(InversionOptions):
         skips = SkipTracker()
         data = self.dataset(skips)
         methods = self.methods(net)
+        verifiers = {name: load_network(name) for name in self.verifiers.names}
+        columns = COLUMNS + verifier_columns(self.verifiers.names)
         jobs = plan_jobs(methods, layers, net)
         trainer = self.trainer.make()
         execution = self.execution.for_trainer_precision(trainer.precision)
@@ -321,6 +341,7 @@ class InversionStudy(InversionOptions):
                 saved_reconstructions=keep,
                 progress=self.progress,
                 execution=execution,
+                verifiers={name: (v, verifier_layer(net, layer, v)) for name, v in verifiers.items()},
             )
             run_job(trainer, module, data, self.images.batch_size, self.images.num_workers)
             result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
@@ -328,11 +349,11 @@ class InversionStudy(InversionOptions):
             result.diverged += [(r["method"], r["layer"], r["image"]) for r in module.rows if r["diverged"]]
             if folder.writer:
                 self._save_job(folder, module, originals)
-                folder.write_table("metrics", COLUMNS, result.rows)
+                folder.write_table("metrics", columns, result.rows)
                 folder.log_wandb(partial(wandb_job_payload, folder=folder.path, rows=module.rows, method=method.name, layer=layer))
         bar.close()
         if folder.writer:
-            folder.write_table("metrics", COLUMNS, result.rows, json_too=True)
+            folder.write_table("metrics", columns, result.rows, json_too=True)
             notes = {
                 m.name: {layer: note for layer in m.layers(layers, net) if (note := m.data_weight_note(net, layer, self.images.crop_size))}
                 for m in methods

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import load_network
-from deeprestore.studies.inversion.scoring import COLUMNS, Row
+from deeprestore.studies.inversion.scoring import COLUMNS, Row, verifier_columns
 from deeprestore.studies.inversion.study import DEFAULT_LAYERS, InversionOptions, InversionStudy, spread_layers
 from deeprestore.studies.option_groups import NetworkOptions
 from deeprestore.studies.study_folder import StudyFolder, file_stem
@@ -91,13 +91,14 @@ class NetworksStudy(InversionOptions):
             position = {layer: p for p, layer in zip(self.positions, layers[network.name])}
             rows += [{**r, "position": position[r["layer"]]} for r in study.run(command).rows if r["layer"] in position]
         if folder.writer:
-            folder.write_table("networks", NETWORK_COLUMNS, rows, json_too=True)
+            columns = (*NETWORK_COLUMNS, *verifier_columns(self.verifiers.names))
+            folder.write_table("networks", columns, rows, json_too=True)
             for metric, label in PLOTTED.items():
                 save_figure(position_plot(rows, metric, label, self.names, self.positions), folder.path / "plots" / f"{metric}.png")
             folder.publish(
                 f"Does the network matter? {', '.join(self.names)}",
                 report_sections(rows, self.names, self.positions, layers),
-                ("networks", NETWORK_COLUMNS, rows),
+                ("networks", columns, rows),
                 figures=[folder.path / "plots" / f"{m}.png" for m in PLOTTED],
                 summary="mean SSIM by position:\n" + summary_table(rows, self.names, self.positions, layers, "ssim"),
             )
