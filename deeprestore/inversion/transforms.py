@@ -11,14 +11,20 @@ shift).
    ``jitter_after`` — Lucent's ``standard_transforms`` order, composed into one resampling;
 3. the centre ``H×W`` **crop** (``center_crop``), so the view keeps the size the target features
    were computed at;
-4. **roll** by up to ``±roll`` pixels with wrap-around (DeepInversion: 30; Plug-In Inversion: 32);
-5. horizontal **flip** with probability ½ (``flip``; DeepInversion);
-6. **colour shift** ``σ_c x + μ_c`` per channel, ``μ_c ~ U(−α, α)``, ``σ_c = exp(U(−β, β))``
-   (``colour_shift = (α, β)``; Plug-In Inversion's ``ColorJitterR``: α = β = 1).
+4. a random **box** resized to the whole view (bilinear; MACO's crops, Fel et al. 2023): its side
+   a fraction ``U(box)`` of the view's, its centre at ``(½, ½) + box_centre_sd · N(0, I)`` of the
+   view's sides (outside the view: ``pad_value``);
+5. **roll** by up to ``±roll`` pixels with wrap-around (DeepInversion: 30; Plug-In Inversion: 32);
+6. horizontal **flip** with probability ½ (``flip``; DeepInversion);
+7. **colour shift** ``σ_c x + μ_c`` per channel, ``μ_c ~ U(−α, α)``, ``σ_c = exp(U(−β, β))``
+   (``colour_shift = (α, β)``; Plug-In Inversion's ``ColorJitterR``: α = β = 1);
+8. **noise** per pixel: ``noise · N(0, 1) + noise · U(−½, ½)`` (MACO's two noises).
 
 Every step is differentiable and keeps the batch shape. The parameters are drawn from the
 generator the engine passes, once per call and shared by the images of the batch, so an image's
-result does not depend on its batch; an ensemble (Plug-In Inversion) calls it once per copy.
+result does not depend on its batch; an ensemble (Plug-In Inversion, MACO) calls it once per copy.
+The noise, one value per pixel, is drawn on the images' device from a generator seeded from the
+engine's, so no tensor is copied to the device for it.
 """
 
 from __future__ import annotations
@@ -59,9 +65,12 @@ class RandomTransforms:
         scales: scale factors to pick from (empty: none).
         angles: rotation angles in degrees to pick from (empty: none).
         jitter_after: translations after them (Lucent's ``jitter(4)``).
+        box: ``(low, high)`` of the random box's side, as a fraction of the view's (``None``: no box).
+        box_centre_sd: standard deviation of the box's centre, as a fraction of the view's sides.
         roll: circular shift, uniform in ``{−roll, …, roll}`` per axis (0: none).
         flip: horizontal flip with probability ½.
         colour_shift: ``(α, β)`` of the colour shift, or ``None``.
+        noise: scale of the per-pixel noise (0: none).
     """
 
     pad: int = 0
@@ -70,9 +79,18 @@ class RandomTransforms:
     scales: tuple[float, ...] = ()
     angles: tuple[float, ...] = ()
     jitter_after: int = 0
+    box: tuple[float, float] | None = None
+    box_centre_sd: float = 0.0
     roll: int = 0
     flip: bool = False
     colour_shift: tuple[float, float] | None = None
+    noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.box is not None and not 0 < self.box[0] <= self.box[1]:
+            raise ValueError(f"box must be (low, high) fractions with 0 < low ≤ high, got {self.box}")
+        if self.noise < 0 or self.box_centre_sd < 0:
+            raise ValueError(f"noise and box_centre_sd must be non-negative, got {self.noise} and {self.box_centre_sd}")
 
     @property
     def warps(self) -> bool:
@@ -112,6 +130,8 @@ class RandomTransforms:
             )
         if list(x.shape[-2:]) != size:
             x = TF.center_crop(x, size)
+        if self.box is not None:
+            x = self._box(x, generator)
         if self.roll > 0:
             dy, dx = (int(v) for v in torch.randint(-self.roll, self.roll + 1, (2,), generator=generator))
             x = torch.roll(x, shifts=(dy, dx), dims=(-2, -1))
@@ -122,4 +142,25 @@ class RandomTransforms:
             mu = _uniform(generator, -alpha, alpha, 3).to(x).view(1, 3, 1, 1)
             sigma = _uniform(generator, -beta, beta, 3).exp().to(x).view(1, 3, 1, 1)
             x = sigma * x + mu
+        if self.noise > 0:
+            x = x + self._noise(x, generator)
         return x
+
+    def _box(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """The random box of step 4, resized to the view: a zoom by ``1 / side`` about the box's centre."""
+        side = float(_uniform(generator, *self.box))
+        centre = 0.5 + self.box_centre_sd * torch.randn(2, generator=generator, dtype=torch.float64)
+        h, w = x.shape[-2:]
+        # torchvision's affine scales about the view's centre, then translates: the box centre lands there
+        shift = [float((0.5 - centre[1]) * w / side), float((0.5 - centre[0]) * h / side)]
+        zoomed = TF.affine(
+            x - self.pad_value, angle=0.0, translate=shift, scale=1.0 / side, shear=[0.0, 0.0], interpolation=TF.InterpolationMode.BILINEAR
+        )
+        return zoomed + self.pad_value
+
+    def _noise(self, x: Tensor, generator: torch.Generator) -> Tensor:
+        """Step 8's noise, drawn on ``x``'s device."""
+        on_device = torch.Generator(device=x.device).manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+        gaussian = torch.randn(x.shape, generator=on_device, device=x.device, dtype=x.dtype)
+        uniform = torch.rand(x.shape, generator=on_device, device=x.device, dtype=x.dtype) - 0.5
+        return self.noise * (gaussian + uniform)

@@ -114,11 +114,12 @@ CONFIG_STUDIES = {
     "feature_vae.yaml": "feature-vae",
     "texture.yaml": "texture",
     "thesis_ica.yaml": "inversion",
+    "leaderboard.yaml": "inversion",
 }
 
 
 #: configs whose smoke run takes two of their layers only (every method at 8 layers would be 80 jobs)
-SMOKE_LAYERS = {"newer_priors.yaml": ["stem", "block4"]}
+SMOKE_LAYERS = {"newer_priors.yaml": ["stem", "block4"], "leaderboard.yaml": ["block1"]}
 
 
 def smoke_overrides(study: str, photos: Path, ckpt: dict[str, str]) -> list[str]:
@@ -243,6 +244,8 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
         "learned_priors.yaml": ["--learned_priors", checkpoints["dae"], checkpoints["ica"]],
         "newer_priors.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"]],
         "thesis_ica.yaml": ["--learned_priors", checkpoints["foe"]],
+        # the page goes to the test's folder, not docs/
+        "leaderboard.yaml": ["--learned_priors", checkpoints["ica"], checkpoints["dae"], "--leaderboard", str(tmp_path / "leaderboard.md")],
     }.get(config, [])
     if study == "linear-inverse":
         extra += ["--cases", json.dumps(smoke_cases(config))]
@@ -302,6 +305,11 @@ def test_every_evaluate_config_runs_its_study(config, photos, checkpoints, tmp_p
     if study == "inversion":
         wanted = SMOKE_LAYERS.get(config) or yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["network"]["layers"]
         assert settings["layers"] == wanted and {r["layer"] for r in rows} == set(wanted)
+    if config == "leaderboard.yaml":  # every preset and the image prior on the page, judged by two verifiers
+        page = (tmp_path / "leaderboard.md").read_text()
+        presets = yaml.safe_load((ROOT / "configs" / "evaluate" / config).read_text())["optimisation"]["presets"]
+        assert all(f"| {p} | 2 |" in page for p in presets) and "| mv2016+prior_dae_image | 2 |" in page  # ICA: deeper layers only
+        assert "efficientnet_lite1, efficientnet_lite2" in page
 
 
 def test_each_subcommand_help_shows_only_its_own_options(capsys):

@@ -1,5 +1,6 @@
 """Parameterisations of the optimised image (Olah et al., Distill 2017): pixels in M&V's, ``[0, 1]``
-or the network's input units, and Lucent's Fourier and decorrelated-colour bases through a sigmoid.
+or the network's input units, Lucent's Fourier and decorrelated-colour bases through a sigmoid, and
+MACO's phase-only spectrum with the training photos' magnitude (Fel et al. 2023).
 
 ``get_parameterisation(name, net)`` for the names in :data:`PARAMETERISATIONS`.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 from deeprestore.inversion.parameterisations.base import Parameterisation
 from deeprestore.inversion.parameterisations.colour import IMAGENET_COLOUR_SQRT, colour_basis_from_images
 from deeprestore.inversion.parameterisations.decorrelated import DecorrelatedImage
+from deeprestore.inversion.parameterisations.phase import PhaseImage
 from deeprestore.inversion.parameterisations.pixels import MVPixels, ScaledPixels
 from deeprestore.nets.feature_network import FeatureNetwork
 
@@ -18,6 +20,7 @@ __all__ = [
     "DecorrelatedImage",
     "MVPixels",
     "Parameterisation",
+    "PhaseImage",
     "ScaledPixels",
     "colour_basis_from_images",
     "get_parameterisation",
@@ -31,6 +34,7 @@ PARAMETERISATIONS = {
     "fourier": "1/f-scaled Fourier spectrum, through a sigmoid",
     "colour": "decorrelated colour (ImageNet's basis), through a sigmoid",
     "fourier+colour": "both (Lucent's default)",
+    "phase": "Fourier phase with the training photos' mean magnitude, decorrelated colour, through a sigmoid (MACO; lossy)",
 }
 
 
@@ -46,4 +50,6 @@ def get_parameterisation(name: str, net: FeatureNetwork | None = None) -> Parame
         return ScaledPixels(net.mean.flatten().tolist(), net.std.flatten().tolist(), name="input-pixels")
     if name in ("fourier", "colour", "fourier+colour"):
         return DecorrelatedImage(fourier="fourier" in name, colour="colour" in name)
+    if name == "phase":
+        return PhaseImage()
     raise ValueError(f"unknown parameterisation {name!r}; choose from {', '.join(PARAMETERISATIONS)}")

@@ -6,7 +6,9 @@ A :class:`Parameterisation` maps images ``N×3×H×W`` (library units, ``[0, 1]`
 back. The engine keeps the variable, decodes it at every step, and applies the data term, the
 priors, the jitter and the transforms to the decoded image; a prior's hard constraint is applied
 to the decoded image and encoded back, so ``decode(encode(x)) = x`` must hold for the images the
-constraint returns.
+constraint returns. A parameterisation for which it does not (:class:`~.phase.PhaseImage`, which
+keeps only an image's phase) says so with :attr:`Parameterisation.lossless` ``= False``; the engine
+refuses it together with a projecting prior.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class Parameterisation(ABC):
 
     #: short name (``pixels``, ``fourier+colour`` …)
     name: str = "parameterisation"
+    #: whether ``decode(encode(x)) = x`` (false: encoding discards part of the image)
+    lossless: bool = True
 
     @abstractmethod
     def encode(self, images: Tensor) -> Tensor:

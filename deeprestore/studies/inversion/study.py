@@ -21,6 +21,7 @@ a folder whose settings would give other numbers (:data:`RESUME_KEYS`).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -39,6 +40,7 @@ from deeprestore.metrics import comparison_grid, save_png
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
 from deeprestore.studies.inversion.job import InversionJob
+from deeprestore.studies.inversion.leaderboard import leaderboard_markdown, leaderboard_rows
 from deeprestore.studies.inversion.methods import HybridMethod, LearnedPriorMethod, Method, PresetMethod
 from deeprestore.studies.inversion.report import (
     ORIGINALS_FILE,
@@ -209,6 +211,8 @@ class InversionOptions(StudyOptions):
         learned_prior_base: the preset the learned priors are added to.
         hybrid: optimisations started from the inverting networks found (``--hybrid.presets
             [mv2016-calibrated] --hybrid.fraction 0.25``).
+        leaderboard: also write the leaderboard page of every method here (``docs/leaderboard.md``;
+            :mod:`~deeprestore.studies.inversion.leaderboard`) and log it as a W&B table (null: not).
         verifiers: networks that were not inverted, scoring every reconstruction
             (``--verifiers.names [efficientnet_lite1, efficientnet_lite2]``; default none; columns in
             :mod:`~deeprestore.studies.inversion.scoring`).
@@ -230,6 +234,7 @@ class InversionOptions(StudyOptions):
     learned_prior_base: str = "mv2016"
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     verifiers: VerifierOptions = field(default_factory=lambda: VerifierOptions(names=[]))
+    leaderboard: str | None = None
     grid_images: int = 8
     sweep_images: int = 2
     saved_reconstructions: int = 64
@@ -361,9 +366,22 @@ class InversionStudy(InversionOptions):
             sections = report_sections(folder.path, result.rows, net.layer_names, self.sweep_images, {k: v for k, v in notes.items() if v})
             folder.write_report(f"Inversion study: {net.name} ({self.network.weights} weights)", sections)
             folder.log_wandb(lambda wandb: wandb_study_payload(wandb, folder.path, result.rows, net.layer_names))
+            if self.leaderboard:
+                self._write_leaderboard(folder, result.rows, net, command)
             folder.finish()
             self._print_summary(folder, result, net.layer_names, skips)
         return result
+
+    def _write_leaderboard(self, folder: StudyFolder, rows: list[Row], net: FeatureNetwork, command: str | None) -> None:
+        """``--leaderboard``: the page (atomically) and a W&B table of the same rows."""
+        title = f"Leaderboard: inverting {net.name} ({self.network.weights} weights)"
+        date = datetime.date.today().isoformat()
+        page = leaderboard_markdown(rows, net.layer_names, title=title, command=command or "python evaluate.py inversion …", date=date)
+        atomic_write(self.leaderboard, lambda f: f.write(page.encode()))
+        board = leaderboard_rows(rows, net.layer_names)
+        columns = list(board[0]) if board else []
+        folder.log_wandb(lambda wandb: {"leaderboard": wandb.Table(columns=columns, data=[[e[c] for c in columns] for e in board])})
+        print(f"leaderboard: {self.leaderboard}")
 
     def _save_job(self, folder: StudyFolder, job: InversionJob, originals: torch.Tensor) -> None:
         """``grids/<method>_<layer>.png`` and ``reconstructions/<method>_<layer>.pt`` of the saved images."""
