@@ -19,8 +19,17 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from deeprestore.inversion import get_preset
+from deeprestore.metrics import PERCEPTUAL_METRICS, require_weights
 
-__all__ = ["CanvasOptions", "ImageOptions", "InverterOptions", "NetworkOptions", "OptimisationOptions", "VerifierOptions"]
+__all__ = [
+    "CanvasOptions",
+    "ImageOptions",
+    "InverterOptions",
+    "NetworkOptions",
+    "OptimisationOptions",
+    "PerceptualOptions",
+    "VerifierOptions",
+]
 
 
 @dataclass
@@ -100,6 +109,32 @@ class VerifierOptions:
     """
 
     names: list[str] = field(default_factory=lambda: ["efficientnet_lite1", "efficientnet_lite2"])
+
+
+@dataclass
+class PerceptualOptions:
+    """Perceptual distances scoring a study's images: LPIPS (Zhang et al. 2018) and DISTS (Ding et
+    al. 2020), on the user's ImageNet backbones (:mod:`deeprestore.metrics.perceptual`).
+
+    Args:
+        names: metrics of :data:`~deeprestore.metrics.PERCEPTUAL_METRICS` (``lpips-alex``,
+            ``lpips-vgg``, ``dists``; ``[]``: none).
+        weights: ``pretrained`` (the backbones in ``$TORCH_HOME/hub/checkpoints``: a missing file
+            is one line before anything runs) or ``random`` (plumbing tests only: meaningless values).
+    """
+
+    names: list[str] = field(default_factory=list)
+    weights: Literal["pretrained", "random"] = "pretrained"
+
+    def check(self) -> None:
+        """Reject unknown or repeated names (one line), and name a missing weights file (one line)."""
+        unknown = [n for n in self.names if n not in PERCEPTUAL_METRICS]
+        if unknown:
+            raise ValueError(f"--perceptual.names: unknown metric {unknown[0]!r}; choose from {', '.join(PERCEPTUAL_METRICS)}")
+        if len(set(self.names)) < len(self.names):
+            raise ValueError(f"--perceptual.names names a metric twice: {self.names}")
+        for name in self.names:
+            require_weights(name, self.weights)
 
 
 @dataclass

@@ -16,9 +16,10 @@ import torch
 from torch import Tensor
 
 from deeprestore.inversion import Execution
+from deeprestore.metrics import PerceptualDistance
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.studies.inversion.methods import Method, Reconstructor
-from deeprestore.studies.inversion.scoring import score, score_verifiers
+from deeprestore.studies.inversion.scoring import score, score_perceptual, score_verifiers
 from deeprestore.studies.predict_job import GatheredJob
 
 __all__ = ["InversionJob"]
@@ -41,6 +42,8 @@ class InversionJob(GatheredJob):
             precision resolved against the Trainer's (:meth:`~deeprestore.inversion.Execution.for_trainer_precision`).
         verifiers: networks that were not inverted, each with the layer of its feature error
             (moved to the Trainer's device with this module; :func:`~.scoring.score_verifiers`).
+        perceptual: perceptual distances by name (LPIPS, DISTS; moved with this module;
+            :func:`~.scoring.score_perceptual`).
 
     After ``Trainer.predict``: :attr:`rows` and :attr:`reconstructions` (index → ``3×H×W`` on the
     CPU, unclamped), the same on every rank. Batches are ``{"index": (B,), "image": B×3×H×W in [0, 1]}``.
@@ -60,6 +63,7 @@ class InversionJob(GatheredJob):
         progress: bool = False,
         execution: Execution | None = None,
         verifiers: Mapping[str, tuple[FeatureNetwork, str]] | None = None,
+        perceptual: Mapping[str, PerceptualDistance] | None = None,
     ) -> None:
         super().__init__()
         self.net = net
@@ -76,6 +80,7 @@ class InversionJob(GatheredJob):
         self.verifier_names = list(verifiers)
         self.verifier_layers = [layer for _, layer in verifiers.values()]
         self.verifier_nets = torch.nn.ModuleList(v for v, _ in verifiers.values())
+        self.perceptual = torch.nn.ModuleDict(perceptual or {})
         self._reconstruct: Reconstructor | None = None
         self._provenance: dict[str, str | None] = {}
 
@@ -109,6 +114,7 @@ class InversionJob(GatheredJob):
             scores = score(self.net, self.layer, images, recon, [self.labels[i] for i in indices])
             verifiers = dict(zip(self.verifier_names, zip(self.verifier_nets, self.verifier_layers)))
             scores.update(score_verifiers(verifiers, images, recon))  # type: ignore[arg-type]
+            scores.update(score_perceptual(dict(self.perceptual.items()), images, recon))  # type: ignore[arg-type]
         for k, index in enumerate(indices):
             row = {
                 "method": self.method.name,

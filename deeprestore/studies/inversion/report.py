@@ -9,7 +9,8 @@ From the rows of :mod:`.scoring` (one per method, layer and image), beside ``met
   reconstructions;
 * the sections of ``report.md``: a summary table (rows = layers, columns = methods, cells = mean
   SSIM), the plots and layer sweeps, per layer a table of mean ± std per method of every metric
-  (top-1 kept and correct rates, diverged images) and a table of per-image evidence (the worst
+  (top-1 kept and correct rates, the verifiers' agreement and confidence, the perceptual
+  distances LPIPS / DISTS where they were scored, diverged images) and a table of per-image evidence (the worst
   image, the share of images with feature error ≤ 0.15 and ≤ 0.25, the share beating
   ``gd-plain``'s SSIM on the same image), with links to the grids, the diverged images, and the
   settings: each optimisation method's data weight C per layer and where it comes from.
@@ -29,8 +30,8 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from deeprestore.metrics import layer_sweep_figure, markdown_table, mean_std, save_figure
-from deeprestore.studies.inversion.scoring import COLUMNS
+from deeprestore.metrics import PERCEPTUAL_METRICS, layer_sweep_figure, markdown_table, mean_std, save_figure
+from deeprestore.studies.inversion.scoring import COLUMNS, perceptual_columns
 from deeprestore.studies.study_folder import file_stem
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "evidence_table",
     "layer_table",
     "metric_plot",
+    "perceptual_names",
     "report_sections",
     "settings_section",
     "verifier_names",
@@ -107,13 +109,28 @@ def verifier_names(rows: Sequence[Row]) -> list[str]:
     return [k.removesuffix("_top1_kept") for k in keys if k.endswith("_top1_kept") and k != "top1_kept"]
 
 
+#: the perceptual metrics' columns → their label in the report
+PERCEPTUAL_LABELS: dict[str, str] = dict(zip(perceptual_columns(PERCEPTUAL_METRICS), ("LPIPS (AlexNet)", "LPIPS (VGG16)", "DISTS")))
+PERCEPTUAL_EXPLANATION = (
+    "LPIPS (Zhang et al. 2018) and DISTS (Ding et al. 2020) are perceptual distances of x̂ to x on an ImageNet "
+    "network's features (lower = more similar, 0 = the same image)."
+)
+
+
+def perceptual_names(rows: Sequence[Row]) -> list[str]:
+    """The perceptual metrics' columns the rows have (``lpips_alex``, ``dists`` …), in column order."""
+    keys = rows[0].keys() if rows else []
+    return [k for k in keys if k in PERCEPTUAL_LABELS]
+
+
 def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
     """One layer: mean ± std per method of every metric, top-1 kept and correct rates, each
-    verifier's top-1 agreement and mean confidence, diverged count."""
+    verifier's top-1 agreement and mean confidence, each perceptual distance (mean ± std), diverged count."""
     shown = ("mse", "psnr", "ssim", "feature_error", "sharpness")
-    verifiers = verifier_names(rows)
+    verifiers, perceptual = verifier_names(rows), perceptual_names(rows)
     header = ["method", "images"] + [METRICS[m][0] for m in shown] + ["top-1 kept", "top-1 correct"]
-    header += [f"{v} {what}" for v in verifiers for what in ("top-1 kept", "confidence")] + ["diverged", METRICS["seconds"][0]]
+    header += [f"{v} {what}" for v in verifiers for what in ("top-1 kept", "confidence")]
+    header += [PERCEPTUAL_LABELS[p] for p in perceptual] + ["diverged", METRICS["seconds"][0]]
     body = []
     for method in methods:
         sel = select(rows, method, layer)
@@ -131,6 +148,7 @@ def layer_table(rows: Sequence[Row], layer: str, methods: Sequence[str]) -> str:
                         for v in verifiers
                         for cell in (_rate([r[f"{v}_top1_kept"] for r in sel]), f"{sum(r[f'{v}_confidence'] for r in sel) / len(sel):.2f}")
                     ),
+                    *(_cell([float(r[p]) for r in sel], ".3f") for p in perceptual),
                     sum(bool(r.get("diverged")) for r in sel),
                     f"{sum(float(r['seconds']) for r in sel) / len(sel):.2f}",
                 ]
@@ -264,15 +282,23 @@ def report_sections(
     layer_order: Sequence[str],
     sweep_images: int = 2,
     data_weights: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    perceptual_weights: str = "pretrained",
 ) -> list[str]:
     """Write the plots and return the sections of ``report.md`` (see the module docstring);
-    ``data_weights`` (method → layer → note) adds :func:`settings_section`."""
+    ``data_weights`` (method → layer → note) adds :func:`settings_section`; ``perceptual_weights``
+    ``random`` says that the perceptual distances' backbones were random (plumbing only)."""
     for metric in METRICS:
         save_figure(metric_plot(rows, metric, layer_order), folder / "plots" / f"{metric}.png")
     layers, methods = ordered_layers(rows, layer_order), ordered_methods(rows)
     images = len({r["image"] for r in rows})
+    explanation = SCORE_EXPLANATION
+    if perceptual_names(rows):
+        explanation += " " + PERCEPTUAL_EXPLANATION
+        if perceptual_weights == "random":
+            explanation += " **Their backbones here are random (--perceptual.weights random): plumbing only, the values mean nothing.**"
     sections = [
-        f"{images} images. Data: [metrics.csv](metrics.csv), [metrics.json](metrics.json). {SCORE_EXPLANATION}",
+        f"{images} images. Data: [metrics.csv](metrics.csv), [metrics.json](metrics.json). {explanation}",
         "## Summary: mean SSIM\n\n" + ssim_summary_table(rows, layer_order),
         "## Plots\n\n" + "\n".join(f"![{METRICS[m][0]}](plots/{m}.png)" for m in METRICS),
     ]

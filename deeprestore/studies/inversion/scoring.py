@@ -29,6 +29,10 @@ With ``--verifiers.names``, three columns per verifier ``v`` (a network that was
 DeepInversion's judge, Yin et al. 2020): ``v_top1_kept`` (its argmax on ``x̂`` equals its argmax
 on ``x``), ``v_confidence`` (its softmax probability, on ``x̂``, of its class for ``x``) and
 ``v_feature_error`` (the feature error at its layer matching the study's layer).
+
+With ``--perceptual.names``, after those, one column per perceptual distance of ``clamp(x̂, 0, 1)``
+to ``x`` (:func:`perceptual_columns`: ``lpips_alex``, ``lpips_vgg``, ``dists``; LPIPS, Zhang et al.
+2018; DISTS, Ding et al. 2020; lower = more similar; :mod:`deeprestore.metrics.perceptual`).
 """
 
 from __future__ import annotations
@@ -41,10 +45,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from deeprestore.metrics import feature_error, high_frequency_ratio, image_metrics
+from deeprestore.metrics import PerceptualDistance, feature_error, high_frequency_ratio, image_metrics, perceptual_column
 from deeprestore.nets.feature_network import FeatureNetwork
 
-__all__ = ["COLUMNS", "FLOAT_COLUMNS", "VERIFIER_SCORES", "Row", "read_rows", "score", "score_verifiers", "verifier_columns"]
+__all__ = [
+    "COLUMNS",
+    "FLOAT_COLUMNS",
+    "VERIFIER_SCORES",
+    "Row",
+    "perceptual_columns",
+    "read_rows",
+    "score",
+    "score_perceptual",
+    "score_verifiers",
+    "verifier_columns",
+]
 
 COLUMNS: tuple[str, ...] = (
     "method",
@@ -138,6 +153,27 @@ def score_verifiers(
     return out
 
 
+def perceptual_columns(names: Sequence[str]) -> tuple[str, ...]:
+    """The column of each perceptual metric, in order: ``lpips-alex`` → ``lpips_alex``."""
+    return tuple(perceptual_column(name) for name in names)
+
+
+@torch.no_grad()
+def score_perceptual(metrics: Mapping[str, PerceptualDistance], originals: Tensor, reconstructions: Tensor) -> dict[str, list[float]]:
+    """Per-image perceptual distances of reconstructions to the originals.
+
+    Args:
+        metrics: name → a module of :func:`~deeprestore.metrics.perceptual_metric`.
+        originals: ``N×3×H×W`` in [0, 1].
+        reconstructions: ``N×3×H×W`` (clamped to [0, 1] as :func:`score` does).
+
+    Returns:
+        Lists of ``N`` floats under :func:`perceptual_columns` of the names.
+    """
+    recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+    return {perceptual_column(name): [float(d) for d in metric(recon, originals.to(recon.dtype)).cpu()] for name, metric in metrics.items()}
+
+
 def read_rows(path: str | Path) -> list[Row]:
     """Rows of a ``metrics.csv`` with typed values; ``[]`` if there is none.
 
@@ -158,7 +194,7 @@ def read_rows(path: str | Path) -> list[Row]:
 
 def _typed(row: Mapping[str, str], extra: Sequence[str] = ()) -> Row:
     out: Row = {c: (row[c] or None) if c in OPTIONAL_COLUMNS else row[c] for c in COLUMNS}
-    for c in extra:  # the verifiers' columns: a flag, or a number
+    for c in extra:  # the verifiers' and the perceptual metrics' columns: a flag, or a number
         out[c] = row[c] == "True" if c.endswith("_top1_kept") else float(row[c])
     for c in FLOAT_COLUMNS:
         out[c] = float(row[c])

@@ -36,7 +36,7 @@ from datamodules.evaluation_images import EvaluationImages, held_out_images, ima
 from datamodules.skips import SkipTracker
 from deeprestore.atomic_io import atomic_write
 from deeprestore.inversion import Execution, get_preset
-from deeprestore.metrics import comparison_grid, save_png
+from deeprestore.metrics import comparison_grid, perceptual_metric, save_png
 from deeprestore.nets import FeatureNetwork, load_network
 from deeprestore.studies.inversion.inverter_checkpoints import find_inverter_checkpoints
 from deeprestore.studies.inversion.job import InversionJob
@@ -49,8 +49,8 @@ from deeprestore.studies.inversion.report import (
     wandb_job_payload,
     wandb_study_payload,
 )
-from deeprestore.studies.inversion.scoring import COLUMNS, Row, read_rows, verifier_columns
-from deeprestore.studies.option_groups import ImageOptions, NetworkOptions, OptimisationOptions, VerifierOptions
+from deeprestore.studies.inversion.scoring import COLUMNS, Row, perceptual_columns, read_rows, verifier_columns
+from deeprestore.studies.option_groups import ImageOptions, NetworkOptions, OptimisationOptions, PerceptualOptions, VerifierOptions
 from deeprestore.studies.predict_job import run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions, file_stem
 from deeprestore.studies.trainer_options import TrainerOptions
@@ -98,6 +98,8 @@ RESUME_KEYS: tuple[str, ...] = (
     "world_size",
     "versions",
     "verifiers.names",
+    "perceptual.names",
+    "perceptual.weights",
 )
 #: How the initial noise is seeded; part of the config, so a folder made another way is refused.
 RANDOM_STREAMS = "per-image (pixels + seed)"
@@ -216,6 +218,10 @@ class InversionOptions(StudyOptions):
         verifiers: networks that were not inverted, scoring every reconstruction
             (``--verifiers.names [efficientnet_lite1, efficientnet_lite2]``; default none; columns in
             :mod:`~deeprestore.studies.inversion.scoring`).
+        perceptual: perceptual distances scoring every reconstruction (``--perceptual.names
+            [lpips-alex, dists]``; default none): LPIPS (Zhang et al. 2018) and DISTS (Ding et al.
+            2020) on the user's ImageNet backbones in ``$TORCH_HOME/hub/checkpoints`` (a missing
+            file is one line before anything runs); ``--perceptual.weights random``: plumbing tests only.
         grid_images: images per comparison grid (0: none).
         sweep_images: images shown in the report's layer-sweep figures.
         saved_reconstructions: reconstructions saved per job (the first images; -1: all).
@@ -234,6 +240,7 @@ class InversionOptions(StudyOptions):
     learned_prior_base: str = "mv2016"
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     verifiers: VerifierOptions = field(default_factory=lambda: VerifierOptions(names=[]))
+    perceptual: PerceptualOptions = field(default_factory=PerceptualOptions)
     leaderboard: str | None = None
     grid_images: int = 8
     sweep_images: int = 2
@@ -254,6 +261,7 @@ class InversionOptions(StudyOptions):
         self.hybrid.check()
         if len(set(self.verifiers.names)) < len(self.verifiers.names):
             raise ValueError(f"--verifiers.names names a network twice: {self.verifiers.names}")
+        self.perceptual.check()
 
 
 @dataclass
@@ -295,8 +303,8 @@ class InversionStudy(InversionOptions):
         """Run (or resume) the study, write the folder, log to W&B; returns the rows.
 
         Raises:
-            ValueError / FileNotFoundError: a bad option, image path or checkpoint (checked before
-                anything is written).
+            ValueError / FileNotFoundError: a bad option, image path or checkpoint, or a perceptual
+                metric's missing backbone (checked before anything is written).
         """
         self.check()
         net = load_network(self.network.name, weights=self.network.weights)
@@ -305,7 +313,8 @@ class InversionStudy(InversionOptions):
         data = self.dataset(skips)
         methods = self.methods(net)
         verifiers = {name: load_network(name) for name in self.verifiers.names}
-        columns = COLUMNS + verifier_columns(self.verifiers.names)
+        perceptual = {name: perceptual_metric(name, self.perceptual.weights) for name in self.perceptual.names}
+        columns = COLUMNS + verifier_columns(self.verifiers.names) + perceptual_columns(self.perceptual.names)
         jobs = plan_jobs(methods, layers, net)
         trainer = self.trainer.make()
         execution = self.execution.for_trainer_precision(trainer.precision)
@@ -347,6 +356,7 @@ class InversionStudy(InversionOptions):
                 progress=self.progress,
                 execution=execution,
                 verifiers={name: (v, verifier_layer(net, layer, v)) for name, v in verifiers.items()},
+                perceptual=perceptual,
             )
             run_job(trainer, module, data, self.images.batch_size, self.images.num_workers)
             result.rows = [r for r in result.rows if (r["method"], r["layer"]) != job or r["net"] != net.name] + module.rows
@@ -363,7 +373,14 @@ class InversionStudy(InversionOptions):
                 m.name: {layer: note for layer in m.layers(layers, net) if (note := m.data_weight_note(net, layer, self.images.crop_size))}
                 for m in methods
             }
-            sections = report_sections(folder.path, result.rows, net.layer_names, self.sweep_images, {k: v for k, v in notes.items() if v})
+            sections = report_sections(
+                folder.path,
+                result.rows,
+                net.layer_names,
+                self.sweep_images,
+                {k: v for k, v in notes.items() if v},
+                perceptual_weights=self.perceptual.weights,
+            )
             folder.write_report(f"Inversion study: {net.name} ({self.network.weights} weights)", sections)
             folder.log_wandb(lambda wandb: wandb_study_payload(wandb, folder.path, result.rows, net.layer_names))
             if self.leaderboard:

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import load_network
-from deeprestore.studies.inversion.scoring import COLUMNS, Row, verifier_columns
+from deeprestore.studies.inversion.scoring import COLUMNS, Row, perceptual_columns, verifier_columns
 from deeprestore.studies.inversion.study import DEFAULT_LAYERS, InversionOptions, InversionStudy, spread_layers
 from deeprestore.studies.option_groups import NetworkOptions
 from deeprestore.studies.study_folder import StudyFolder, file_stem
@@ -83,6 +83,7 @@ class NetworksStudy(InversionOptions):
             raise ValueError("--networks is empty: give at least one network")
         if len(set(self.names)) < len(self.names):
             raise ValueError(f"--networks names a network twice: {self.names}")
+        self.perceptual.check()  # a missing backbone: one line before any folder is written
         layers = {network.name: self.matched_layers(network) for network in self.networks}
         folder = StudyFolder("networks", self, {"layers": layers}, command=command).open()
         rows: list[Row] = []
@@ -91,7 +92,7 @@ class NetworksStudy(InversionOptions):
             position = {layer: p for p, layer in zip(self.positions, layers[network.name])}
             rows += [{**r, "position": position[r["layer"]]} for r in study.run(command).rows if r["layer"] in position]
         if folder.writer:
-            columns = (*NETWORK_COLUMNS, *verifier_columns(self.verifiers.names))
+            columns = (*NETWORK_COLUMNS, *verifier_columns(self.verifiers.names), *perceptual_columns(self.perceptual.names))
             folder.write_table("networks", columns, rows, json_too=True)
             for metric, label in PLOTTED.items():
                 save_figure(position_plot(rows, metric, label, self.names, self.positions), folder.path / "plots" / f"{metric}.png")

@@ -6,7 +6,9 @@ For each preset and class, :func:`~deeprestore.inversion.maximise_activation` ma
 §3; the newer presets with their own transforms, see :mod:`deeprestore.inversion.visualisations`).
 Each image is scored by what the network says of it: the class's logit, its softmax probability
 and whether it is the network's top-1. Writes ``visualisations.csv`` (:data:`VISUALISATION_COLUMNS`,
-rewritten after every preset), ``classes.png`` (rows = presets, columns = classes) and ``report.md``.
+rewritten after every preset), ``classes.png`` (rows = presets, columns = classes), beside it
+``attributions.png`` (the same grid of MACO's attribution maps: where each optimisation changed
+the image most, :attr:`~deeprestore.inversion.engine.InversionResult.attribution`) and ``report.md``.
 
 Each preset is one Lightning predict loop over the classes (:class:`VisualisationJob`), so
 ``--trainer.devices``/``--trainer.strategy ddp`` put it on the GPUs and share the classes out; the
@@ -74,7 +76,8 @@ class VisualisationJob(GatheredJob):
         names: the 1,000 class names.
 
     After :func:`~deeprestore.studies.predict_job.run_job`: :attr:`rows` (one per class and start,
-    in class order) and :attr:`kept` (row position → ``{"image": 3×size×size}``, the first start's).
+    in class order) and :attr:`kept` (row position → ``{"image": 3×size×size, "attribution":
+    3×size×size}``, the first start's image and its summed ``|∂E/∂x|``).
     """
 
     def __init__(
@@ -101,6 +104,7 @@ class VisualisationJob(GatheredJob):
                     iterations_scale=self.iterations_scale,
                     seed=self.seed + k,
                     progress=False,
+                    attribution=True,
                 )
             seconds = (time.perf_counter() - started) / self.images_per_class
             made = result.images.detach().clamp(0, 1)
@@ -119,7 +123,8 @@ class VisualisationJob(GatheredJob):
                     "top1": top1[i],
                     "seconds": seconds,
                 }
-                self.add(position * self.images_per_class + i, row, {"image": made[0]} if i == 0 else None)
+                kept = {"image": made[0], "attribution": result.attribution[0]} if i == 0 else None
+                self.add(position * self.images_per_class + i, row, kept)
             made_count += len(made)
         return made_count
 
@@ -171,24 +176,28 @@ class VisualisationStudy(StudyOptions):
         folder = StudyFolder("visualise", self, writer=trainer.is_global_zero, command=command).open()
         rows: list[dict] = []
         images: dict[tuple[str, int], torch.Tensor] = {}
+        attributions: dict[tuple[str, int], torch.Tensor] = {}
         classes = ClassList(self.classes)
         bar = tqdm(total=len(presets), desc="visualisations", unit="preset", disable=not (self.progress and folder.writer))
         for preset in presets:
             scale = self.optimisation.scale_for(get_preset(preset).iterations)
             job = VisualisationJob(net, preset, scale, self.images_per_class, self.canvas.size, self.seed_everything, names)
             rows += run_job(trainer, job, classes, batch_size=1).rows
-            images.update({(preset, self.classes[position // self.images_per_class]): kept["image"] for position, kept in job.kept.items()})
+            for position, kept in job.kept.items():
+                images[(preset, self.classes[position // self.images_per_class])] = kept["image"]
+                attributions[(preset, self.classes[position // self.images_per_class])] = attribution_map(kept["attribution"])
             bar.update(1)
             folder.write_table("visualisations", VISUALISATION_COLUMNS, rows, json_too=True)
         bar.close()
         if not folder.writer:
             return rows
         figure = save_figure(class_grid(images, presets, self.classes, names), folder.path / "classes.png")
+        attribution_figure = save_figure(class_grid(attributions, presets, self.classes, names), folder.path / "attributions.png")
         folder.publish(
             f"Class visualisations: {net.name}",
-            report_sections(rows, presets, figure),
+            report_sections(rows, presets, figure, attribution_figure),
             ("visualisations", VISUALISATION_COLUMNS, rows),
-            figures=[figure],
+            figures=[figure, attribution_figure],
             summary="top-1 rate and mean probability by preset:\n" + summary_table(rows, presets),
         )
         return rows
@@ -214,14 +223,25 @@ def summary_table(rows: Sequence[dict], presets: Sequence[str]) -> str:
     return markdown_table(["preset", "images", "top-1 is the class", "probability of the class", "logit", "s / image"], body)
 
 
-def report_sections(rows: Sequence[dict], presets: Sequence[str], figure: Path) -> list[str]:
+def report_sections(rows: Sequence[dict], presets: Sequence[str], figure: Path, attribution_figure: Path) -> list[str]:
     """The sections of ``report.md``."""
     return [
         "Each image maximises one class's logit from its own random start; the network then scores it. "
         "Data: [visualisations.csv](visualisations.csv).",
         "## By preset\n\n" + summary_table(rows, presets),
         f"## The images\n\n![classes]({figure.name})",
+        "## Where each optimisation changed the image\n\n"
+        "MACO's attribution map: the absolute gradient of the energy with respect to the image, summed over the "
+        f"iterations and its colour channels, scaled by its 99th percentile (white: most).\n\n![attributions]({attribution_figure.name})",
     ]
+
+
+def attribution_map(attribution: torch.Tensor) -> torch.Tensor:
+    """``3×H×W`` summed ``|∂E/∂x|`` → a grey ``3×H×W`` image in [0, 1]: the channels' sum divided by
+    its 99th percentile, clipped (0 where the map is all zero)."""
+    total = attribution.float().sum(0)
+    scale = total.flatten().quantile(0.99).clamp_min(1e-12)
+    return (total / scale).clamp(0, 1).expand(3, -1, -1)
 
 
 def class_grid(images: dict[tuple[str, int], torch.Tensor], presets: Sequence[str], classes: Sequence[int], names: Sequence[str]) -> Figure:
