@@ -1,7 +1,9 @@
 """Optimisation-based inversion (Mahendran & Vedaldi 2015, 2016; DeepInversion; Lucent; Plug-In
-Inversion) and texture synthesis (Gatys et al. 2015): data terms, parameterisations, starts, transforms, jitter, optimisers, presets and the
+Inversion; MACO), texture synthesis (Gatys et al. 2015) and feature accentuation (Hamblin et al.
+2024): data terms, parameterisations, starts, transforms, jitter, optimisers, presets and the
 batched engine."""
 
+from deeprestore.inversion.accentuation import SeedDistance, accentuate
 from deeprestore.inversion.engine import InversionResult, Phase, minimise
 from deeprestore.inversion.execution import Execution
 from deeprestore.inversion.feature_loss import NormalisedFeatureLoss
@@ -15,7 +17,9 @@ from deeprestore.inversion.texture import synthesise_texture, transfer_style
 from deeprestore.inversion.visualisations import UNIT_KINDS, caricature, maximise_activation, unit_activation
 
 __all__ = [
+    "SeedDistance",
     "UNIT_KINDS",
+    "accentuate",
     "caricature",
     "maximise_activation",
     "unit_activation",

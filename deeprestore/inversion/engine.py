@@ -35,6 +35,12 @@ value per image, and their sum is back-propagated so every image gets its own gr
 * On request (``snapshot_every = k``) the images are kept after every ``k`` iterations, counted
   over all phases, and at the start (:attr:`InversionResult.snapshots`): how quality grows with
   the budget, from one run (``benchmarks/time_to_quality.py``). Each snapshot is a copy to the host.
+* On request (``attribution=True``) the absolute gradient of the energy with respect to the decoded
+  image is summed over the iterations, on the device (:attr:`InversionResult.attribution`): MACO's
+  "transparency" map (Fel et al., NeurIPS 2023), where the optimisation changed the image most.
+* A phase of 0 iterations leaves the images as they are (no encoding and decoding either).
+* A parameterisation that is not lossless (:class:`~deeprestore.inversion.parameterisations.PhaseImage`)
+  cannot go with a projecting prior: the projection would be encoded back without its magnitude.
 """
 
 from __future__ import annotations
@@ -85,10 +91,10 @@ class Phase:
         return float(self.prior_weight(iteration)) if callable(self.prior_weight) else float(self.prior_weight)
 
     def scaled(self, factor: float) -> Phase:
-        """This phase with ``round(iterations · factor)`` iterations (at least 1); a schedule of the
-        learning rate or the prior weight is stretched with it (iteration ``i`` of the new phase
-        reads the schedule at ``⌊i / factor⌋``)."""
-        count = max(1, round(self.iterations * factor))
+        """This phase with ``round(iterations · factor)`` iterations (at least 1; a phase of 0 stays
+        0); a schedule of the learning rate or the prior weight is stretched with it (iteration
+        ``i`` of the new phase reads the schedule at ``⌊i / factor⌋``)."""
+        count = max(1, round(self.iterations * factor)) if self.iterations else 0
         if count == self.iterations:
             return self
         ratio, last = self.iterations / count, self.iterations - 1
@@ -123,6 +129,9 @@ class InversionResult:
         diverged_at: per image, the iteration at which it diverged, or ``None``.
         snapshots: iterations done → ``N×3×H×W`` images then (on the CPU; iteration 0 is the
             start, the last is the final images); empty unless ``snapshot_every`` was given.
+        attribution: ``N×3×H×W``, ``Σ_t |∂E/∂x_t|`` over the iterations ``t`` (the gradient of the
+            energy with respect to the decoded image, its centre crop under jitter; an image adds
+            nothing once diverged), on the images' device; ``None`` unless ``attribution`` was asked.
     """
 
     images: Tensor
@@ -131,6 +140,7 @@ class InversionResult:
     history: Tensor
     diverged_at: list[int | None]
     snapshots: dict[int, Tensor] = field(default_factory=dict)
+    attribution: Tensor | None = None
 
     @property
     def diverged(self) -> list[int]:
@@ -184,6 +194,16 @@ def _data_on_copies(data: DataTerm, transforms: RandomTransforms | None, copies:
     return sum(data(transforms(view, torch.Generator().manual_seed(c))) for c in copies) / len(copies)
 
 
+def _watched(decoded: Callable[[], Tensor], seen: list[Tensor]) -> Tensor:
+    """``decoded()``, whose gradient is kept (``retain_grad``) the first time in a step that it is
+    computed with gradients (a line search's further evaluations, a no-grad trial step: not kept)."""
+    canvas = decoded()
+    if canvas.requires_grad and not seen:
+        canvas.retain_grad()
+        seen.append(canvas)
+    return canvas
+
+
 def _step_energy(
     decoded: Callable[[], Tensor],
     seen: DataTerm,
@@ -213,6 +233,7 @@ def minimise(
     progress: bool = True,
     description: str = "optimising",
     snapshot_every: int = 0,
+    attribution: bool = False,
 ) -> InversionResult:
     """Minimise ``data(x) + Σ λ R(x)`` per image.
 
@@ -229,6 +250,12 @@ def minimise(
         progress: show a progress bar.
         snapshot_every: keep the images after every this many iterations (0: none; see
             :attr:`InversionResult.snapshots`).
+        attribution: sum ``|∂E/∂x|`` over the iterations (:attr:`InversionResult.attribution`).
+
+    Raises:
+        ValueError: initial images that are not ``N×3×H×W`` and finite, no phases, an ensemble
+            without transforms, a negative ``snapshot_every``, or a lossy parameterisation with a
+            projecting prior.
     """
     if snapshot_every < 0:
         raise ValueError(f"snapshot_every must be 0 (none) or positive, got {snapshot_every}")
@@ -246,15 +273,23 @@ def minimise(
     size = (init.shape[-2], init.shape[-1])
     n = init.shape[0]
     generator = torch.Generator().manual_seed(seed)
-    images = init.detach().float()
+    images = init.detach().float().clone()  # never the caller's tensor, even when no phase runs
     projects = any(type(prior).project is not ImagePrior.project for prior, _ in priors)
+    if projects and not param.lossless:
+        raise ValueError(
+            f"the {param.name} parameterisation keeps only part of an image, so a projecting prior cannot be encoded back; "
+            f"drop the priors with a hard bound ({', '.join(p.name for p, _ in priors if type(p).project is not ImagePrior.project)})"
+        )
     active = torch.ones(n, dtype=torch.bool, device=init.device)
     diverged_step = torch.full((n,), -1, dtype=torch.long, device=init.device)  # -1: not diverged
     history: list[Tensor] = []
     bar = tqdm(total=sum(p.iterations for p in phases), desc=description, disable=not progress, leave=False)
     done = 0
     snapshots = {0: images.detach().cpu().clone()} if snapshot_every else {}
+    attributed = torch.zeros_like(images) if attribution else None
     for phase in phases:
+        if phase.iterations == 0:
+            continue
         full = _resize_canvas(images, size, phase.jitter)
         canvas_size = tuple(full.shape[-2:])
         small = _scaled(canvas_size, phase.resolution)
@@ -263,6 +298,8 @@ def minimise(
         stepper = make_stepper(x, phase.lr_at(0), size[0] * size[1])
 
         decoded = partial(_decoded, param, x, small, canvas_size)
+        seen_canvas: list[Tensor] = []
+        watched = partial(_watched, decoded, seen_canvas) if attribution else decoded
         for it in range(phase.iterations):
             offset = draw_offset(phase.jitter, generator)
             copies = [int(torch.randint(2**62, (1,), generator=generator)) for _ in range(ensemble)] if transforms else []
@@ -270,7 +307,7 @@ def minimise(
             factor = phase.prior_weight_at(it)
             weighted = [(prior, weight * factor) for prior, weight in priors]
             seen = partial(_data_on_copies, data, transforms, copies)
-            energy = partial(_step_energy, decoded, seen, weighted, offset, size)
+            energy = partial(_step_energy, watched, seen, weighted, offset, size)
             with record_function("engine.step"):
                 value = stepper.step(energy)
             with torch.no_grad():
@@ -287,6 +324,10 @@ def minimise(
                 active &= ok
                 torch.where(active.view(-1, *[1] * (x.ndim - 1)), x, last_good, out=x)
                 last_good.copy_(x)
+                if attributed is not None and seen_canvas and seen_canvas[0].grad is not None:
+                    gradient = crop(seen_canvas[0].grad, centre_offset(phase.jitter), size).abs().float()
+                    attributed += torch.where(active.view(-1, 1, 1, 1), gradient, 0.0)
+                seen_canvas.clear()
             history.append(torch.where(active, value, torch.nan))
             bar.update(1)
             if snapshot_every and (done + it + 1) % snapshot_every == 0:
@@ -304,4 +345,4 @@ def minimise(
     if snapshot_every:
         snapshots[done] = images.detach().float().cpu()
     history_table = torch.stack(history).cpu() if history else torch.empty(0, n)
-    return InversionResult(images, energy, data_energy, history_table, diverged_at, snapshots)
+    return InversionResult(images, energy, data_energy, history_table, diverged_at, snapshots, attributed)

@@ -216,6 +216,7 @@ def run_preset(
     progress: bool = True,
     description: str = "optimising",
     snapshot_every: int = 0,
+    attribution: bool = False,
 ) -> InversionResult:
     """Minimise ``data`` + the preset's priors with everything else the preset says: its
     parameterisation, start (per image, from ``seeds``; or ``init``), phases (scaled by
@@ -224,6 +225,7 @@ def run_preset(
     Args:
         stride: of the deepest target layer (``None`` for a vector layer or a class score).
         shape: ``N×3×H×W`` of the images to make.
+        attribution: also sum ``|∂E/∂x|`` over the iterations (:attr:`InversionResult.attribution`).
     """
     parameterisation = get_parameterisation(preset.parameterisation, net)
     start = init if init is not None else initial_images(preset.start, shape, seeds, net, parameterisation)
@@ -241,6 +243,7 @@ def run_preset(
         progress=progress,
         description=description,
         snapshot_every=snapshot_every,
+        attribution=attribution,
     )
 
 

@@ -16,10 +16,11 @@ from deeprestore.inversion.steppers import (
     AdaptiveStepGD,
     LBFGSStepper,
     MomentumRMSprop,
+    NAdamStepper,
     TorchStepper,
 )
 
-OPTIMIZERS = ("mv2016", "sgd", "adam", "lbfgs", "adaptive_gd")
+OPTIMIZERS = ("mv2016", "sgd", "adam", "nadam", "lbfgs", "adaptive_gd")
 
 
 class _ScaledTorchStepper(TorchStepper):
@@ -37,6 +38,8 @@ def stepper_factory(name: str, momentum: float = 0.9, betas: tuple[float, float]
     * ``mv2016`` — M&V 2016's momentum + RMSprop-like update (:class:`MomentumRMSprop`);
     * ``sgd`` — momentum SGD (M&V 2015), rate × H·W;
     * ``adam`` — Adam with ``betas``, rate as given;
+    * ``nadam`` — Adam with Nesterov momentum (:class:`NAdamStepper`: ``torch.optim.NAdam``'s
+      arithmetic; MACO's optimiser) with ``betas``, rate as given;
     * ``lbfgs`` — L-BFGS with strong-Wolfe line search, rate as given (1 is usual);
     * ``adaptive_gd`` — plain gradient descent with an adaptive step (:class:`AdaptiveStepGD`), initial step × H·W.
     """
@@ -51,6 +54,8 @@ def stepper_factory(name: str, momentum: float = 0.9, betas: tuple[float, float]
             return stepper
         if name == "adam":
             return AdamStepper(variable, lr, betas=tuple(betas))
+        if name == "nadam":
+            return NAdamStepper(variable, lr, betas=tuple(betas))
         if name == "lbfgs":
             return LBFGSStepper(torch.optim.LBFGS([variable], lr=lr, max_iter=1, history_size=20, line_search_fn="strong_wolfe"))
         return AdaptiveStepGD(variable, lr * num_pixels)

@@ -10,24 +10,27 @@ Every start returns ``N×3×H×W`` images in library units on ``device``.
 * ``input-normal`` — ``N(0, 1)`` in the network's normalised input units, i.e. ``mean + std·z``
   (DeepInversion's ``torch.randn`` on the normalised image);
 * ``variable-normal`` — the decoded image of ``0.01·N(0, 1)`` in the parameterisation's variable
-  (Lucent's ``sd = 0.01``: a near-grey image with faint 1/f noise for its Fourier basis).
+  (Lucent's ``sd = 0.01``: a near-grey image with faint 1/f noise for its Fourier basis);
+* ``random-phase`` — the decoded image of a phase uniform in ``[−π, π)`` at every frequency, for
+  the phase-only parameterisation (MACO's random phase; Horama draws ``N(0, 1)`` radians instead).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from deeprestore.inversion.parameterisations import Parameterisation
+from deeprestore.inversion.parameterisations import Parameterisation, PhaseImage
 from deeprestore.nets.feature_network import FeatureNetwork
 from deeprestore.priors.units import B, from_mv_units
 
 __all__ = ["STARTS", "initial_images", "mv_noise"]
 
 #: the start names :func:`initial_images` knows
-STARTS = ("mv-noise", "uniform", "input-normal", "variable-normal")
+STARTS = ("mv-noise", "uniform", "input-normal", "variable-normal", "random-phase")
 #: Lucent's initial standard deviation of the variable
 VARIABLE_SD = 0.01
 
@@ -51,7 +54,8 @@ def initial_images(
     """The ``start`` images (``N×3×H×W``, library units, on the network's device).
 
     Raises:
-        ValueError: an unknown start, or not one seed per image.
+        ValueError: an unknown start, not one seed per image, or ``random-phase`` without the phase
+            parameterisation.
     """
     if len(seeds) != shape[0]:
         raise ValueError(f"need one seed per image: {shape[0]} images, {len(seeds)} seeds")
@@ -68,4 +72,10 @@ def initial_images(
         like = parameterisation.encode(torch.full((1, *size), 0.5))
         z = _per_image(lambda g: torch.randn(like.shape[1:], generator=g), seeds)
         return parameterisation.decode(VARIABLE_SD * z, (shape[2], shape[3])).to(device)
+    if start == "random-phase":
+        if not isinstance(parameterisation, PhaseImage):
+            raise ValueError(f"the random-phase start needs the phase parameterisation, got {parameterisation.name}")
+        like = parameterisation.encode(torch.full((1, *size), 0.5))
+        phase = _per_image(lambda g: (2 * torch.rand(like.shape[1:], generator=g) - 1) * math.pi, seeds)
+        return parameterisation.decode(phase, (shape[2], shape[3])).to(device)
     raise ValueError(f"unknown start {start!r}; choose from {', '.join(STARTS)}")

@@ -61,6 +61,50 @@ class AdamStepper:
         return value.detach()
 
 
+class NAdamStepper:
+    """NAdam — Adam with Nesterov momentum (Dozat 2016, "Incorporating Nesterov Momentum into Adam";
+    MACO's optimiser) — on the image variable, with ``torch.optim.NAdam``'s arithmetic (momentum
+    decay ψ = 0.004, no weight decay)::
+
+        μ_t = β₁ (1 − ½ · 0.96^(t ψ)),   Π_t = μ_1 ⋯ μ_t
+        m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²,   d = √(v / (1 − β₂ᵗ)) + ε
+        x ← x − lr (1 − μ_t) / (1 − Π_t) · g / d − lr μ_{t+1} / (1 − Π_t μ_{t+1}) · m / d
+
+    The schedule ``μ``, its product and the bias correction are Python numbers, so a step reads
+    nothing back from the device (torch's keeps them in tensors it reads every step).
+    """
+
+    def __init__(self, variable: Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.variable = variable
+        self.lr = float(lr)
+        self.beta1, self.beta2, self.eps = float(betas[0]), float(betas[1]), float(eps)
+        self.momentum_decay = 4e-3
+        self.steps, self.mu_product = 0, 1.0
+        self.exp_avg = torch.zeros_like(variable)
+        self.exp_avg_sq = torch.zeros_like(variable)
+
+    def set_lr(self, lr: float) -> None:
+        self.lr = float(lr)
+
+    def _mu(self, t: int) -> float:
+        return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def step(self, energy: Energy) -> Tensor:
+        x = self.variable
+        value = _energy_with_gradient(x, energy)
+        with torch.no_grad():
+            g = x.grad
+            self.steps += 1
+            mu, mu_next = self._mu(self.steps), self._mu(self.steps + 1)
+            self.mu_product *= mu
+            self.exp_avg.lerp_(g, 1 - self.beta1)
+            self.exp_avg_sq.mul_(self.beta2).addcmul_(g, g, value=1 - self.beta2)
+            denom = self.exp_avg_sq.div(1 - self.beta2**self.steps).sqrt_().add_(self.eps)
+            x.addcdiv_(g, denom, value=-self.lr * (1 - mu) / (1 - self.mu_product))
+            x.addcdiv_(self.exp_avg, denom, value=-self.lr * mu_next / (1 - self.mu_product * mu_next))
+        return value.detach()
+
+
 class LBFGSStepper(TorchStepper):
     """``torch.optim.LBFGS`` (strong-Wolfe line search); one engine iteration = one ``step``."""
 

@@ -13,7 +13,7 @@ shift).
    were computed at;
 4. a random **box** resized to the whole view (bilinear; MACO's crops, Fel et al. 2023): its side
    a fraction ``U(box)`` of the view's, its centre at ``(½, ½) + box_centre_sd · N(0, I)`` of the
-   view's sides (outside the view: ``pad_value``);
+   view's sides, both rounded to whole pixels (outside the view: ``pad_value``);
 5. **roll** by up to ``±roll`` pixels with wrap-around (DeepInversion: 30; Plug-In Inversion: 32);
 6. horizontal **flip** with probability ½ (``flip``; DeepInversion);
 7. **colour shift** ``σ_c x + μ_c`` per channel, ``μ_c ~ U(−α, α)``, ``σ_c = exp(U(−β, β))``
@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
@@ -147,16 +148,19 @@ class RandomTransforms:
         return x
 
     def _box(self, x: Tensor, generator: torch.Generator) -> Tensor:
-        """The random box of step 4, resized to the view: a zoom by ``1 / side`` about the box's centre."""
+        """The random box of step 4 (whole pixels), padded with ``pad_value`` where it leaves the view
+        and resized to the view: slicing, padding and resizing need no tensor copied to the device."""
+        h, w = x.shape[-2:]
         side = float(_uniform(generator, *self.box))
         centre = 0.5 + self.box_centre_sd * torch.randn(2, generator=generator, dtype=torch.float64)
-        h, w = x.shape[-2:]
-        # torchvision's affine scales about the view's centre, then translates: the box centre lands there
-        shift = [float((0.5 - centre[1]) * w / side), float((0.5 - centre[0]) * h / side)]
-        zoomed = TF.affine(
-            x - self.pad_value, angle=0.0, translate=shift, scale=1.0 / side, shear=[0.0, 0.0], interpolation=TF.InterpolationMode.BILINEAR
-        )
-        return zoomed + self.pad_value
+        bh, bw = max(1, round(side * h)), max(1, round(side * w))
+        top, left = round(float(centre[0]) * h - bh / 2), round(float(centre[1]) * w - bw / 2)
+        pads = (max(0, -left), max(0, left + bw - w), max(0, -top), max(0, top + bh - h))
+        if any(pads):
+            x = F.pad(x, pads, value=self.pad_value)
+        top, left = top + pads[2], left + pads[0]
+        box = x[..., top : top + bh, left : left + bw]
+        return F.interpolate(box, size=(h, w), mode="bilinear", align_corners=False, antialias=bh > h or bw > w)
 
     def _noise(self, x: Tensor, generator: torch.Generator) -> Tensor:
         """Step 8's noise, drawn on ``x``'s device."""

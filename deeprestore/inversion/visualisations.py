@@ -10,8 +10,12 @@ Both replace the inversion's data term and keep the rest (priors, bound, jitter,
   ``E_data(x) = −C · ⟨Φ(x), Φ0⟩ / ‖Φ0‖²``.
 
 As in the authors' code, an M&V preset runs its first (jittered) phase only; the newer presets
-(``deepinversion``, ``lucent``, ``plugin``) run all their phases, and their random translations keep
-the authors' amounts (a unit's activation, unlike a feature map, does not need the image in place).
+(``deepinversion``, ``lucent``, ``plugin``, ``maco``) run all their phases, and their random
+translations and crops keep the authors' amounts (a unit's activation, unlike a feature map, does
+not need the image in place). With ``attribution=True`` the result also holds MACO's attribution
+map, the absolute gradient of the energy with respect to the image summed over the iterations
+(:attr:`~deeprestore.inversion.engine.InversionResult.attribution`). Feature accentuation, a unit
+maximised from a photo and held near it, is :func:`~deeprestore.inversion.accentuation.accentuate`.
 """
 
 from __future__ import annotations
@@ -66,10 +70,12 @@ def maximise_activation(
     iterations_scale: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    attribution: bool = False,
 ) -> InversionResult:
     """``num_images`` images (different random starts) that maximise one unit at ``layer``.
 
-    Start ``i`` is drawn from the stream ``(seed, i)`` (:func:`~deeprestore.inversion.seeds.index_seeds`).
+    Start ``i`` is drawn from the stream ``(seed, i)`` (:func:`~deeprestore.inversion.seeds.index_seeds`);
+    ``attribution`` also sums ``|∂E/∂x|`` over the iterations (MACO's attribution map).
 
     Raises:
         ValueError: ``num_images`` < 1, a size smaller than 1×1, an unknown layer or unit.
@@ -92,7 +98,8 @@ def maximise_activation(
         return -weight * unit_activation(net.features(images, layer)[layer].float(), kind, unit) / ref
 
     stride = layer_stride(net, layer, size)
-    return _visualise(net, data, start, seeds, preset, stride, iterations_scale, seed, progress, f"maximise {layer}[{unit}]")
+    description = f"maximise {layer}[{unit}]"
+    return _visualise(net, data, start, seeds, preset, stride, iterations_scale, seed, progress, description, attribution)
 
 
 def caricature(
@@ -105,10 +112,13 @@ def caricature(
     iterations_scale: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    attribution: bool = False,
 ) -> InversionResult:
     """Caricatures of ``images`` (``N×3×H×W`` in [0, 1]) at ``layer``, starting from the images.
 
-    ``weight`` is ``C`` (default: the preset's ``C`` for the layer's stride, as for inversion).
+    ``weight`` is ``C`` (default: the preset's ``C`` for the layer's stride, as for inversion);
+    ``attribution`` also sums ``|∂E/∂x|`` over the iterations. With the ``maco`` preset the start
+    keeps only the images' phase (the phase variable's magnitude is the photos' mean).
 
     Raises:
         ValueError: images that are not ``N×3×H×W`` floats in [0, 1] (``N ≥ 1``), an unknown layer.
@@ -127,7 +137,8 @@ def caricature(
     def data(x: Tensor) -> Tensor:
         return -weight * (net.features(x, layer)[layer].float().flatten(1) * target).sum(1) / norm
 
-    return _visualise(net, data, images, image_seeds(images, seed), preset, stride, iterations_scale, seed, progress, f"caricature {layer}")
+    seeds = image_seeds(images, seed)
+    return _visualise(net, data, images, seeds, preset, stride, iterations_scale, seed, progress, f"caricature {layer}", attribution)
 
 
 def _visualise(
@@ -141,6 +152,7 @@ def _visualise(
     seed: int,
     progress: bool,
     description: str,
+    attribution: bool = False,
 ) -> InversionResult:
     """Run ``preset`` on ``data`` from ``start``: an M&V preset's first phase, or all a newer preset's,
     with the translations of activation maximisation (the authors' amounts)."""
@@ -158,4 +170,5 @@ def _visualise(
         seed=seed,
         progress=progress,
         description=description,
+        attribution=attribution,
     )

@@ -301,3 +301,53 @@ def test_the_engine_loop_waits_for_the_device_at_most_once_in_ten_iterations(lit
     (few, first), (many, second) = sorted(waits.items())
     per_iteration = (second - first) / (many - few)
     assert per_iteration <= (0.1 if progress else 0.0), waits
+
+
+def test_the_attribution_is_the_absolute_gradient_summed_over_the_iterations():
+    """E(x) = Σ (x − t)²: ∂E/∂x = 2 (x − t) at each iterate, read back from the snapshots."""
+    target = torch.rand(2, 3, 6, 6, generator=torch.Generator().manual_seed(0))
+    start = torch.full_like(target, 0.5)
+    result = minimise(
+        lambda x: (x - target).pow(2).sum((1, 2, 3)),
+        start,
+        stepper_factory("adam"),
+        [Phase(3, 1.0), Phase(2, 0.5)],
+        snapshot_every=1,
+        attribution=True,
+        progress=False,
+    )
+    expected = sum((2 * (result.snapshots[t] - target)).abs() for t in range(5))
+    torch.testing.assert_close(result.attribution, expected, atol=1e-4, rtol=1e-4)
+    assert minimise(lambda x: x.sum((1, 2, 3)), start, stepper_factory("adam"), [Phase(2, 0.1)], progress=False).attribution is None
+
+
+def test_a_phase_of_no_iterations_leaves_the_images_and_a_lossy_variable_refuses_a_bound():
+    from deeprestore.inversion.parameterisations import PhaseImage
+
+    start = torch.rand(1, 3, 8, 8)
+    result = minimise(lambda x: x.sum((1, 2, 3)), start, stepper_factory("adam"), [Phase(0, 0.1)], progress=False)
+    assert torch.equal(result.images, start) and result.history.shape == (0, 1) and Phase(0, 0.1).scaled(3.0).iterations == 0
+    with pytest.raises(ValueError, match="the phase parameterisation keeps only part of an image") as error:
+        minimise(
+            lambda x: x.sum((1, 2, 3)),
+            start,
+            stepper_factory("adam"),
+            [Phase(1, 0.1)],
+            priors=[(BoundedRange(), 1.0)],
+            parameterisation=PhaseImage(),
+        )
+    assert "\n" not in str(error.value)
+
+
+def test_the_nadam_stepper_is_torchs_nadam():
+    target = torch.randn(2, 5, generator=torch.Generator().manual_seed(1))
+    ours = torch.zeros(2, 5, requires_grad=True)
+    theirs = torch.zeros(2, 5, requires_grad=True)
+    stepper = stepper_factory("nadam", betas=(0.8, 0.99))(ours, 0.05, 1)
+    reference = torch.optim.NAdam([theirs], lr=0.05, betas=(0.8, 0.99), foreach=False)
+    for _ in range(6):
+        stepper.step(lambda: (ours - target).pow(3).abs().sum(1))
+        reference.zero_grad()
+        (theirs - target).pow(3).abs().sum().backward()
+        reference.step()
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from deeprestore.inversion.presets.translations import capped_roll, capped_shift
@@ -58,3 +59,21 @@ def test_the_composed_warp_equals_the_warps_one_after_the_other():
 def test_translations_are_held_within_mv_jitter_in_an_inversion():
     assert capped_shift(8, 2) == 1 and capped_shift(8, 32) == 8 and capped_shift(8, None) == 8
     assert capped_roll(30, 4) == 0 and capped_roll(30, 32) == 3 and capped_roll(30, None) == 30
+
+
+def test_macos_box_zooms_into_the_view_and_its_noise_is_drawn_per_step():
+    x = torch.zeros(1, 3, 16, 16)
+    x[..., 4:12, 4:12] = 1.0  # the centre half of the view
+    zoomed = RandomTransforms(box=(0.5, 0.5))(x, torch.Generator())
+    assert zoomed.shape == x.shape and zoomed[..., 1:-1, 1:-1].min() > 0.99  # a centred box of half the side fills the view
+    boxes = [
+        RandomTransforms(box=(0.2, 0.25), box_centre_sd=0.15)(torch.rand(1, 3, 32, 32), torch.Generator().manual_seed(s)) for s in range(3)
+    ]
+    assert all(b.shape == (1, 3, 32, 32) for b in boxes)
+    noisy = RandomTransforms(noise=0.01)
+    a, b = (noisy(x, torch.Generator().manual_seed(s)) - x for s in (0, 1))
+    again = noisy(x, torch.Generator().manual_seed(0)) - x
+    assert torch.equal(a, again) and not torch.equal(a, b)  # seeded by the engine's generator
+    assert abs(float(a.std()) - 0.01 * math.sqrt(1 + 1 / 12)) < 0.002 and abs(float(a.mean())) < 0.002  # N(0, 1) + U(−½, ½), scaled
+    with pytest.raises(ValueError, match="box must be"):
+        RandomTransforms(box=(0.3, 0.2))

@@ -43,11 +43,12 @@ from deeprestore.inversion.parameterisations.photo_spectrum import mirrored_rows
 __all__ = ["PhaseImage", "hermitian_phase"]
 
 
-def hermitian_phase(phase: Tensor, width: int) -> Tensor:
+def hermitian_phase(phase: Tensor, columns: Tensor) -> Tensor:
     """``phase`` (``…×H×(W//2+1)``) with its odd part ``(φ[h] − φ[−h]) / 2`` on the self-conjugate
-    columns, so that a spectrum with a symmetric magnitude and this phase is Hermitian."""
+    ``columns`` (:func:`~.photo_spectrum.self_conjugate_columns`, on ``phase``'s device), so that a
+    spectrum with a symmetric magnitude and this phase is Hermitian."""
     odd = (phase - mirrored_rows(phase)) / 2
-    return torch.where(self_conjugate_columns(width).to(phase.device), odd, phase)
+    return torch.where(columns, odd, phase)
 
 
 class PhaseImage(Parameterisation):
@@ -58,18 +59,26 @@ class PhaseImage(Parameterisation):
 
     def __init__(self) -> None:
         self.basis = normalised_basis(torch.tensor(IMAGENET_COLOUR_SQRT))
-        self._templates: dict[tuple, tuple[Tensor, Tensor]] = {}
+        self._templates: dict[tuple, tuple[Tensor, Tensor, Tensor]] = {}
+        self._bases: dict[tuple, Tensor] = {}
 
-    def template(self, size: tuple[int, int], like: Tensor) -> tuple[Tensor, Tensor]:
-        """``(M, zero_phase)`` for ``size``, each ``3×H×(W//2+1)``, on ``like``'s device (copied once)."""
+    def template(self, size: tuple[int, int], like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(M, zero_phase, columns)`` for ``size`` on ``like``'s device (copied once, so the steps copy
+        nothing): ``M`` and ``zero_phase`` ``3×H×(W//2+1)`` (:func:`~.photo_spectrum.photo_magnitude`),
+        ``columns`` the self-conjugate columns."""
         key = (tuple(size), like.device)
         if key not in self._templates:
             magnitude, zero_phase = photo_magnitude(tuple(size))
-            self._templates[key] = (magnitude.to(like.device), zero_phase.to(like.device))
+            columns = self_conjugate_columns(size[1])
+            self._templates[key] = (magnitude.to(like.device), zero_phase.to(like.device), columns.to(like.device))
         return self._templates[key]
 
-    def _mix(self, images: Tensor, matrix: Tensor) -> Tensor:
-        return torch.einsum("ij,njhw->nihw", matrix.to(images), images)
+    def _basis_on(self, like: Tensor) -> Tensor:
+        """The colour basis on ``like``'s device and dtype (copied once)."""
+        key = (like.device, like.dtype)
+        if key not in self._bases:
+            self._bases[key] = self.basis.to(like)
+        return self._bases[key]
 
     def spatial(self, variable: Tensor, size: tuple[int, int]) -> Tensor:
         """The phase ``N×3×H×(W//2+1)`` → ``z``, ``N×3×H×W`` in the decorrelated basis, before the
@@ -77,14 +86,16 @@ class PhaseImage(Parameterisation):
         expected = (3, size[0], size[1] // 2 + 1)
         if variable.ndim != 4 or tuple(variable.shape[1:]) != expected:
             raise ValueError(f"a phase for {size[0]}×{size[1]} images is N×{'×'.join(map(str, expected))}, got {tuple(variable.shape)}")
-        magnitude, zero_phase = self.template(size, variable)
-        phase = hermitian_phase(variable.float(), size[1]) + zero_phase
+        magnitude, zero_phase, columns = self.template(size, variable)
+        phase = hermitian_phase(variable.float(), columns) + zero_phase
         spectrum = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))
         return torch.fft.irfft2(spectrum, s=size, norm="ortho")
 
     def decode(self, variable: Tensor, size: tuple[int, int]) -> Tensor:
-        return torch.sigmoid(self._mix(self.spatial(variable, size), self.basis))
+        z = self.spatial(variable, size)
+        return torch.sigmoid(torch.einsum("ij,njhw->nihw", self._basis_on(z), z))
 
     def encode(self, images: Tensor) -> Tensor:
-        z = self._mix(torch.logit(images.detach().float().clamp(EPS, 1 - EPS)), torch.linalg.inv(self.basis))
+        logits = torch.logit(images.detach().float().clamp(EPS, 1 - EPS))
+        z = torch.einsum("ij,njhw->nihw", torch.linalg.inv(self.basis).to(logits), logits)
         return torch.angle(torch.fft.rfft2(z, norm="ortho")).contiguous()

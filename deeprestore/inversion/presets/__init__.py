@@ -3,7 +3,8 @@
 * Mahendran & Vedaldi's (:mod:`.mahendran_vedaldi`): ``mv2016``, ``mv2016-calibrated``, ``mv2015``,
   and ``gd-plain`` (plain gradient descent with an adaptive step);
 * the newer literature: ``deepinversion`` (:mod:`.deepinversion`), ``lucent`` (:mod:`.lucent`),
-  ``plugin`` (:mod:`.plugin_inversion`);
+  ``plugin`` (:mod:`.plugin_inversion`), ``maco`` (:mod:`.maco`) and ``accentuation``
+  (:mod:`.accentuation`, the preset of :func:`~deeprestore.inversion.accentuation.accentuate`);
 * combinations: ``mv2016+bn`` (M&V 2016 with DeepInversion's batch-norm statistics prior) and
   ``mv2016-fourier`` (M&V 2016's objective in Lucent's Fourier + decorrelated-colour variable,
   :mod:`.mv2016_fourier`);
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from deeprestore.inversion.presets.accentuation import ACCENTUATION
 from deeprestore.inversion.presets.deepinversion import DEEPINVERSION
 from deeprestore.inversion.presets.lucent import LUCENT
+from deeprestore.inversion.presets.maco import MACO
 from deeprestore.inversion.presets.mahendran_vedaldi import (
     MV2016_DATA_WEIGHTS_BY_NET,
     MV2016_LR,
@@ -54,6 +57,8 @@ PRESETS: dict[str, Preset] = {
     "deepinversion": DEEPINVERSION,
     "lucent": LUCENT,
     "plugin": PLUGIN,
+    "maco": MACO,
+    "accentuation": ACCENTUATION,
     "mv2016+bn": replace(MV_PRESETS["mv2016"], name="mv2016+bn", batchnorm_weight=MV2016_BN_WEIGHT),
     "mv2016-fourier": MV2016_FOURIER,
     "thesis-adam": THESIS_ADAM,

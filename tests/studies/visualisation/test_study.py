@@ -30,4 +30,8 @@ def test_the_visualisation_study_scores_each_class_image(tmp_path):
     )
     assert [(r["preset"], r["class_index"]) for r in rows] == [("mv2016", 1), ("mv2016", 967), ("lucent", 1), ("lucent", 967)]
     assert rows[1]["class_name"] == "espresso" and all(r["probability"] > 5 / 1000 for r in rows)  # above chance (1/1000)
-    assert (tmp_path / "vis" / "classes.png").is_file() and "top-1 is the class" in (tmp_path / "vis" / "report.md").read_text()
+    report = (tmp_path / "vis" / "report.md").read_text()
+    assert (tmp_path / "vis" / "classes.png").is_file() and "top-1 is the class" in report
+    assert (
+        tmp_path / "vis" / "attributions.png"
+    ).is_file() and "![attributions](attributions.png)" in report  # MACO's map beside each image
