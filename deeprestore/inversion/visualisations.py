@@ -28,6 +28,7 @@ from torch import Tensor
 
 from deeprestore.inversion.engine import InversionResult
 from deeprestore.inversion.invert import input_images, layer_stride, run_preset, with_network_priors
+from deeprestore.inversion.objectives import gram_diversity
 from deeprestore.inversion.parameterisations import get_parameterisation
 from deeprestore.inversion.presets import Preset, get_preset
 from deeprestore.inversion.seeds import image_seeds, index_seeds
@@ -67,6 +68,8 @@ def maximise_activation(
     size: tuple[int, int] = (128, 128),
     preset: str | Preset = "mv2016",
     weight: float = 1.0,
+    diversity: float = 0.0,
+    diversity_layer: str | None = None,
     iterations_scale: float = 1.0,
     seed: int = 0,
     progress: bool = True,
@@ -75,31 +78,100 @@ def maximise_activation(
     """``num_images`` images (different random starts) that maximise one unit at ``layer``.
 
     Start ``i`` is drawn from the stream ``(seed, i)`` (:func:`~deeprestore.inversion.seeds.index_seeds`);
+    ``diversity`` > 0 makes the images differ (Lucid's diversity objective, see :func:`maximise_units`);
     ``attribution`` also sums ``|∂E/∂x|`` over the iterations (MACO's attribution map).
 
     Raises:
         ValueError: ``num_images`` < 1, a size smaller than 1×1, an unknown layer or unit.
     """
-    preset = get_preset(preset) if isinstance(preset, str) else preset
-    net.check_layer(layer)
     if num_images < 1:
         raise ValueError(f"num_images must be positive, got {num_images}")
+    return maximise_units(
+        net,
+        layer,
+        [unit] * num_images,
+        kind,
+        size=size,
+        preset=preset,
+        weight=weight,
+        diversity=diversity,
+        diversity_layer=diversity_layer,
+        iterations_scale=iterations_scale,
+        seed=seed,
+        progress=progress,
+        attribution=attribution,
+        description=f"maximise {layer}[{unit}]",
+    )
+
+
+def maximise_units(
+    net: FeatureNetwork,
+    layer: str,
+    units: Sequence[Sequence[int] | int],
+    kind: str = "channel",
+    *,
+    size: tuple[int, int] = (128, 128),
+    preset: str | Preset = "mv2016",
+    weight: float = 1.0,
+    diversity: float = 0.0,
+    diversity_layer: str | None = None,
+    iterations_scale: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+    attribution: bool = False,
+    description: str | None = None,
+) -> InversionResult:
+    """One image per unit, in one run: image ``i`` maximises ``units[i]`` at ``layer`` (Lucid's
+    batched objectives: every channel of a layer, or several classes, as one batch).
+
+    The energy of image ``i`` is ``−weight · a_i(Φ(x_i)) / ρ_i − diversity · d_i`` with ``ρ_i`` the
+    RMS activation of the layer at its start and ``d_i`` its Gram diversity at ``diversity_layer``
+    (default ``layer``; :func:`~deeprestore.inversion.objectives.gram_diversity`, Olah et al. 2017
+    §"Diversity"), which couples the images: with ``diversity = 0`` each image is its own problem.
+
+    Raises:
+        ValueError: no units, a size smaller than 1×1, an unknown layer or unit, a negative
+            ``diversity``, or a diversity layer that is not map-shaped.
+    """
+    preset = get_preset(preset) if isinstance(preset, str) else preset
+    net.check_layer(layer)
+    units = list(units)
+    if not units:
+        raise ValueError("units is empty: give at least one unit")
     if len(size) != 2 or min(size) < 1:
         raise ValueError(f"size must be (height, width) with positive sides, got {size}")
     if iterations_scale <= 0:
         raise ValueError(f"iterations_scale must be positive, got {iterations_scale}")
-    seeds = index_seeds(num_images, seed)
-    start = initial_images(preset.start, (num_images, 3, *size), seeds, net, get_parameterisation(preset.parameterisation, net))
+    if diversity < 0:
+        raise ValueError(f"diversity must be 0 (none) or positive, got {diversity}")
+    spread = net.check_layer(diversity_layer or layer)
+    layers = list(dict.fromkeys([layer, spread])) if diversity else [layer]
+    seeds = index_seeds(len(units), seed)
+    start = initial_images(preset.start, (len(units), 3, *size), seeds, net, get_parameterisation(preset.parameterisation, net))
     with torch.no_grad():
-        ref = net.features(start, layer)[layer].float().flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-8)
-    unit_activation(net.features(start, layer)[layer], kind, unit)  # validate the unit early
+        first = net.features(start, layers)
+        ref = first[layer].float().flatten(1).pow(2).mean(1).sqrt().clamp_min(1e-8)
+        unit_activations(first[layer], kind, units)  # validate the units early
+        if diversity and first[spread].ndim != 4:
+            raise ValueError(f"the diversity layer {spread!r} is a vector; give a map-shaped diversity_layer (N×C×H×W)")
 
     def data(images: Tensor) -> Tensor:
-        return -weight * unit_activation(net.features(images, layer)[layer].float(), kind, unit) / ref
+        feats = net.features(images, layers)
+        value = -weight * unit_activations(feats[layer].float(), kind, units) / ref
+        return value - diversity * gram_diversity(feats[spread]) if diversity else value
 
     stride = layer_stride(net, layer, size)
-    description = f"maximise {layer}[{unit}]"
+    description = description or f"maximise {len(units)} units of {layer}"
     return _visualise(net, data, start, seeds, preset, stride, iterations_scale, seed, progress, description, attribution)
+
+
+def unit_activations(features: Tensor, kind: str, units: Sequence[Sequence[int] | int]) -> Tensor:
+    """``(N,)``: row ``i``'s activation of ``units[i]`` (:func:`unit_activation` per row)."""
+    if len(units) != len(features):
+        raise ValueError(f"need one unit per image: {len(features)} images, {len(units)} units")
+    if all(u == units[0] for u in units):
+        return unit_activation(features, kind, units[0])
+    return torch.cat([unit_activation(features[i : i + 1], kind, u) for i, u in enumerate(units)])
 
 
 def caricature(

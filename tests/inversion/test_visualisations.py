@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from deeprestore.inversion import caricature, maximise_activation, mv_noise, unit_activation
+from deeprestore.inversion import (
+    caricature,
+    gram_diversity,
+    maximise_activation,
+    maximise_units,
+    mv_noise,
+    unit_activation,
+    unit_activations,
+)
 from deeprestore.inversion.seeds import index_seeds
 from deeprestore.nets import load_network
 
@@ -47,3 +55,32 @@ def test_unit_errors_are_clear():
         unit_activation(torch.zeros(1, 10), "channel", 0)
     with pytest.raises(ValueError, match="vector layer"):
         unit_activation(torch.zeros(1, 4, 2, 2), "class", 0)
+
+
+def test_one_image_per_unit_in_one_batch_is_each_unit_alone(net):
+    """Lucid's batched objective: image i maximises channel i; without diversity each image is its
+    own problem, so image 1 of the batch is the run of its unit alone from the same start stream."""
+    units = [3, 5, 7]
+    batch = maximise_units(net, "block4", units, "channel", size=(64, 64), iterations_scale=0.1, progress=False)
+    with torch.no_grad():
+        means = net.features(batch.images, "block4")["block4"][:, units].mean((-2, -1))
+    assert (means.diagonal() > means.max(0).values - 1e-6).all() and (means.diagonal() > 0).all(), means  # each its own unit's best
+    alone = maximise_units(net, "block4", units[:2], "channel", size=(64, 64), iterations_scale=0.1, progress=False)
+    torch.testing.assert_close(alone.images[1], batch.images[1], atol=1e-4, rtol=0)
+    maps = torch.arange(36.0).view(3, 3, 2, 2)
+    torch.testing.assert_close(unit_activations(maps, "channel", [0, 1, 2]), maps[[0, 1, 2], [0, 1, 2]].mean((-2, -1)))
+
+
+def test_the_diversity_term_makes_images_of_one_unit_differ(net):
+    common = dict(size=(64, 64), iterations_scale=0.1, progress=False)
+    plain = maximise_activation(net, "block4", 5, num_images=3, **common)
+    diverse = maximise_activation(net, "block4", 5, num_images=3, diversity=5.0, diversity_layer="block2", **common)
+    with torch.no_grad():
+        spread = [float(gram_diversity(net.features(r.images, "block2")["block2"]).mean()) for r in (plain, diverse)]
+    assert spread[1] > 1.5 * spread[0], spread
+    with pytest.raises(ValueError, match="units is empty"):
+        maximise_units(net, "block4", [], **common)
+    with pytest.raises(ValueError, match="diversity must be 0"):
+        maximise_activation(net, "block4", 5, diversity=-1.0, **common)
+    with pytest.raises(ValueError, match="is a vector"):
+        maximise_activation(net, "fc", 1, "class", num_images=2, diversity=1.0, **common)
