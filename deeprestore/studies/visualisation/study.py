@@ -31,14 +31,30 @@ from tqdm.auto import tqdm
 from deeprestore.inversion import get_preset, maximise_activation
 from deeprestore.metrics import markdown_table, mean_std, save_figure
 from deeprestore.nets import FeatureNetwork, load_network
-from deeprestore.studies.option_groups import CanvasOptions, NetworkOptions, OptimisationOptions
+from deeprestore.studies.option_groups import CanvasOptions, NetworkOptions, OptimisationOptions, VerifierOptions
 from deeprestore.studies.predict_job import GatheredJob, run_job
 from deeprestore.studies.study_folder import StudyFolder, StudyOptions
 from deeprestore.studies.trainer_options import TrainerOptions
 
-__all__ = ["DEFAULT_CLASSES", "VISUALISATION_COLUMNS", "ClassList", "VisualisationJob", "VisualisationStudy", "class_names"]
+__all__ = [
+    "DEFAULT_CLASSES",
+    "VISUALISATION_COLUMNS",
+    "ClassList",
+    "VisualisationJob",
+    "VisualisationStudy",
+    "class_names",
+    "verifier_columns",
+]
 
 VISUALISATION_COLUMNS = ("preset", "class_index", "class_name", "start", "logit", "probability", "top1", "seconds")
+
+
+def verifier_columns(names: Sequence[str]) -> tuple[str, ...]:
+    """``<name>_top1 <name>_probability`` of each verifier: is the class its top-1, and its
+    softmax probability of the class (DeepInversion's judge of its images, Yin et al. 2020)."""
+    return tuple(f"{name}_{s}" for name in names for s in ("top1", "probability"))
+
+
 #: goldfish, flamingo, golden retriever, tabby cat, bee, balloon, mushroom, espresso
 DEFAULT_CLASSES = (1, 130, 207, 281, 309, 417, 947, 967)
 
@@ -74,6 +90,8 @@ class VisualisationJob(GatheredJob):
         size: image side.
         seed: class ``k``'s starts come from the stream ``seed + k``.
         names: the 1,000 class names.
+        verifiers: networks that did not make the images, scoring them (name → network; moved
+            with this module).
 
     After :func:`~deeprestore.studies.predict_job.run_job`: :attr:`rows` (one per class and start,
     in class order) and :attr:`kept` (row position → ``{"image": 3×size×size, "attribution":
@@ -81,11 +99,21 @@ class VisualisationJob(GatheredJob):
     """
 
     def __init__(
-        self, net: FeatureNetwork, preset: str, iterations_scale: float, images_per_class: int, size: int, seed: int, names: Sequence[str]
+        self,
+        net: FeatureNetwork,
+        preset: str,
+        iterations_scale: float,
+        images_per_class: int,
+        size: int,
+        seed: int,
+        names: Sequence[str],
+        verifiers: dict[str, FeatureNetwork] | None = None,
     ) -> None:
         super().__init__()
         self.net, self.preset, self.iterations_scale = net, preset, iterations_scale
         self.images_per_class, self.size, self.seed, self.names = images_per_class, size, seed, list(names)
+        self.verifier_names = list(verifiers or {})
+        self.verifiers = torch.nn.ModuleList((verifiers or {}).values())
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> int:
         """Visualise each class of the batch; returns the number of images made."""
@@ -110,6 +138,7 @@ class VisualisationJob(GatheredJob):
             made = result.images.detach().clamp(0, 1)
             with self.float32(), torch.no_grad():
                 logits = self.net(made).float()
+                judged = {name: v(made).float() for name, v in zip(self.verifier_names, self.verifiers)}
             probability = logits.softmax(1)[:, k].tolist()
             logit, top1 = logits[:, k].tolist(), (logits.argmax(1) == k).tolist()
             for i in range(len(made)):
@@ -123,6 +152,9 @@ class VisualisationJob(GatheredJob):
                     "top1": top1[i],
                     "seconds": seconds,
                 }
+                for name, scores in judged.items():
+                    row[f"{name}_top1"] = bool(scores[i].argmax() == k)
+                    row[f"{name}_probability"] = float(scores[i].softmax(0)[k])
                 kept = {"image": made[0], "attribution": result.attribution[0]} if i == 0 else None
                 self.add(position * self.images_per_class + i, row, kept)
             made_count += len(made)
@@ -142,6 +174,9 @@ class VisualisationStudy(StudyOptions):
             proportion; null: each its own; ``--optimisation.iterations_scale`` multiplies them).
         canvas: the images' side (``--canvas.size``).
         images_per_class: random starts per class and preset.
+        verifiers: networks that did not make the images, judging them (``--verifiers.names
+            [efficientnet_lite1, efficientnet_lite2]``; DeepInversion's measure: the share of images
+            whose class is a verifier's top-1).
         trainer: where the classes are visualised (``--trainer.devices 8 --trainer.strategy ddp``).
     """
 
@@ -150,6 +185,7 @@ class VisualisationStudy(StudyOptions):
     optimisation: OptimisationOptions = field(default_factory=lambda: OptimisationOptions(presets=["mv2016", "deepinversion", "lucent"]))
     canvas: CanvasOptions = field(default_factory=CanvasOptions)
     images_per_class: int = 1
+    verifiers: VerifierOptions = field(default_factory=lambda: VerifierOptions(names=[]))
     trainer: TrainerOptions = field(default_factory=TrainerOptions)
 
     def check(self) -> None:
@@ -172,6 +208,8 @@ class VisualisationStudy(StudyOptions):
         net = load_network(self.network.name, self.network.weights, seed=self.seed_everything)
         presets = self.optimisation.presets
         names = class_names()
+        verifiers = {name: load_network(name) for name in self.verifiers.names}
+        columns = VISUALISATION_COLUMNS + verifier_columns(self.verifiers.names)
         trainer = self.trainer.make()
         folder = StudyFolder("visualise", self, writer=trainer.is_global_zero, command=command).open()
         rows: list[dict] = []
@@ -181,13 +219,13 @@ class VisualisationStudy(StudyOptions):
         bar = tqdm(total=len(presets), desc="visualisations", unit="preset", disable=not (self.progress and folder.writer))
         for preset in presets:
             scale = self.optimisation.scale_for(get_preset(preset).iterations)
-            job = VisualisationJob(net, preset, scale, self.images_per_class, self.canvas.size, self.seed_everything, names)
+            job = VisualisationJob(net, preset, scale, self.images_per_class, self.canvas.size, self.seed_everything, names, verifiers)
             rows += run_job(trainer, job, classes, batch_size=1).rows
             for position, kept in job.kept.items():
                 images[(preset, self.classes[position // self.images_per_class])] = kept["image"]
                 attributions[(preset, self.classes[position // self.images_per_class])] = attribution_map(kept["attribution"])
             bar.update(1)
-            folder.write_table("visualisations", VISUALISATION_COLUMNS, rows, json_too=True)
+            folder.write_table("visualisations", columns, rows, json_too=True)
         bar.close()
         if not folder.writer:
             return rows
@@ -195,16 +233,17 @@ class VisualisationStudy(StudyOptions):
         attribution_figure = save_figure(class_grid(attributions, presets, self.classes, names), folder.path / "attributions.png")
         folder.publish(
             f"Class visualisations: {net.name}",
-            report_sections(rows, presets, figure, attribution_figure),
-            ("visualisations", VISUALISATION_COLUMNS, rows),
+            report_sections(rows, presets, figure, attribution_figure, self.verifiers.names),
+            ("visualisations", columns, rows),
             figures=[figure, attribution_figure],
-            summary="top-1 rate and mean probability by preset:\n" + summary_table(rows, presets),
+            summary="top-1 rate and mean probability by preset:\n" + summary_table(rows, presets, self.verifiers.names),
         )
         return rows
 
 
-def summary_table(rows: Sequence[dict], presets: Sequence[str]) -> str:
-    """Per preset: images, top-1 rate, mean probability and logit of the class, seconds per image."""
+def summary_table(rows: Sequence[dict], presets: Sequence[str], verifiers: Sequence[str] = ()) -> str:
+    """Per preset: images, top-1 rate, mean probability and logit of the class, each verifier's
+    top-1 rate (its accuracy on the images: DeepInversion's measure), seconds per image."""
     body = []
     for preset in presets:
         sel = [r for r in rows if r["preset"] == preset]
@@ -217,18 +256,22 @@ def summary_table(rows: Sequence[dict], presets: Sequence[str]) -> str:
                     f"{sum(r['top1'] for r in sel)}/{len(sel)}",
                     f"{prob:.3f} ± {std:.3f}",
                     f"{mean_std([r['logit'] for r in sel])[0]:.1f}",
+                    *(f"{sum(r[f'{v}_top1'] for r in sel)}/{len(sel)}" for v in verifiers),
                     f"{mean_std([r['seconds'] for r in sel])[0]:.1f}",
                 ]
             )
-    return markdown_table(["preset", "images", "top-1 is the class", "probability of the class", "logit", "s / image"], body)
+    header = ["preset", "images", "top-1 is the class", "probability of the class", "logit"]
+    return markdown_table([*header, *(f"{v} top-1 is the class" for v in verifiers), "s / image"], body)
 
 
-def report_sections(rows: Sequence[dict], presets: Sequence[str], figure: Path, attribution_figure: Path) -> list[str]:
+def report_sections(
+    rows: Sequence[dict], presets: Sequence[str], figure: Path, attribution_figure: Path, verifiers: Sequence[str] = ()
+) -> list[str]:
     """The sections of ``report.md``."""
     return [
         "Each image maximises one class's logit from its own random start; the network then scores it. "
         "Data: [visualisations.csv](visualisations.csv).",
-        "## By preset\n\n" + summary_table(rows, presets),
+        "## By preset\n\n" + summary_table(rows, presets, verifiers),
         f"## The images\n\n![classes]({figure.name})",
         "## Where each optimisation changed the image\n\n"
         "MACO's attribution map: the absolute gradient of the energy with respect to the image, summed over the "
