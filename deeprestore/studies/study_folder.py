@@ -100,6 +100,16 @@ def _lookup(config: Mapping[str, Any], key: str) -> Any:
     return value
 
 
+def _present(config: Mapping[str, Any], key: str) -> bool:
+    """Whether ``config`` has the key ``a.b`` (every part of it)."""
+    value: Any = config
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
 def _json_value(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
@@ -158,15 +168,25 @@ class StudyFolder:
 
     def check_resumable(self) -> None:
         """Refuse a folder whose earlier run used settings that give other numbers (a resume key
-        ``group.option`` names an option of a group)."""
+        ``group.option`` names an option of a group). A key the earlier run's ``config.yaml`` lacks
+        is an option added since: that run had the option's default (no verifiers, no perceptual
+        metrics …), so only a run asking for something else is refused."""
         old = self.previous_config()
         if not old:
             return
-        pairs = {k: (_lookup(old, k), _lookup(self.config, k)) for k in self.resume_keys}
+        defaults = self._default_settings()
+        pairs = {k: (_lookup(old if _present(old, k) else defaults, k), _lookup(self.config, k)) for k in self.resume_keys}
         changed = {k: (a, b) for k, (a, b) in pairs.items() if a != b}
         if changed:
             details = "; ".join(f"{k}: {a!r} before, {b!r} now" for k, (a, b) in changed.items())
             raise ValueError(f"{self.path} holds a {self.study} study with other settings ({details}); use another --experiment")
+
+    def _default_settings(self) -> dict[str, Any]:
+        """The settings of the study's options at their defaults (empty if they need arguments)."""
+        try:
+            return type(self.options)().settings()
+        except TypeError:
+            return {}
 
     def open(self) -> StudyFolder:
         """Check the folder can be resumed, take its lock (one run at a time: :class:`FolderLock`),
