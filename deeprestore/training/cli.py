@@ -134,7 +134,18 @@ class DeepRestoreCLI(LightningCLI):
                 "run `python train.py test …` or `python train.py …` without a subcommand"
             )
         check_data(self.datamodule, self.subcommand or ("test" if stacked else "fit"))
+        folder = run_folder(self.settings.checkpoint_root, self.experiment_name())
+        made = not folder.exists()
         run_dir = self.run_folder()
+        try:
+            return self._trainer_in(run_dir, cfg, kwargs)
+        except Exception:
+            if made and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # a Trainer option refused: no empty experiment folder left behind
+            raise
+
+    def _trainer_in(self, run_dir: Path, cfg: Any, kwargs: dict[str, Any]) -> L.Trainer:
+        """The Trainer writing to ``run_dir``: its loggers and checkpoint callbacks added."""
         kwargs["default_root_dir"] = str(run_dir)
         trainer_cfg = self._get(self.config_init, "trainer", default={})
         if trainer_cfg.get("logger") in (None, True):

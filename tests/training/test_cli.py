@@ -316,3 +316,16 @@ def test_fast_path_callbacks_train_the_same_model(tmp_path):
             common
             + ["--experiment", "bad", "--trainer.callbacks+=deeprestore.training.CompileModules", "--trainer.callbacks.modules=[decoder]"]
         )
+
+
+def test_a_refused_trainer_option_leaves_no_experiment_folder(tmp_path):
+    """The run folder is made before the Trainer; an option the Trainer refuses removes it again
+    (empty), and a folder that was there before is left alone."""
+    args = ["--checkpoint_root", str(tmp_path), "--experiment", "typo", "--wandb", "disabled", "--trainer.accelerator", "sideways"]
+    with pytest.raises(Exception, match="sideways"):
+        main(args)
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "typo").mkdir()
+    with pytest.raises(Exception, match="sideways"):
+        main(args)
+    assert (tmp_path / "typo").is_dir()
