@@ -110,6 +110,11 @@ class VerifierOptions:
 
     names: list[str] = field(default_factory=lambda: ["efficientnet_lite1", "efficientnet_lite2"])
 
+    def check(self) -> None:
+        """One line for a network named twice (its columns would collide)."""
+        if len(set(self.names)) < len(self.names):
+            raise ValueError(f"--verifiers.names names a network twice: {self.names}")
+
 
 @dataclass
 class PerceptualOptions:

@@ -88,6 +88,12 @@ VERIFIER_SCORES = ("top1_kept", "confidence", "feature_error")
 Row = dict[str, Any]
 
 
+def scored_images(reconstructions: Tensor) -> Tensor:
+    """What every score sees of ``N×3×H×W`` reconstructions: float32, non-finite values → 0.5
+    (+inf → 1, −inf → 0), clamped to [0, 1]."""
+    return torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+
+
 @torch.no_grad()
 def score(
     net: FeatureNetwork, layer: str, originals: Tensor, reconstructions: Tensor, labels: Sequence[int | None]
@@ -105,7 +111,7 @@ def score(
         Lists of length ``N`` under ``mse psnr ssim feature_error sharpness`` (floats), ``top1_kept`` (bools)
         and ``top1_correct`` (bools, ``None`` without a label).
     """
-    recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+    recon = scored_images(reconstructions)
     scores: dict[str, Tensor] = image_metrics(recon, originals)
     last = net.logits_layer
     n = len(originals)
@@ -139,7 +145,7 @@ def score_verifiers(
     Returns:
         Lists of length ``N`` under :func:`verifier_columns` of the names.
     """
-    recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+    recon = scored_images(reconstructions)
     n = len(originals)
     out: dict[str, list[Any]] = {}
     for name, (verifier, layer) in verifiers.items():
@@ -170,7 +176,7 @@ def score_perceptual(metrics: Mapping[str, PerceptualDistance], originals: Tenso
     Returns:
         Lists of ``N`` floats under :func:`perceptual_columns` of the names.
     """
-    recon = torch.nan_to_num(reconstructions.float(), nan=0.5, posinf=1.0, neginf=0.0).clamp(0.0, 1.0)
+    recon = scored_images(reconstructions)
     return {perceptual_column(name): [float(d) for d in metric(recon, originals.to(recon.dtype)).cpu()] for name, metric in metrics.items()}
 
 

@@ -259,8 +259,7 @@ class InversionOptions(StudyOptions):
             )
         get_preset(self.learned_prior_base)
         self.hybrid.check()
-        if len(set(self.verifiers.names)) < len(self.verifiers.names):
-            raise ValueError(f"--verifiers.names names a network twice: {self.verifiers.names}")
+        self.verifiers.check()
         self.perceptual.check()
 
 
